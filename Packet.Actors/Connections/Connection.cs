@@ -1,0 +1,246 @@
+using System.Net;
+using System.Text;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.IO;
+using Packet.Actors.Runtime;
+
+namespace Packet.Actors;
+
+/// <summary>
+/// The handler of one TCP connection: Packet's <c>Packet::Connection</c> and EventMachine's
+/// <c>EM::Connection</c>. Subclass it, override the hooks you need, and hand the type (or a factory)
+/// to <see cref="Reactor.StartServer{T}"/> or an instance to <see cref="Reactor.Connect{T}(string,int,Action{T}?)"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each connection is hosted by its own actor. The reactor calls the hooks on that actor, one at a
+/// time and never concurrently, so a handler needs no locks for its own state. Hook order:
+/// </para>
+/// <list type="bullet">
+/// <item>outbound (client): <see cref="PostInit"/>, <see cref="ConnectionCompleted"/>, <see cref="ReceiveData"/>*, <see cref="Unbind"/>;</item>
+/// <item>accepted (server): <see cref="PostInit"/>, the server's per-connection callback, <see cref="ReceiveData"/>*, <see cref="Unbind"/>.</item>
+/// </list>
+/// <para>
+/// Accepted connections do <b>not</b> get <see cref="ConnectionCompleted"/>. That is EventMachine's
+/// behaviour; the Ruby Packet called it for accepted connections too. Use <see cref="PostInit"/>, which
+/// runs once the accepted socket is ready.
+/// </para>
+/// <para>
+/// Every method below (<see cref="SendData(ReadOnlySpan{byte})"/>, the close methods, timers,
+/// <see cref="Pause"/>) may be called from any thread. Called from this connection's own hooks or timer
+/// callbacks it acts at once; called from elsewhere it is queued to the connection's actor and acts
+/// there, in call order.
+/// </para>
+/// <para>
+/// A hook that throws closes only this connection: the exception is logged, passed to
+/// <see cref="Reactor.ErrorHandler"/>, and becomes the <see cref="UnbindReason"/> with kind
+/// <see cref="UnbindKind.HandlerException"/>. The reactor and every other connection keep running.
+/// </para>
+/// </remarks>
+public class Connection
+{
+    private volatile IActorRef? _self;
+    private ConnectionActor? _actor;
+    private long _nextTimerId;
+
+    /// <summary>The reactor this connection belongs to. Set before <see cref="PostInit"/> runs.</summary>
+    public Reactor Reactor { get; private set; } = null!;
+
+    /// <summary>The peer's address; <see langword="null"/> until the socket is connected.</summary>
+    public EndPoint? PeerEndPoint { get; internal set; }
+
+    /// <summary>This side's address; <see langword="null"/> until the socket is connected.</summary>
+    public EndPoint? LocalEndPoint { get; internal set; }
+
+    /// <summary>
+    /// Closes the connection with <see cref="UnbindKind.InactivityTimeout"/> after this long without a
+    /// byte read or written. <see langword="null"/> disables it. Starts as <c>packet.tcp.inactivity-timeout</c>;
+    /// setting it restarts the count.
+    /// </summary>
+    public TimeSpan? InactivityTimeout
+    {
+        get => _inactivityTimeout;
+        set
+        {
+            if (value <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "an inactivity timeout must be positive, or null to disable it");
+            _inactivityTimeout = value;
+            if (_self is not null) OnActor(actor => actor.RestartInactivityTimer());
+        }
+    }
+
+    private TimeSpan? _inactivityTimeout;
+
+    /// <summary>
+    /// How long an outbound connect may stay pending before it fails with
+    /// <see cref="UnbindKind.ConnectTimeout"/>. Starts as <c>packet.tcp.connect-timeout</c>; set it in
+    /// <see cref="PostInit"/> or in the init callback of <see cref="Reactor.Connect{T}(string,int,Action{T}?)"/>.
+    /// </summary>
+    public TimeSpan PendingConnectTimeout
+    {
+        get => _pendingConnectTimeout;
+        set => _pendingConnectTimeout = value > TimeSpan.Zero
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "a connect timeout must be positive");
+    }
+
+    private TimeSpan _pendingConnectTimeout;
+
+    /// <summary>
+    /// Bytes given to <see cref="SendData(ReadOnlySpan{byte})"/> that the kernel has not taken yet
+    /// (EventMachine's <c>get_outbound_data_size</c>). Exact inside hooks; a snapshot elsewhere.
+    /// </summary>
+    public long OutboundDataSize => _actor?.OutboundBytes ?? 0;
+
+    /// <summary>True while <see cref="Pause"/> holds incoming data back.</summary>
+    public bool IsPaused { get; internal set; }
+
+    /// <summary>True once <see cref="PostInit"/> has run; a reconnect of the same instance skips it.</summary>
+    internal bool Initialized { get; set; }
+
+    // ---- hooks -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Called once per instance, first, when the connection actor starts: for accepted connections
+    /// the socket is already connected; for outbound ones the connect has not completed yet. A
+    /// <see cref="Reactor.Reconnect{T}"/> of the same instance does not call it again.
+    /// </summary>
+    protected virtual void PostInit() { }
+
+    /// <summary>Called when an outbound connect succeeds, after <see cref="PostInit"/>. Never called for accepted connections.</summary>
+    protected virtual void ConnectionCompleted() { }
+
+    /// <summary>
+    /// Called with bytes as they arrive, in arbitrary chunks: one <c>SendData</c> by the peer may arrive
+    /// as several calls, and several as one. The memory is valid only during the call: copy what you keep.
+    /// </summary>
+    /// <param name="data">The bytes read; never empty.</param>
+    protected virtual void ReceiveData(ReadOnlyMemory<byte> data) { }
+
+    /// <summary>
+    /// Called exactly once when the connection ends, whatever ended it (peer close, local close, error,
+    /// refused or timed-out connect, inactivity, overflow, a throwing hook, reactor shutdown). No hook is
+    /// called after it, and this instance's timers are cancelled.
+    /// </summary>
+    /// <param name="reason">What ended the connection.</param>
+    protected virtual void Unbind(UnbindReason reason) { }
+
+    // ---- methods -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Queues bytes for the peer. They are copied, so the caller may reuse its buffer at once. Data sent
+    /// before an outbound connect completes is delivered after it. Output is flow-controlled: see
+    /// <c>packet.tcp.backpressure</c>. After the connection has started closing, further data is
+    /// discarded (and logged at debug level).
+    /// </summary>
+    /// <param name="data">The bytes to send.</param>
+    public void SendData(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        var bytes = ByteString.CopyFrom(data.ToArray());
+        OnActor(actor => actor.Send(bytes));
+    }
+
+    /// <summary>Queues the UTF-8 encoding of <paramref name="text"/>; otherwise as <see cref="SendData(ReadOnlySpan{byte})"/>.</summary>
+    /// <param name="text">The text to send.</param>
+    public void SendData(string text) => SendData(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>
+    /// Closes at once, discarding output not yet sent (the socket is reset). <see cref="Unbind"/> follows
+    /// with <see cref="UnbindKind.LocalClose"/>. Calling it again, or after the connection ended, does nothing.
+    /// </summary>
+    public void CloseConnection() => OnActor(actor => actor.CloseLocally(afterWriting: false));
+
+    /// <summary>
+    /// Closes after <b>every</b> byte queued so far has been written to the socket, then sends FIN.
+    /// Data arriving meanwhile is discarded. If the peer does not take the output within
+    /// <c>packet.tcp.close-timeout</c>, the socket is reset and <see cref="Unbind"/> reports
+    /// <see cref="UnbindKind.CloseTimeout"/> with the bytes left.
+    /// </summary>
+    public void CloseConnectionAfterWriting() => OnActor(actor => actor.CloseLocally(afterWriting: true));
+
+    /// <summary>
+    /// Stops reading from the peer. Data already read is held back (not lost) and delivered after
+    /// <see cref="Resume"/>. Output is unaffected. The kernel's buffers then fill and TCP flow control
+    /// slows the peer down.
+    /// </summary>
+    public void Pause() => OnActor(actor => actor.Pause());
+
+    /// <summary>Undoes <see cref="Pause"/>: held-back data is delivered first, then reading resumes.</summary>
+    public void Resume() => OnActor(actor => actor.Resume());
+
+    /// <summary>
+    /// Runs <paramref name="callback"/> once, after <paramref name="delay"/>, on this connection's actor
+    /// (so it may touch the handler's state freely). Cancelled when the connection ends.
+    /// </summary>
+    /// <param name="delay">How long to wait.</param>
+    /// <param name="callback">What to run; an exception closes the connection like a throwing hook.</param>
+    public TimerHandle AddTimer(TimeSpan delay, Action callback) => StartTimer(delay, periodic: false, callback);
+
+    /// <summary>
+    /// Runs <paramref name="callback"/> every <paramref name="interval"/> on this connection's actor until
+    /// cancelled or until the connection ends.
+    /// </summary>
+    /// <param name="interval">The period.</param>
+    /// <param name="callback">What to run; an exception closes the connection like a throwing hook.</param>
+    public TimerHandle AddPeriodicTimer(TimeSpan interval, Action callback) => StartTimer(interval, periodic: true, callback);
+
+    /// <summary>Cancels a timer of this connection; the same as <see cref="TimerHandle.Cancel"/>.</summary>
+    /// <param name="timer">A handle from <see cref="AddTimer"/> or <see cref="AddPeriodicTimer"/>.</param>
+    public void CancelTimer(TimerHandle timer) => timer.Cancel();
+
+    private TimerHandle StartTimer(TimeSpan interval, bool periodic, Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (interval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(interval), interval, "a timer interval must be positive");
+        var handle = new TimerHandle(Interlocked.Increment(ref _nextTimerId), interval, periodic,
+            h => OnActor(actor => actor.CancelTimer(h)));
+        OnActor(actor => actor.StartTimer(handle, callback));
+        return handle;
+    }
+
+    // ---- what the hosting actor calls ---------------------------------------------------------
+
+    internal void InvokePostInit() => PostInit();
+
+    internal void InvokeConnectionCompleted() => ConnectionCompleted();
+
+    internal void InvokeReceiveData(ReadOnlyMemory<byte> data) => ReceiveData(data);
+
+    internal void InvokeUnbind(UnbindReason reason) => Unbind(reason);
+
+    // ---- binding to the hosting actor ---------------------------------------------------------
+
+    /// <summary>Called where the hosting actor is spawned, before it can start.</summary>
+    internal void Prepare(ReactorRuntime runtime)
+    {
+        if (!Initialized)
+        {
+            _inactivityTimeout = runtime.Settings.InactivityTimeout;
+            _pendingConnectTimeout = runtime.Settings.ConnectTimeout;
+        }
+        Reactor = runtime.Reactor;
+    }
+
+    /// <summary>Called right after the spawn, so calls from other threads can be queued to the actor at once.</summary>
+    internal void Attach(IActorRef self) => _self = self;
+
+    /// <summary>Called by the hosting actor when it starts.</summary>
+    internal void Bind(ConnectionActor actor, IActorRef self)
+    {
+        _actor = actor;
+        _self = self;
+    }
+
+    internal bool IsAttached => _self is not null;
+
+    private void OnActor(Action<ConnectionActor> action)
+    {
+        var self = _self ?? throw new InvalidOperationException(
+            $"{GetType().Name} is not attached to a reactor: return it from a server's factory or pass it to Reactor.Connect first");
+        if (_actor is { } actor && Equals(InternalCurrentActorCellKeeper.Current?.Self, self))
+            action(actor);
+        else
+            self.Tell(new ConnectionActor.Run(action));
+    }
+}

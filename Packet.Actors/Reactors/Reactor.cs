@@ -1,0 +1,284 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Actor.Internal;
+using Akka.Configuration;
+using Akka.Event;
+using Packet.Actors.Runtime;
+using Packet.Io.Configuration;
+
+namespace Packet.Actors;
+
+/// <summary>
+/// Packet's <c>Packet::Reactor</c>: runs servers, clients and timers until stopped. Each reactor is its
+/// own Akka.NET <see cref="ActorSystem"/>, so several can run in one process, independent of each other.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <see cref="Run(Action{Reactor}, Config?)"/> is the Packet form: the setup callback receives the reactor,
+/// which then runs until <see cref="Stop"/>, Ctrl-C or SIGTERM. <see cref="Start"/> gives a running
+/// reactor to code that manages its lifetime itself (tests, hosts).
+/// </para>
+/// <para>Every member is safe to call from any thread.</para>
+/// </remarks>
+public sealed class Reactor : IAsyncDisposable
+{
+    /// <summary>The defaults of the programming model (<c>Packet.Actors</c>'s embedded reference.conf).</summary>
+    public static Config DefaultConfig { get; } = PacketConfig
+        .FromResource(typeof(Reactor).Assembly, "Packet.Actors.reference.conf")
+        .WithFallback(PacketConfig.Transport);
+
+    private readonly ReactorRuntime _runtime;
+    private readonly IActorRef _actor;
+    private readonly TimeSpan _operationTimeout;
+    private long _nextTimerId;
+
+    private Reactor(Config config)
+    {
+        var full = config.WithFallback(DefaultConfig);
+        var settings = TransportSettings.From(full);
+        _operationTimeout = ConfigReader.Duration(full, "packet.reactor.operation-timeout");
+        System = ActorSystem.Create(full.GetString("packet.reactor.name"), full);
+        _runtime = new ReactorRuntime(this, settings, Logging.GetLogger(System, "packet.reactor"));
+        _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
+    }
+
+    /// <summary>
+    /// Called on the connection's actor when a handler hook, a timer callback or a factory throws,
+    /// after the error is logged. Receives the failing handler (<see langword="null"/> for reactor-level
+    /// callbacks and factories) and the exception. An exception thrown here is logged and ignored.
+    /// </summary>
+    public Action<Connection?, Exception>? ErrorHandler { get; set; }
+
+    /// <summary>The actor system under this reactor, for Akka.NET features beyond Packet's (cluster, custom actors).</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>How many connections (accepted and outbound) are open now.</summary>
+    public int ConnectionCount => _runtime.ConnectionCount;
+
+    /// <summary>Completes when the reactor has stopped.</summary>
+    public Task WhenStopped => System.WhenTerminated;
+
+    // ---- running -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Starts a reactor, hands it to <paramref name="setup"/>, and blocks until it stops: by
+    /// <see cref="Stop"/>, Ctrl-C or SIGTERM. If <paramref name="setup"/> throws, the reactor stops and
+    /// the exception propagates.
+    /// </summary>
+    /// <param name="setup">Starts servers, clients and timers.</param>
+    /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
+    public static void Run(Action<Reactor> setup, Config? config = null) =>
+        RunAsync(reactor => { setup(reactor); return Task.CompletedTask; }, config).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// The asynchronous form of <see cref="Run"/>: completes when the reactor stops, by <see cref="Stop"/>,
+    /// Ctrl-C, SIGTERM or <paramref name="cancellationToken"/>.
+    /// </summary>
+    /// <param name="setup">Starts servers, clients and timers; may await.</param>
+    /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops the reactor when cancelled.</param>
+    public static async Task RunAsync(Func<Reactor, Task> setup, Config? config = null, CancellationToken cancellationToken = default)
+    {
+        var reactor = Start(config);
+        await using (reactor.ConfigureAwait(false))
+        {
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, reactor.StopOnSignal);
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, reactor.StopOnSignal);
+            using var cancel = cancellationToken.Register(reactor.Stop);
+            await setup(reactor).ConfigureAwait(false);
+            await reactor.WhenStopped.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
+    /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
+    /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
+    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty);
+
+    /// <summary>
+    /// Stops the reactor: listening sockets close, every open connection gets <see cref="Connection.Unbind"/>
+    /// with <see cref="UnbindKind.Shutdown"/>, then the actor system ends. Returns at once; await
+    /// <see cref="StopAsync"/> or <see cref="WhenStopped"/> to wait.
+    /// </summary>
+    public void Stop() => System.Terminate();
+
+    /// <summary>Stops the reactor as <see cref="Stop"/> does and completes when it has stopped.</summary>
+    public Task StopAsync() => System.Terminate();
+
+    /// <summary>Stops the reactor and waits for it; the same as <see cref="StopAsync"/>.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private void StopOnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        System.Log.Info("{0} received; stopping the reactor", context.Signal);
+        Stop();
+    }
+
+    // ---- servers and clients -----------------------------------------------------------------
+
+    /// <summary>
+    /// Listens on <paramref name="host"/>:<paramref name="port"/> and makes a new <typeparamref name="T"/>
+    /// for every accepted connection. Port 0 picks a free port: read it from <see cref="Server.LocalEndPoint"/>.
+    /// </summary>
+    /// <typeparam name="T">The handler type.</typeparam>
+    /// <param name="host">An IP address or a host name (a name binds its first IPv4 address).</param>
+    /// <param name="port">The port, or 0.</param>
+    /// <param name="onAccept">
+    /// Packet's per-connection block: runs on each accepted connection's actor, after
+    /// <see cref="Connection.PostInit"/> and before any data. The place to inject per-connection state.
+    /// </param>
+    /// <exception cref="InvalidOperationException">The address cannot be bound (in use, not local).</exception>
+    public Task<Server> StartServerAsync<T>(string host, int port, Action<T>? onAccept = null) where T : Connection, new() =>
+        StartServerAsync(host, port, () => new T(), Typed(onAccept));
+
+    /// <summary>As <see cref="StartServerAsync{T}"/>, with a factory that makes each connection's handler.</summary>
+    /// <param name="host">An IP address or a host name.</param>
+    /// <param name="port">The port, or 0.</param>
+    /// <param name="factory">Makes one handler per accepted connection; if it throws, that connection is refused and the error reported.</param>
+    /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
+    public async Task<Server> StartServerAsync(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var endpoint = new IPEndPoint(await ResolveAsync(host).ConfigureAwait(false), ValidPort(port));
+        var bound = await _actor.Ask<ServerActor.Bound>(new ReactorActor.StartServer(endpoint, factory, onAccept), _operationTimeout)
+            .ConfigureAwait(false);
+        return new Server(bound.Server, bound.LocalEndPoint, _operationTimeout);
+    }
+
+    /// <summary>
+    /// The blocking form of <see cref="StartServerAsync{T}"/>, for setup code. Not for use inside
+    /// handler hooks, which must not block: there, use the async form.
+    /// </summary>
+    /// <typeparam name="T">The handler type.</typeparam>
+    /// <param name="host">An IP address or a host name.</param>
+    /// <param name="port">The port, or 0.</param>
+    /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
+    public Server StartServer<T>(string host, int port, Action<T>? onAccept = null) where T : Connection, new() =>
+        Blocking(() => StartServerAsync(host, port, onAccept));
+
+    /// <summary>The blocking form of <see cref="StartServerAsync(string,int,Func{Connection},Action{Connection}?)"/>.</summary>
+    /// <param name="host">An IP address or a host name.</param>
+    /// <param name="port">The port, or 0.</param>
+    /// <param name="factory">Makes one handler per accepted connection.</param>
+    /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
+    public Server StartServer(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null) =>
+        Blocking(() => StartServerAsync(host, port, factory, onAccept));
+
+    /// <summary>
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> with a new <typeparamref name="T"/> and
+    /// returns the handler at once. The outcome arrives in its hooks: <see cref="Connection.ConnectionCompleted"/>
+    /// on success, otherwise <see cref="Connection.Unbind"/> with <see cref="UnbindKind.ConnectFailed"/>
+    /// or <see cref="UnbindKind.ConnectTimeout"/>.
+    /// </summary>
+    /// <typeparam name="T">The handler type.</typeparam>
+    /// <param name="host">An IP address or a host name (resolved without blocking; IPv4 preferred).</param>
+    /// <param name="port">The port.</param>
+    /// <param name="init">Runs on the connection's actor after <see cref="Connection.PostInit"/> and before the connect starts.</param>
+    public T Connect<T>(string host, int port, Action<T>? init = null) where T : Connection, new() =>
+        Connect(host, port, new T(), init);
+
+    /// <summary>As <see cref="Connect{T}(string,int,Action{T}?)"/>, with a handler instance you made.</summary>
+    /// <typeparam name="T">The handler type.</typeparam>
+    /// <param name="host">An IP address or a host name.</param>
+    /// <param name="port">The port.</param>
+    /// <param name="handler">A new handler, not yet used for a connection.</param>
+    /// <param name="init">Runs on the connection's actor after <see cref="Connection.PostInit"/>.</param>
+    /// <exception cref="InvalidOperationException">The handler is already in use; use <see cref="Reconnect{T}"/>.</exception>
+    public T Connect<T>(string host, int port, T handler, Action<T>? init = null) where T : Connection
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (handler.IsAttached)
+            throw new InvalidOperationException($"this {typeof(T).Name} already has a connection; use Reactor.Reconnect to dial it again");
+        Dial(host, port, handler, Typed(init));
+        return handler;
+    }
+
+    /// <summary>
+    /// Dials again with the same handler instance after its connection ended (Packet's <c>reconnect</c>).
+    /// <see cref="Connection.PostInit"/> does not run again; <see cref="Connection.ConnectionCompleted"/>
+    /// does. Call it from <see cref="Connection.Unbind"/> or later. Returns <paramref name="handler"/>.
+    /// </summary>
+    /// <typeparam name="T">The handler type.</typeparam>
+    /// <param name="host">An IP address or a host name.</param>
+    /// <param name="port">The port.</param>
+    /// <param name="handler">A handler whose previous connection has ended.</param>
+    public T Reconnect<T>(string host, int port, T handler) where T : Connection
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Dial(host, port, handler, null);
+        return handler;
+    }
+
+    private void Dial(string host, int port, Connection handler, Action<Connection>? init)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        _actor.Tell(new ReactorActor.Connect(handler, host, ValidPort(port), init));
+    }
+
+    // ---- timers and scheduling ---------------------------------------------------------------
+
+    /// <summary>Runs <paramref name="callback"/> once after <paramref name="delay"/>, on the reactor's actor.</summary>
+    /// <param name="delay">How long to wait; positive.</param>
+    /// <param name="callback">What to run; an exception is reported to <see cref="ErrorHandler"/>.</param>
+    public TimerHandle AddTimer(TimeSpan delay, Action callback) => StartTimer(delay, periodic: false, callback);
+
+    /// <summary>Runs <paramref name="callback"/> every <paramref name="interval"/> on the reactor's actor until cancelled.</summary>
+    /// <param name="interval">The period; positive.</param>
+    /// <param name="callback">What to run; an exception is reported to <see cref="ErrorHandler"/> and the timer keeps going.</param>
+    public TimerHandle AddPeriodicTimer(TimeSpan interval, Action callback) => StartTimer(interval, periodic: true, callback);
+
+    /// <summary>Cancels a reactor timer; the same as <see cref="TimerHandle.Cancel"/>.</summary>
+    /// <param name="timer">A handle from <see cref="AddTimer"/> or <see cref="AddPeriodicTimer"/>.</param>
+    public void CancelTimer(TimerHandle timer) => timer.Cancel();
+
+    /// <summary>
+    /// Queues <paramref name="action"/> to run on the reactor's actor, after work already queued
+    /// (EventMachine's <c>next_tick</c> and <c>schedule</c>). Safe from any thread.
+    /// </summary>
+    /// <param name="action">What to run; an exception is reported to <see cref="ErrorHandler"/>.</param>
+    public void NextTick(Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        _actor.Tell(new ReactorActor.Run(action));
+    }
+
+    private TimerHandle StartTimer(TimeSpan interval, bool periodic, Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (interval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(interval), interval, "a timer interval must be positive");
+        var handle = new TimerHandle(Interlocked.Increment(ref _nextTimerId), interval, periodic,
+            h => _actor.Tell(new ReactorActor.CancelTimer(h)));
+        _actor.Tell(new ReactorActor.StartTimer(handle, callback));
+        return handle;
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------
+
+    private static Action<Connection>? Typed<T>(Action<T>? callback) where T : Connection =>
+        callback is null ? null : connection => callback((T)connection);
+
+    private static int ValidPort(int port) => port is >= 0 and <= IPEndPoint.MaxPort
+        ? port
+        : throw new ArgumentOutOfRangeException(nameof(port), port, "a TCP port is 0 to 65535");
+
+    private static async Task<IPAddress> ResolveAsync(string host)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        if (IPAddress.TryParse(host, out var address)) return address;
+        var addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+               ?? addresses.FirstOrDefault()
+               ?? throw new InvalidOperationException($"host '{host}' has no address");
+    }
+
+    /// <summary>Blocks at the edge; refuses to block an actor's thread, where it could starve the reactor.</summary>
+    internal static TResult Blocking<TResult>(Func<Task<TResult>> operation)
+    {
+        if (InternalCurrentActorCellKeeper.Current is not null)
+            throw new InvalidOperationException("this blocking call cannot run inside a handler hook or a reactor callback; use its async form");
+        return operation().GetAwaiter().GetResult();
+    }
+}

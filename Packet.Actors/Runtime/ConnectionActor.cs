@@ -1,0 +1,457 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using Packet.Io.Flow;
+using Packet.Io.Framing;
+
+namespace Packet.Actors.Runtime;
+
+/// <summary>
+/// Hosts one <see cref="Connection"/> handler and owns its Akka.IO connection. Socket events come in
+/// as messages and become handler hooks; handler calls become Akka.IO commands.
+/// </summary>
+/// <remarks>
+/// Reading runs in Akka.IO's pull mode: exactly one read is requested at a time, and only while the
+/// handler is not paused and the output is below its high-water mark. So neither a slow handler nor
+/// a slow peer makes this actor buffer without bound. Writes made during one message are coalesced
+/// into one Akka.IO <c>Write</c> whose acknowledgement drains the <see cref="OutboundWindow"/>.
+/// States: <see cref="Connecting"/> (outbound only), <see cref="Connected"/>, <see cref="Closing"/>.
+/// </remarks>
+internal sealed class ConnectionActor : ActorBase, IWithTimers
+{
+    /// <summary>Where the connection comes from.</summary>
+    internal abstract record Origin;
+
+    /// <summary>An accepted connection, already connected and waiting for <c>Register</c>.</summary>
+    internal sealed record Accepted(IActorRef Tcp, EndPoint Remote, EndPoint Local) : Origin;
+
+    /// <summary>An outbound connection still to be dialled.</summary>
+    internal sealed record Dial(string Host, int Port) : Origin;
+
+    /// <summary>A handler call made off this actor's thread, queued here.</summary>
+    internal sealed record Run(Action<ConnectionActor> Action);
+
+    private sealed class Ack(int bytes) : Tcp.Event
+    {
+        public int Bytes { get; } = bytes;
+    }
+
+    private sealed record Resolved(IPAddress[] Addresses);
+
+    private sealed record Finish(UnbindReason Reason);
+
+    private sealed class ConnectTimedOut
+    {
+        public static readonly ConnectTimedOut Instance = new();
+    }
+
+    private sealed class InactivityCheck
+    {
+        public static readonly InactivityCheck Instance = new();
+    }
+
+    private sealed class CloseTimedOut
+    {
+        public static readonly CloseTimedOut Instance = new();
+    }
+
+    private sealed class DeliverHeldBack
+    {
+        public static readonly DeliverHeldBack Instance = new();
+    }
+
+    private readonly Connection _handler;
+    private readonly Origin _origin;
+    private readonly Action<Connection>? _init;
+    private readonly ReactorRuntime _runtime;
+    private readonly OutboundWindow _window;
+    private readonly CallbackTimers _timers = new();
+
+    private IActorRef? _tcp;
+    private ByteString _unflushed = ByteString.Empty;
+    private ByteString? _heldBack;
+    private bool _readRequested;
+    private bool _closing;
+    private UnbindReason? _unbound;
+    private long _lastActivity = Environment.TickCount64;
+
+    public ConnectionActor(Connection handler, Origin origin, Action<Connection>? init, ReactorRuntime runtime)
+    {
+        _handler = handler;
+        _origin = origin;
+        _init = init;
+        _runtime = runtime;
+        var settings = runtime.Settings;
+        _window = new OutboundWindow(settings.HighWaterMark, settings.LowWaterMark, settings.MaxOutbound);
+        handler.Bind(this, Self);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public long OutboundBytes => _window.Outbound;
+
+    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing;
+
+    // ---- lifecycle ---------------------------------------------------------------------------
+
+    protected override void PreStart()
+    {
+        switch (_origin)
+        {
+            case Accepted accepted:
+                _tcp = accepted.Tcp;
+                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+                _handler.PeerEndPoint = accepted.Remote;
+                _handler.LocalEndPoint = accepted.Local;
+                Become(Connected);
+                Initialize();
+                RestartInactivityTimer();
+                Flush();
+                RequestRead();
+                break;
+            case Dial dial:
+                Become(Connecting);
+                Initialize();
+                if (_closing) return;
+                Timers.StartSingleTimer(ConnectTimedOut.Instance, ConnectTimedOut.Instance, _handler.PendingConnectTimeout);
+                if (IPAddress.TryParse(dial.Host, out var address))
+                    Self.Tell(new Resolved([address]));
+                else
+                    System.Net.Dns.GetHostAddressesAsync(dial.Host).PipeTo(Self, success: addresses => new Resolved(addresses));
+                break;
+        }
+    }
+
+    /// <summary>Runs <see cref="Connection.PostInit"/> (once per instance) and then the per-connection callback.</summary>
+    private void Initialize()
+    {
+        if (!_handler.Initialized)
+        {
+            _handler.Initialized = true;
+            Hook(_handler.InvokePostInit, "PostInit");
+        }
+        if (_init is { } init && !_closing) Hook(() => init(_handler), "the per-connection callback");
+    }
+
+    protected override void PostStop()
+    {
+        _runtime.Release();
+        if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        Flush();
+        RequestRead();
+        return handled;
+    }
+
+    protected override bool Receive(object message) => throw new InvalidOperationException("replaced in PreStart");
+
+    // ---- states ------------------------------------------------------------------------------
+
+    /// <summary>Outbound: resolving the host, then waiting for Akka.IO's <c>Connected</c>.</summary>
+    private bool Connecting(object message)
+    {
+        switch (message)
+        {
+            case Resolved resolved when _origin is Dial dial:
+                var address = resolved.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                              ?? resolved.Addresses.FirstOrDefault();
+                if (address is null)
+                {
+                    Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"host '{dial.Host}' has no address")));
+                    return true;
+                }
+                Context.System.Tcp().Tell(new Tcp.Connect(new IPEndPoint(address, dial.Port), options: SocketOptions(), pullMode: true));
+                return true;
+            case Status.Failure failure when _origin is Dial dial:
+                Finished(new UnbindReason(UnbindKind.ConnectFailed, $"cannot resolve host '{dial.Host}': {failure.Cause.Message}", failure.Cause));
+                return true;
+            case Tcp.Connected connected:
+                Timers.Cancel(ConnectTimedOut.Instance);
+                _tcp = Sender;
+                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+                _handler.PeerEndPoint = connected.RemoteAddress;
+                _handler.LocalEndPoint = connected.LocalAddress;
+                Become(Connected);
+                RestartInactivityTimer();
+                Hook(_handler.InvokeConnectionCompleted, "ConnectionCompleted");
+                return true;
+            case Tcp.CommandFailed failed when _origin is Dial dial:
+                var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
+                // Akka.IO reports every failed connect with one generic ConnectException, so name both usual causes.
+                Finished(new UnbindReason(UnbindKind.ConnectFailed,
+                    $"could not connect to {dial.Host}:{dial.Port}: refused or unreachable ({cause?.Message})", cause));
+                return true;
+            case ConnectTimedOut when _origin is Dial dial:
+                Finished(new UnbindReason(UnbindKind.ConnectTimeout,
+                    $"connect to {dial.Host}:{dial.Port} did not complete within {_handler.PendingConnectTimeout}"));
+                return true;
+            default:
+                return Common(message);
+        }
+    }
+
+    /// <summary>The socket is open: data flows both ways.</summary>
+    private bool Connected(object message)
+    {
+        switch (message)
+        {
+            case Tcp.Received received:
+                _readRequested = false;
+                _lastActivity = Environment.TickCount64;
+                if (_handler.IsPaused)
+                    _heldBack = _heldBack is null ? received.Data : _heldBack.Concat(received.Data);
+                else
+                    Deliver(received.Data);
+                return true;
+            case Ack ack:
+                _window.Acknowledge(ack.Bytes);
+                _lastActivity = Environment.TickCount64;
+                return true;
+            case DeliverHeldBack:
+                if (_heldBack is { } held && !_handler.IsPaused)
+                {
+                    _heldBack = null;
+                    Deliver(held);
+                }
+                return true;
+            case InactivityCheck:
+                CheckInactivity();
+                return true;
+            case Tcp.ConnectionClosed closed:
+                Finished(closed switch
+                {
+                    Tcp.PeerClosed => new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"),
+                    _ => new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Cause ?? closed.GetType().Name}"),
+                });
+                return true;
+            case Tcp.CommandFailed failed:
+                var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
+                Close(new UnbindReason(UnbindKind.Error, $"socket command {failed.Cmd.GetType().Name} failed: {cause?.Message}", cause), graceful: false);
+                return true;
+            default:
+                return Common(message);
+        }
+    }
+
+    /// <summary>A local close is under way; waiting for Akka.IO to confirm, at most <c>close-timeout</c>.</summary>
+    private bool Closing(UnbindReason reason, bool graceful, object message)
+    {
+        switch (message)
+        {
+            case Tcp.Received:
+                _readRequested = false;
+                return true;
+            case Ack ack:
+                _window.Acknowledge(ack.Bytes);
+                return true;
+            case Tcp.ConnectionClosed closed:
+                Finished(graceful && closed is Tcp.ErrorClosed error
+                    ? new UnbindReason(UnbindKind.Error, $"closing failed with {_window.Outbound} bytes unsent: {error.Cause}")
+                    : reason);
+                return true;
+            case Tcp.CommandFailed:
+                return true;
+            case CloseTimedOut:
+                _tcp?.Tell(Tcp.Abort.Instance);
+                Finished(graceful
+                    ? new UnbindReason(UnbindKind.CloseTimeout,
+                        $"the peer took no more output for {_runtime.Settings.CloseTimeout}; {_window.Outbound} bytes were left unsent")
+                    : reason);
+                return true;
+            case Resolved:
+            case Status.Failure:
+            case Tcp.Connected:
+            case ConnectTimedOut:
+            case InactivityCheck:
+            case DeliverHeldBack:
+                return true; // events of the phase this close cut short
+            default:
+                return Common(message);
+        }
+    }
+
+    /// <summary>Messages every state handles.</summary>
+    private bool Common(object message)
+    {
+        switch (message)
+        {
+            case Run run:
+                Hook(() => run.Action(this), "a queued call");
+                return true;
+            case CallbackTimers.Fired fired:
+                if (_timers.Take(fired) is { } callback) Hook(callback, "a timer callback");
+                return true;
+            case Finish finish:
+                Finished(finish.Reason);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void Become(Func<object, bool> state) => Context.Become(message => state(message));
+
+    // ---- operations called by the handler (on this actor) --------------------------------------
+
+    public void Send(ByteString bytes)
+    {
+        if (_closing)
+        {
+            _runtime.Log.Debug("discarding {0} bytes sent to a closing connection", bytes.Count);
+            return;
+        }
+        if (!_window.Fits(bytes.Count))
+        {
+            Close(new UnbindReason(UnbindKind.OutboundOverflow,
+                $"sending {bytes.Count} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent"),
+                graceful: false);
+            return;
+        }
+        _window.Add(bytes.Count);
+        _unflushed = _unflushed.Concat(bytes);
+    }
+
+    public void CloseLocally(bool afterWriting) =>
+        Close(new UnbindReason(UnbindKind.LocalClose, afterWriting ? "closed after writing" : "closed by the handler"), graceful: afterWriting);
+
+    public void Pause() => _handler.IsPaused = true;
+
+    public void Resume()
+    {
+        if (!_handler.IsPaused) return;
+        _handler.IsPaused = false;
+        if (_heldBack is not null) Self.Tell(DeliverHeldBack.Instance);
+    }
+
+    public void StartTimer(TimerHandle handle, Action callback)
+    {
+        if (_unbound is null) _timers.Start(Timers, handle, callback);
+    }
+
+    public void CancelTimer(TimerHandle handle) => _timers.Cancel(Timers, handle);
+
+    public void RestartInactivityTimer()
+    {
+        _lastActivity = Environment.TickCount64;
+        if (_handler.InactivityTimeout is { } timeout && _tcp is not null && !_closing)
+            Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout);
+        else
+            Timers.Cancel(InactivityCheck.Instance);
+    }
+
+    // ---- internals ---------------------------------------------------------------------------
+
+    /// <summary>Hands the bytes to the handler in a pooled buffer that is valid only during the call.</summary>
+    private void Deliver(ByteString data)
+    {
+        var length = data.Count;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            data.CopyTo(buffer, 0, length);
+            Hook(() => _handler.InvokeReceiveData(buffer.AsMemory(0, length)), "ReceiveData");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void CheckInactivity()
+    {
+        if (_handler.InactivityTimeout is not { } timeout) return;
+        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastActivity);
+        if (idle >= timeout)
+            Close(new UnbindReason(UnbindKind.InactivityTimeout, $"no data for {timeout}"), graceful: true);
+        else
+            Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout - idle);
+    }
+
+    /// <summary>Starts a local close. Unbind follows when Akka.IO confirms, so it never runs inside another hook.</summary>
+    private void Close(UnbindReason reason, bool graceful)
+    {
+        if (_closing || _unbound is not null) return;
+        if (graceful) Flush();
+        _closing = true;
+        _unflushed = ByteString.Empty;
+        Timers.Cancel(InactivityCheck.Instance);
+        Timers.Cancel(ConnectTimedOut.Instance);
+        if (_tcp is { } tcp)
+        {
+            tcp.Tell(graceful ? Tcp.Close.Instance : Tcp.Abort.Instance);
+            Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
+        }
+        else
+        {
+            Self.Tell(new Finish(reason));
+        }
+        Context.Become(message => Closing(reason, graceful, message));
+    }
+
+    /// <summary>The one place that ends the connection: Unbind exactly once, then stop.</summary>
+    private void Finished(UnbindReason reason)
+    {
+        if (_unbound is not null) return;
+        _closing = true;
+        _unflushed = ByteString.Empty;
+        DeliverUnbind(reason);
+        Context.Stop(Self);
+    }
+
+    private void DeliverUnbind(UnbindReason reason)
+    {
+        _unbound = reason;
+        _timers.Clear();
+        try
+        {
+            _handler.InvokeUnbind(reason);
+        }
+        catch (Exception e)
+        {
+            _runtime.ReportError(_handler, e, "Unbind");
+        }
+    }
+
+    private void Hook(Action hook, string name)
+    {
+        if (_unbound is not null) return;
+        try
+        {
+            hook();
+        }
+        catch (FramingException e)
+        {
+            _runtime.Log.Warning("{0}: {1}; closing the connection", _handler.GetType().Name, e.Message);
+            Close(new UnbindReason(UnbindKind.ProtocolError, e.Message, e), graceful: false);
+        }
+        catch (Exception e)
+        {
+            _runtime.ReportError(_handler, e, name);
+            Close(new UnbindReason(UnbindKind.HandlerException, $"{name} threw {e.GetType().Name}: {e.Message}", e), graceful: false);
+        }
+    }
+
+    private void Flush()
+    {
+        if (_unflushed.IsEmpty || _tcp is null || _closing) return;
+        var bytes = _unflushed;
+        _unflushed = ByteString.Empty;
+        _tcp.Tell(Tcp.Write.Create(bytes, new Ack(bytes.Count)));
+    }
+
+    private void RequestRead()
+    {
+        if (_readRequested || _tcp is null || !CanRead || _unbound is not null) return;
+        _readRequested = true;
+        _tcp.Tell(Tcp.ResumeReading.Instance);
+    }
+
+    private IEnumerable<Inet.SocketOption> SocketOptions() => _runtime.SocketOptions;
+}

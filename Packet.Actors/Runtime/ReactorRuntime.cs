@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using Packet.Io.Configuration;
+using Packet.Io.Tcp;
+
+namespace Packet.Actors.Runtime;
+
+/// <summary>
+/// What every actor of one reactor shares: its settings, the connection count and the user's error
+/// handler. One instance per <see cref="Reactor"/>; nothing here is static.
+/// </summary>
+internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings, ILoggingAdapter log)
+{
+    private int _connections;
+
+    public Reactor Reactor { get; } = reactor;
+
+    public TransportSettings Settings { get; } = settings;
+
+    public ILoggingAdapter Log { get; } = log;
+
+    /// <summary>The socket options every listening and outbound socket of this reactor gets.</summary>
+    public IReadOnlyList<Inet.SocketOption> SocketOptions { get; } = Io.Tcp.SocketOptions.From(settings);
+
+    public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>Counts an accepted connection unless the reactor is at <c>max-connections</c>.</summary>
+    public bool TryAdmit()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _connections);
+            if (current >= Settings.MaxConnections) return false;
+            if (Interlocked.CompareExchange(ref _connections, current + 1, current) == current) return true;
+        }
+    }
+
+    /// <summary>Counts an outbound connection; these are not limited.</summary>
+    public void Admit() => Interlocked.Increment(ref _connections);
+
+    public void Release() => Interlocked.Decrement(ref _connections);
+
+    /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
+    public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)
+    {
+        handler.Prepare(this);
+        var self = context.ActorOf(Props.Create(() => new ConnectionActor(handler, origin, init, this)));
+        handler.Attach(self);
+        return self;
+    }
+
+    /// <summary>Logs a handler failure and hands it to <see cref="Reactor.ErrorHandler"/>, which must not take the reactor down.</summary>
+    public void ReportError(Connection? connection, Exception error, string where)
+    {
+        Log.Error(error, "{0} failed in {1}", connection?.GetType().Name ?? "reactor callback", where);
+        if (Reactor.ErrorHandler is not { } handler) return;
+        try
+        {
+            handler(connection, error);
+        }
+        catch (Exception inner)
+        {
+            Log.Error(inner, "Reactor.ErrorHandler threw while handling an error from {0}", where);
+        }
+    }
+}

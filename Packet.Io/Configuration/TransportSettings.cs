@@ -1,0 +1,48 @@
+using Akka.Configuration;
+
+namespace Packet.Io.Configuration;
+
+/// <summary>The transport settings of one reactor, read once from <c>packet.tcp</c> and <c>packet.framing</c>.</summary>
+internal sealed record TransportSettings(
+    int Backlog,
+    int MaxConnections,
+    bool NoDelay,
+    bool KeepAlive,
+    TimeSpan ConnectTimeout,
+    TimeSpan? InactivityTimeout,
+    TimeSpan CloseTimeout,
+    int HighWaterMark,
+    int LowWaterMark,
+    int MaxOutbound,
+    int MaxLineLength,
+    int MaxBinaryLength,
+    int MaxFrameLength)
+{
+    /// <summary>Reads every key; throws <see cref="ConfigurationException"/> naming the first bad one.</summary>
+    public static TransportSettings From(Config config)
+    {
+        var settings = new TransportSettings(
+            Backlog: ConfigReader.Int(config, "packet.tcp.backlog"),
+            MaxConnections: ConfigReader.Int(config, "packet.tcp.max-connections"),
+            NoDelay: ConfigReader.Bool(config, "packet.tcp.no-delay"),
+            KeepAlive: ConfigReader.Bool(config, "packet.tcp.keep-alive"),
+            ConnectTimeout: ConfigReader.Duration(config, "packet.tcp.connect-timeout"),
+            InactivityTimeout: ConfigReader.OptionalDuration(config, "packet.tcp.inactivity-timeout"),
+            CloseTimeout: ConfigReader.Duration(config, "packet.tcp.close-timeout"),
+            HighWaterMark: ConfigReader.Bytes(config, "packet.tcp.backpressure.high-water-mark"),
+            LowWaterMark: ConfigReader.Bytes(config, "packet.tcp.backpressure.low-water-mark"),
+            MaxOutbound: ConfigReader.Bytes(config, "packet.tcp.backpressure.max-outbound"),
+            MaxLineLength: ConfigReader.Bytes(config, "packet.framing.max-line-length"),
+            MaxBinaryLength: ConfigReader.Bytes(config, "packet.framing.max-binary-length"),
+            MaxFrameLength: ConfigReader.Bytes(config, "packet.framing.max-frame-length"));
+
+        if (settings.Backlog < 1)
+            throw new ConfigurationException("PacketAkka setting 'packet.tcp.backlog' must be at least 1");
+        if (settings.MaxConnections < 1)
+            throw new ConfigurationException("PacketAkka setting 'packet.tcp.max-connections' must be at least 1");
+        if (settings.LowWaterMark > settings.HighWaterMark || settings.HighWaterMark > settings.MaxOutbound)
+            throw new ConfigurationException(
+                "PacketAkka settings 'packet.tcp.backpressure' must satisfy low-water-mark <= high-water-mark <= max-outbound");
+        return settings;
+    }
+}

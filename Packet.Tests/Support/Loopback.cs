@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Packet.Tests.Support;
+
+/// <summary>Plain-socket peers on 127.0.0.1: the "real client" side of reactor tests.</summary>
+public static class Loopback
+{
+    public const string Host = "127.0.0.1";
+
+    public static async Task<Socket> ConnectAsync(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var cts = new CancellationTokenSource(Bounded.Default);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
+        return socket;
+    }
+
+    public static async Task<Socket> ConnectAsync(IPEndPoint endpoint) => await ConnectAsync(endpoint.Port);
+
+    /// <summary>A port that was free a moment ago and has no listener now: connects to it are refused.</summary>
+    public static int ClosedPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    public static async Task SendAsync(this Socket socket, string text) =>
+        await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(text), SocketFlags.None);
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes, or fails if the peer closes first or time runs out.</summary>
+    public static async Task<byte[]> ReadExactlyAsync(this Socket socket, int count, TimeSpan? limit = null)
+    {
+        var buffer = new byte[count];
+        using var cts = new CancellationTokenSource(limit ?? Bounded.Default);
+        var read = 0;
+        while (read < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
+            if (n == 0) throw new EndOfStreamException($"peer closed after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>Reads until the peer closes (FIN or reset); returns what arrived and whether it ended in a reset.</summary>
+    public static async Task<(byte[] Data, bool Reset)> ReadToEndAsync(this Socket socket, TimeSpan? limit = null)
+    {
+        using var cts = new CancellationTokenSource(limit ?? Bounded.Default);
+        var all = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                if (n == 0) return (all.ToArray(), false);
+                all.Write(buffer, 0, n);
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return (all.ToArray(), true);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Packet.Actors;
+using Packet.Tests.Support;
+using Xunit;
+
+namespace Packet.Tests.Tcp;
+
+public sealed class DataTests : IAsyncLifetime
+{
+    private readonly Reactor _reactor = Reactors.Start();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _reactor.StopAsync();
+
+    private async Task<int> EchoServerAsync() =>
+        (await _reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder { Echo = true })).LocalEndPoint.Port;
+
+    [Fact]
+    public async Task All_256_byte_values_pass_intact()
+    {
+        var port = await EchoServerAsync();
+        using var client = await Loopback.ConnectAsync(port);
+        var every = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+
+        await client.SendAsync(every, SocketFlags.None);
+        var back = await client.ReadExactlyAsync(256);
+
+        Assert.Equal(every, back);
+    }
+
+    [Fact]
+    public async Task A_16_MiB_echo_sent_in_random_sized_writes_arrives_intact()
+    {
+        var port = await EchoServerAsync();
+        using var client = await Loopback.ConnectAsync(port);
+        var payload = new byte[16 * 1024 * 1024];
+        new Random(2026).NextBytes(payload);
+
+        var reading = client.ReadExactlyAsync(payload.Length, TimeSpan.FromSeconds(60));
+        var random = new Random(7);
+        for (var sent = 0; sent < payload.Length;)
+        {
+            var size = Math.Min(random.Next(1, 256 * 1024), payload.Length - sent);
+            await client.SendAsync(payload.AsMemory(sent, size), SocketFlags.None);
+            sent += size;
+        }
+        var back = await reading;
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(back));
+    }
+
+    [Fact]
+    public async Task Close_after_writing_delivers_every_queued_byte_before_FIN()
+    {
+        const int size = 8_000_000; // the Ruby original delivered 3,919,872 of these
+        var payload = RandomNumberGenerator.GetBytes(size);
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder
+        {
+            OnPostInit = c => { c.SendData(payload); c.CloseConnectionAfterWriting(); },
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+
+        var (data, reset) = await client.ReadToEndAsync(TimeSpan.FromSeconds(60));
+
+        Assert.False(reset);
+        Assert.Equal(size, data.Length);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(data));
+    }
+
+    [Fact]
+    public async Task A_plain_close_discards_pending_output()
+    {
+        const int size = 32_000_000;
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => { c.SendData(new byte[size]); c.CloseConnection(); },
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        Assert.Equal(UnbindKind.LocalClose, (await serverSide.Unbound.Within("the server side to close")).Kind);
+        var (data, _) = await client.ReadToEndAsync();
+        Assert.True(data.Length < size, $"a plain close delivered all {data.Length} bytes");
+    }
+
+    [Fact]
+    public async Task Pause_holds_data_back_and_Resume_delivers_it()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => c.Pause(),
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+        await Bounded.Until(() => serverSide.IsPaused, "the handler to pause");
+
+        await client.SendAsync("held back");
+        await Task.Delay(300); // a bounded negative check: nothing may arrive while paused
+        Assert.Equal(0, serverSide.ReceivedCount);
+
+        serverSide.Resume();
+        await serverSide.ReceivedAtLeast(9);
+        Assert.Equal("held back", System.Text.Encoding.UTF8.GetString(serverSide.Received));
+    }
+
+    [Fact]
+    public async Task The_inactivity_timeout_closes_a_silent_connection_with_its_reason()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => c.InactivityTimeout = TimeSpan.FromMilliseconds(200),
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        var reason = await serverSide.Unbound.Within("the inactivity timeout");
+        var (_, reset) = await client.ReadToEndAsync();
+
+        Assert.Equal(UnbindKind.InactivityTimeout, reason.Kind);
+        Assert.False(reset);
+    }
+
+    [Fact]
+    public async Task A_slow_reader_pauses_the_echo_instead_of_growing_its_buffer()
+    {
+        await using var reactor = Reactors.Start("""
+            packet.tcp.backpressure { high-water-mark = 64 KiB, low-water-mark = 16 KiB, max-outbound = 1 MiB }
+            """);
+        var accepted = new Accepted<Recorder>();
+        long peak = 0;
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            Echo = true,
+            OnData = (c, _) => peak = Math.Max(peak, c.OutboundDataSize),
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        // Write far more than every buffer on the way can hold, without reading: the send must stall.
+        var chunk = new byte[64 * 1024];
+        using var stall = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        long written = 0;
+        try
+        {
+            while (written < 256L * 1024 * 1024)
+                written += await client.SendAsync(chunk, SocketFlags.None, stall.Token);
+        }
+        catch (OperationCanceledException) { }
+
+        Assert.True(written < 256L * 1024 * 1024, "the server kept reading from a peer that never read");
+        Assert.InRange(peak, 1, 1024 * 1024);
+        Assert.False(serverSide.Unbound.IsCompleted, "backpressure must pause, not close");
+
+        // Once the client reads, everything it wrote comes back.
+        var back = await client.ReadExactlyAsync((int)written, TimeSpan.FromSeconds(60));
+        Assert.Equal(written, back.Length);
+    }
+
+    [Fact]
+    public async Task A_handler_that_writes_past_max_outbound_is_closed_with_OutboundOverflow()
+    {
+        await using var reactor = Reactors.Start("""
+            packet.tcp.backpressure { high-water-mark = 64 KiB, low-water-mark = 16 KiB, max-outbound = 1 MiB }
+            """);
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => { for (var i = 0; i < 32; i++) c.SendData(new byte[64 * 1024]); },
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        var reason = await serverSide.Unbound.Within("the overflow to close the connection");
+
+        Assert.Equal(UnbindKind.OutboundOverflow, reason.Kind);
+        Assert.Contains("max-outbound", reason.Message);
+    }
+}

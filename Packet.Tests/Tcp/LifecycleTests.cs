@@ -1,0 +1,123 @@
+using Packet.Actors;
+using Packet.Tests.Support;
+using Xunit;
+
+namespace Packet.Tests.Tcp;
+
+public sealed class LifecycleTests : IAsyncLifetime
+{
+    private readonly Reactor _reactor = Reactors.Start();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _reactor.StopAsync();
+
+    [Fact]
+    public async Task Server_and_client_hooks_run_in_EventMachine_order()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0,
+            accepted.Factory(() => new Recorder { Echo = true }),
+            connection => ((Recorder)connection).Record("onAccept"));
+
+        var client = _reactor.Connect(Loopback.Host, server.LocalEndPoint.Port, new Recorder(),
+            c => c.Record("init"));
+        await client.Completed.Within("the client to connect");
+        client.SendData("ping");
+        await client.ReceivedAtLeast(4);
+        client.CloseConnectionAfterWriting();
+
+        var serverSide = await accepted.Next();
+        await serverSide.Unbound.Within("the server side to unbind");
+        await client.Unbound.Within("the client side to unbind");
+
+        Assert.Equal(["PostInit", "init", "ConnectionCompleted", "ReceiveData", "Unbind:LocalClose"], client.Events);
+        Assert.Equal(["PostInit", "onAccept", "ReceiveData", "Unbind:PeerClosed"], serverSide.Events);
+    }
+
+    [Fact]
+    public async Task A_refused_connect_unbinds_once_with_a_reason_and_never_completes()
+    {
+        var client = _reactor.Connect<Recorder>(Loopback.Host, Loopback.ClosedPort());
+
+        var reason = await client.Unbound.Within("the refused connect to unbind");
+
+        Assert.Equal(UnbindKind.ConnectFailed, reason.Kind);
+        Assert.True(reason.Message.Contains("refused", StringComparison.OrdinalIgnoreCase), reason.Message);
+        Assert.Equal(["PostInit", "Unbind:ConnectFailed"], client.Events);
+        await Bounded.Until(() => _reactor.ConnectionCount == 0, "the connection count to fall to zero");
+        Assert.Equal(1, client.UnbindCount);
+    }
+
+    [Fact]
+    public async Task A_pending_connect_times_out_with_its_own_reason()
+    {
+        // A listener that never accepts and has a full queue: the kernel drops further SYNs, so a connect stays pending.
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                var filler = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                fillers.Add(filler);
+                using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try { await filler.ConnectAsync(listener.LocalEndPoint!, cts.Token); }
+                catch (OperationCanceledException) { break; } // the queue is full
+            }
+
+            var client = _reactor.Connect<Recorder>(Loopback.Host, port, c => c.PendingConnectTimeout = TimeSpan.FromMilliseconds(300));
+            var reason = await client.Unbound.Within("the connect to time out");
+
+            Assert.Equal(UnbindKind.ConnectTimeout, reason.Kind);
+            Assert.Equal(["PostInit", "Unbind:ConnectTimeout"], client.Events);
+        }
+        finally
+        {
+            foreach (var filler in fillers) filler.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Reconnect_dials_again_with_the_same_instance_and_no_second_PostInit()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        var client = _reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        await client.Completed.Within("the first connect");
+        var first = await accepted.Next();
+        first.CloseConnection();
+        await Bounded.Until(() => client.UnbindCount == 1, "the client to see the close");
+
+        var again = _reactor.Reconnect(Loopback.Host, server.LocalEndPoint.Port, client);
+        await Bounded.Until(() => client.Events.Count(e => e == "ConnectionCompleted") == 2, "the second connect");
+        again.SendData("still me");
+        var second = await accepted.Next();
+        await second.ReceivedAtLeast(8);
+
+        Assert.Same(client, again);
+        Assert.Equal(["PostInit", "ConnectionCompleted", "Unbind:Error", "ConnectionCompleted"], client.Events);
+    }
+
+    [Fact]
+    public async Task Every_connection_unbinds_exactly_once_with_Shutdown_when_the_reactor_stops()
+    {
+        await using var reactor = Reactors.Start();
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        var client = reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        await client.Completed.Within("the connect");
+        var serverSide = await accepted.Next();
+        Assert.Equal(2, reactor.ConnectionCount);
+
+        await reactor.StopAsync().Within("the reactor to stop");
+
+        Assert.Equal(UnbindKind.Shutdown, (await client.Unbound).Kind);
+        Assert.Equal(UnbindKind.Shutdown, (await serverSide.Unbound).Kind);
+        Assert.Equal(1, client.UnbindCount);
+        Assert.Equal(1, serverSide.UnbindCount);
+    }
+}

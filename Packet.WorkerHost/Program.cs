@@ -1,0 +1,1 @@
+Console.WriteLine("Packet.WorkerHost: workers arrive with issue 3.");
