@@ -250,9 +250,18 @@ public sealed class Reactor : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(callback);
         if (interval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(interval), interval, "a timer interval must be positive");
         var handle = new TimerHandle(Interlocked.Increment(ref _nextTimerId), interval, periodic,
-            h => _actor.Tell(new ReactorActor.CancelTimer(h)));
-        _actor.Tell(new ReactorActor.StartTimer(handle, callback));
+            h => OnReactor(new ReactorActor.CancelTimer(h)));
+        OnReactor(new ReactorActor.StartTimer(handle, callback));
         return handle;
+    }
+
+    /// <summary>Acts at once when called from a reactor callback (so a cancel there stops the very next tick); queues otherwise.</summary>
+    private void OnReactor(object command)
+    {
+        if (Equals(InternalCurrentActorCellKeeper.Current?.Self, _actor) && _runtime.ReactorActor is { } actor)
+            actor.Handle(command);
+        else
+            _actor.Tell(command);
     }
 
     // ---- helpers -----------------------------------------------------------------------------

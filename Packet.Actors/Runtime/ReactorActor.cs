@@ -27,13 +27,20 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
     private readonly ReactorRuntime _runtime;
     private readonly CallbackTimers _timers = new();
 
-    public ReactorActor(ReactorRuntime runtime) => _runtime = runtime;
+    public ReactorActor(ReactorRuntime runtime)
+    {
+        _runtime = runtime;
+        runtime.ReactorActor = this;
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override SupervisorStrategy SupervisorStrategy() => Akka.Actor.SupervisorStrategy.StoppingStrategy;
 
-    protected override bool Receive(object message)
+    protected override bool Receive(object message) => Handle(message);
+
+    /// <summary>Handles a message, or a command made on this actor's own thread.</summary>
+    internal bool Handle(object message)
     {
         switch (message)
         {

@@ -25,6 +25,9 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     public int ConnectionCount => Volatile.Read(ref _connections);
 
+    /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
+    public ReactorActor? ReactorActor { get; set; }
+
     /// <summary>Counts an accepted connection unless the reactor is at <c>max-connections</c>.</summary>
     public bool TryAdmit()
     {

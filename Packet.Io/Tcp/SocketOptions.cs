@@ -8,9 +8,12 @@ namespace Packet.Io.Tcp;
 internal static class SocketOptions
 {
     /// <summary>Options for both listening and outbound sockets, in the order Akka.IO applies them.</summary>
+    /// <remarks>
+    /// No ReuseAddress: on Linux .NET already sets SO_REUSEADDR on listening sockets, so a stopped
+    /// server's port binds again at once; the option would add SO_REUSEPORT and let two servers share a port.
+    /// </remarks>
     public static IReadOnlyList<Inet.SocketOption> From(TransportSettings settings) =>
     [
-        new Inet.SO.ReuseAddress(true),
         new BooleanOption(SocketOptionName.NoDelay, SocketOptionLevel.Tcp, settings.NoDelay),
         new BooleanOption(SocketOptionName.KeepAlive, SocketOptionLevel.Socket, settings.KeepAlive),
     ];
