@@ -57,6 +57,8 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>How many connections (accepted and outbound) are open now.</summary>
     public int ConnectionCount => _runtime.ConnectionCount;
 
+    internal TransportSettings Settings => _runtime.Settings;
+
     /// <summary>Completes when the reactor has stopped.</summary>
     public Task WhenStopped => System.WhenTerminated;
 

@@ -1,0 +1,73 @@
+using System.Text;
+using Packet.Io.Framing;
+
+namespace Packet.Actors;
+
+/// <summary>
+/// A <see cref="Connection"/> that receives text lines instead of raw chunks: EventMachine's
+/// <c>LineText2</c>. Override <see cref="ReceiveLine"/>; for length-announced bodies call
+/// <see cref="SetBinaryMode"/> and override <see cref="ReceiveBinaryData"/>.
+/// </summary>
+/// <remarks>
+/// Lines are decoded as UTF-8 (invalid bytes become U+FFFD) and delivered without their delimiter;
+/// with the default delimiter <c>"\n"</c> a trailing <c>'\r'</c> is stripped too. A line longer than
+/// <c>packet.framing.max-line-length</c> closes the connection with <see cref="UnbindKind.ProtocolError"/>.
+/// </remarks>
+public abstract class LineConnection : Connection
+{
+    private readonly byte[] _delimiter;
+    private readonly Handler _handler;
+    private LineFramer? _framer;
+
+    /// <summary>Creates a line handler that splits on <paramref name="delimiter"/>.</summary>
+    /// <param name="delimiter">The line delimiter, as UTF-8; <c>"\n"</c> unless given.</param>
+    protected LineConnection(string delimiter = "\n")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(delimiter);
+        _delimiter = Encoding.UTF8.GetBytes(delimiter);
+        _handler = new Handler(this);
+    }
+
+    private LineFramer Framer => _framer ??= new LineFramer(_delimiter, Reactor.Settings.MaxLineLength, Reactor.Settings.MaxBinaryLength);
+
+    /// <summary>Called once per complete line, in order, without the delimiter.</summary>
+    /// <param name="line">The line's text.</param>
+    protected abstract void ReceiveLine(string line);
+
+    /// <summary>
+    /// Called once with the block requested by <see cref="SetBinaryMode"/>; line mode resumes after it.
+    /// The memory is valid only during the call.
+    /// </summary>
+    /// <param name="data">Exactly the requested number of bytes.</param>
+    protected virtual void ReceiveBinaryData(ReadOnlyMemory<byte> data) { }
+
+    /// <summary>
+    /// Reads the next <paramref name="size"/> bytes as one binary block, delivered to
+    /// <see cref="ReceiveBinaryData"/>. Call it from <see cref="ReceiveLine"/> (typically after a header
+    /// that announces a length): it applies to the bytes right after that line.
+    /// </summary>
+    /// <param name="size">The block's length; at most <c>packet.framing.max-binary-length</c>.</param>
+    public void SetBinaryMode(int size) => Framer.SetBinaryMode(size);
+
+    /// <summary>Sends <paramref name="line"/> followed by the delimiter.</summary>
+    /// <param name="line">The text, without a delimiter.</param>
+    public void SendLine(string line)
+    {
+        var text = Encoding.UTF8.GetBytes(line);
+        var framed = new byte[text.Length + _delimiter.Length];
+        text.CopyTo(framed, 0);
+        _delimiter.CopyTo(framed, text.Length);
+        SendData(framed);
+    }
+
+    /// <inheritdoc />
+    protected sealed override void ReceiveData(ReadOnlyMemory<byte> data) => Framer.Decode(data.Span, _handler);
+
+    /// <summary>Keeps the framer's callbacks off this class's public surface.</summary>
+    private sealed class Handler(LineConnection owner) : ILineHandler
+    {
+        public void OnLine(ReadOnlySpan<byte> line) => owner.ReceiveLine(Encoding.UTF8.GetString(line));
+
+        public void OnBinary(ReadOnlyMemory<byte> data) => owner.ReceiveBinaryData(data);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+using Packet.Actors;
+using Packet.Tests.Support;
+using Xunit;
+
+namespace Packet.Tests.Tcp;
+
+public sealed class FramedConnectionTests : IAsyncLifetime
+{
+    private readonly Reactor _reactor = Reactors.Start("packet.framing { max-line-length = 64, max-frame-length = 1 KiB }");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _reactor.StopAsync();
+
+    /// <summary>"SIZE n" announces an n-byte body; other lines echo back upper-cased.</summary>
+    private sealed class Upper : LineConnection
+    {
+        public readonly TaskCompletionSource<UnbindReason> Unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void ReceiveLine(string line)
+        {
+            if (line.StartsWith("SIZE ", StringComparison.Ordinal)) SetBinaryMode(int.Parse(line[5..]));
+            else SendLine(line.ToUpperInvariant());
+        }
+
+        protected override void ReceiveBinaryData(ReadOnlyMemory<byte> data) => SendLine($"got {data.Length} bytes: {Encoding.UTF8.GetString(data.Span)}");
+
+        protected override void Unbind(UnbindReason reason) => Unbound.TrySetResult(reason);
+    }
+
+    [Fact]
+    public async Task A_LineConnection_gets_whole_lines_and_binary_blocks_however_the_bytes_are_split()
+    {
+        var server = await _reactor.StartServerAsync<Upper>(Loopback.Host, 0);
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var input = "hello\r\nSIZE 6\nab\ncd\nxyz\n"u8.ToArray();
+
+        foreach (var b in input) await client.SendAsync(new[] { b }, SocketFlags.None);
+
+        var expected = "HELLO\ngot 6 bytes: ab\ncd\n\nXYZ\n";
+        Assert.Equal(expected, Encoding.UTF8.GetString(await client.ReadExactlyAsync(Encoding.UTF8.GetByteCount(expected))));
+    }
+
+    [Fact]
+    public async Task An_overlong_line_closes_the_connection_with_a_protocol_error()
+    {
+        var accepted = new Accepted<Upper>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Upper()));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+
+        await client.SendAsync(new string('x', 200));
+        var reason = await handler.Unbound.Task.Within("the protocol error");
+
+        Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
+        Assert.Contains("64", reason.Message);
+    }
+
+    private sealed class FrameEcho(FrameFormat format) : FramedConnection(format)
+    {
+        public readonly TaskCompletionSource<UnbindReason> Unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void ReceiveFrame(ReadOnlyMemory<byte> frame) => SendFrame(frame.Span);
+
+        protected override void Unbind(UnbindReason reason) => Unbound.TrySetResult(reason);
+    }
+
+    [Fact]
+    public async Task A_BinParser_connection_speaks_Packets_nine_digit_frames()
+    {
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, () => new FrameEcho(FrameFormat.BinParser));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+
+        await client.SendAsync("000000005hel");
+        await client.SendAsync("lo000000000");
+
+        Assert.Equal("000000005hello000000000", Encoding.ASCII.GetString(await client.ReadExactlyAsync(23)));
+    }
+
+    [Fact]
+    public async Task A_bad_BinParser_header_closes_with_a_protocol_error_instead_of_desynchronising()
+    {
+        var accepted = new Accepted<FrameEcho>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new FrameEcho(FrameFormat.BinParser)));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+
+        await client.SendAsync("h00000076garbage");
+        var reason = await handler.Unbound.Task.Within("the protocol error");
+        var (echoed, _) = await client.ReadToEndAsync();
+
+        Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
+        Assert.Contains("not 9 decimal digits", reason.Message);
+        Assert.Empty(echoed);
+    }
+
+    [Fact]
+    public async Task An_oversized_length_prefixed_frame_closes_with_a_protocol_error()
+    {
+        var accepted = new Accepted<FrameEcho>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new FrameEcho(FrameFormat.LengthPrefixed)));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+
+        await client.SendAsync(new byte[] { 0, 0, 0x10, 0 }, SocketFlags.None); // 4096 > 1 KiB
+
+        var reason = await handler.Unbound.Task.Within("the protocol error");
+        Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
+        Assert.Contains("exceeds", reason.Message);
+    }
+
+    public sealed record Note(string Text, int Number);
+
+    private sealed class NoteConnection : ObjectConnection<Note>
+    {
+        public readonly ConcurrentQueue<Note> Got = new();
+        public readonly TaskCompletionSource<UnbindReason> Unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void ReceiveObject(Note value)
+        {
+            Got.Enqueue(value);
+            if (value.Number < 3) SendObject(value with { Number = value.Number + 1 });
+        }
+
+        protected override void Unbind(UnbindReason reason) => Unbound.TrySetResult(reason);
+    }
+
+    [Fact]
+    public async Task ObjectConnections_exchange_typed_messages_and_reject_garbage()
+    {
+        var accepted = new Accepted<NoteConnection>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new NoteConnection()));
+        var client = _reactor.Connect<NoteConnection>(Loopback.Host, server.LocalEndPoint.Port);
+        client.SendObject(new Note("ping", 0));
+        var serverSide = await accepted.Next();
+
+        await Bounded.Until(() => client.Got.Count == 2 && serverSide.Got.Count == 2, "the ping-pong to finish");
+        Assert.Equal([0, 2], serverSide.Got.Select(n => n.Number));
+        Assert.Equal([1, 3], client.Got.Select(n => n.Number));
+
+        using var raw = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var rawSide = await accepted.Next();
+        await raw.SendAsync(new byte[] { 0, 0, 0, 3, (byte)'{', (byte)'x', (byte)'}' }, SocketFlags.None);
+        var reason = await rawSide.Unbound.Task.Within("the protocol error");
+        Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
+        Assert.Contains("not a valid Note", reason.Message);
+    }
+}
