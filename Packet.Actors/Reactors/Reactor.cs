@@ -38,8 +38,9 @@ public sealed class Reactor : IAsyncDisposable
     {
         var full = config.WithFallback(DefaultConfig);
         var settings = TransportSettings.From(full);
-        _operationTimeout = ConfigReader.Duration(full, "packet.reactor.operation-timeout");
-        System = ActorSystem.Create(full.GetString("packet.reactor.name"), full);
+        var reactor = ReactorSettings.From(full);
+        _operationTimeout = reactor.OperationTimeout;
+        System = ActorSystem.Create(reactor.Name, full);
         _runtime = new ReactorRuntime(this, settings, Logging.GetLogger(System, "packet.reactor"));
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
     }

@@ -10,6 +10,8 @@ internal static class ConfigReader
 {
     public static int Int(Config config, string path) => Read(config, path, () => config.GetInt(path));
 
+    public static string Text(Config config, string path) => Read(config, path, () => config.GetString(path));
+
     public static bool Bool(Config config, string path) => Read(config, path, () => config.GetBoolean(path));
 
     public static TimeSpan Duration(Config config, string path)

@@ -1,0 +1,81 @@
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+using Packet.Actors;
+using Packet.Io.Configuration;
+using Xunit;
+
+namespace Packet.Tests.Configuration;
+
+public sealed class ConfigurationTests
+{
+    /// <summary>Every leaf key under <c>packet</c> in the embedded reference.conf files.</summary>
+    public static TheoryData<string> DocumentedKeys()
+    {
+        var keys = new TheoryData<string>();
+        foreach (var key in Leaves(Reactor.DefaultConfig.GetConfig("packet").Root, "packet")) keys.Add(key);
+        return keys;
+    }
+
+    private static IEnumerable<string> Leaves(HoconValue value, string path) =>
+        value.IsObject()
+            ? value.GetObject().Items.SelectMany(item => Leaves(item.Value, $"{path}.{item.Key}"))
+            : [path];
+
+    private static void ReadAll(Config config)
+    {
+        TransportSettings.From(config);
+        ReactorSettings.From(config);
+    }
+
+    [Fact]
+    public void The_embedded_defaults_load_into_typed_settings()
+    {
+        var transport = TransportSettings.From(Reactor.DefaultConfig);
+        var reactor = ReactorSettings.From(Reactor.DefaultConfig);
+
+        Assert.Equal(128, transport.Backlog);
+        Assert.Equal(1024 * 1024, transport.HighWaterMark);
+        Assert.Null(transport.InactivityTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), transport.ConnectTimeout);
+        Assert.Equal("packet", reactor.Name);
+        Assert.True(DocumentedKeys().Count >= 15);
+    }
+
+    [Theory]
+    [MemberData(nameof(DocumentedKeys))]
+    public void Every_documented_key_is_read_and_a_bad_value_is_named(string key)
+    {
+        var bad = ConfigurationFactory.ParseString($"{key} = \"not a value!\"").WithFallback(Reactor.DefaultConfig);
+
+        var error = Assert.Throws<ConfigurationException>(() => ReadAll(bad));
+
+        Assert.Contains($"'{key}'", error.Message);
+    }
+
+    [Fact]
+    public void Inconsistent_water_marks_are_refused()
+    {
+        var config = ConfigurationFactory.ParseString("packet.tcp.backpressure.low-water-mark = 2 MiB").WithFallback(Reactor.DefaultConfig);
+
+        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
+
+        Assert.Contains("low-water-mark <= high-water-mark", error.Message);
+    }
+
+    [Theory]
+    [InlineData("echo-server.conf")]
+    [InlineData("http-client.conf")]
+    public void The_example_overrides_in_hocon_load(string file)
+    {
+        var config = PacketConfig.FromFile(Path.Combine(RepositoryRoot(), "hocon", file)).WithFallback(Reactor.DefaultConfig);
+
+        ReadAll(config);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PacketAkka.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("the tests run outside the repository");
+    }
+}
