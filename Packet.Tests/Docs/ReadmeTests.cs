@@ -1,0 +1,36 @@
+using System.Text.RegularExpressions;
+using Packet.Tests.Configuration;
+using Xunit;
+
+namespace Packet.Tests.Docs;
+
+public sealed partial class ReadmeTests
+{
+    [Fact]
+    public void The_README_echo_server_is_the_sample_that_compiles()
+    {
+        var root = ConfigurationTests.RepositoryRoot();
+        var sample = File.ReadAllText(Path.Combine(root, "samples", "EchoServer", "Program.cs")).ReplaceLineEndings("\n");
+        var readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
+
+        var regions = Region().Matches(sample).Select(m => m.Groups["code"].Value.Trim('\n')).ToArray();
+
+        Assert.Equal(2, regions.Length);
+        Assert.Contains($"```csharp\n{string.Join("\n\n", regions)}\n```", readme);
+    }
+
+    [Fact]
+    public void The_README_names_the_two_commands_that_CI_and_users_run()
+    {
+        var root = ConfigurationTests.RepositoryRoot();
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var ci = File.ReadAllText(Path.Combine(root, ".ci", "run"));
+
+        Assert.Contains("dotnet run --project samples/EchoServer", readme);
+        Assert.Contains("dotnet test PacketAkka.sln", readme);
+        Assert.Contains("\ndotnet test PacketAkka.sln\n", ci);
+    }
+
+    [GeneratedRegex(@"#region \w+\n(?<code>.*?)#endregion", RegexOptions.Singleline)]
+    private static partial Regex Region();
+}
