@@ -33,7 +33,7 @@ public sealed class ConfigurationTests
         var transport = TransportSettings.From(Reactor.DefaultConfig);
         var reactor = ReactorSettings.From(Reactor.DefaultConfig);
 
-        Assert.Equal(128, transport.Backlog);
+        Assert.Equal(1024, transport.Backlog);
         Assert.Equal(1024 * 1024, transport.HighWaterMark);
         Assert.Null(transport.InactivityTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), transport.ConnectTimeout);

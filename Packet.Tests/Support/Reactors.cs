@@ -3,7 +3,7 @@ using Packet.Actors;
 
 namespace Packet.Tests.Support;
 
-/// <summary>Reactors for tests: quiet logging, a large backlog, and an overridable config.</summary>
+/// <summary>Reactors for tests: quiet logging and an overridable config.</summary>
 public static class Reactors
 {
     public static Reactor Start(string? hocon = null) => Reactor.Start(
@@ -11,6 +11,5 @@ public static class Reactors
             akka.loglevel = WARNING
             akka.stdout-loglevel = ERROR
             packet.reactor.name = test
-            packet.tcp.backlog = 1024
             """)));
 }
