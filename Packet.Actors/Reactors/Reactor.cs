@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -32,7 +33,9 @@ public sealed class Reactor : IAsyncDisposable
     private readonly ReactorRuntime _runtime;
     private readonly IActorRef _actor;
     private readonly TimeSpan _operationTimeout;
+    private readonly ConcurrentDictionary<Server, bool> _servers = new();
     private long _nextTimerId;
+    private Task? _stopping;
 
     private Reactor(Config config)
     {
@@ -105,10 +108,30 @@ public sealed class Reactor : IAsyncDisposable
     /// with <see cref="UnbindKind.Shutdown"/>, then the actor system ends. Returns at once; await
     /// <see cref="StopAsync"/> or <see cref="WhenStopped"/> to wait.
     /// </summary>
-    public void Stop() => System.Terminate();
+    public void Stop() => _ = StopAsync();
 
-    /// <summary>Stops the reactor as <see cref="Stop"/> does and completes when it has stopped.</summary>
-    public Task StopAsync() => System.Terminate();
+    /// <summary>Stops the reactor as <see cref="Stop"/> does and completes when it has stopped. Safe to call more than once.</summary>
+    public Task StopAsync()
+    {
+        var stopping = new TaskCompletionSource();
+        if (Interlocked.CompareExchange(ref _stopping, stopping.Task, null) is { } already) return already;
+        StopCoreAsync().ContinueWith(t => stopping.SetResult(), TaskScheduler.Default);
+        return stopping.Task;
+    }
+
+    /// <summary>Closes the listening sockets first, so no accept races the shutdown, then ends the actor system.</summary>
+    private async Task StopCoreAsync()
+    {
+        try
+        {
+            await Task.WhenAll(_servers.Keys.Select(server => server.StopAsync())).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            System.Log.Warning("a server did not stop cleanly: {0}", e.Message);
+        }
+        await System.Terminate().ConfigureAwait(false);
+    }
 
     /// <summary>Stops the reactor and waits for it; the same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
@@ -148,7 +171,9 @@ public sealed class Reactor : IAsyncDisposable
         var endpoint = new IPEndPoint(await ResolveAsync(host).ConfigureAwait(false), ValidPort(port));
         var bound = await _actor.Ask<ServerActor.Bound>(new ReactorActor.StartServer(endpoint, factory, onAccept), _operationTimeout)
             .ConfigureAwait(false);
-        return new Server(bound.Server, bound.LocalEndPoint, _operationTimeout);
+        var server = new Server(bound.Server, bound.LocalEndPoint, _operationTimeout);
+        _servers[server] = true;
+        return server;
     }
 
     /// <summary>

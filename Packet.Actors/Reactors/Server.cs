@@ -25,17 +25,13 @@ public sealed class Server
     /// bind again. Connections already accepted stay open until they end on their own (EventMachine's
     /// <c>stop_server</c>). Stopping twice is harmless.
     /// </summary>
-    public async Task StopAsync()
+    public Task StopAsync()
     {
-        try
-        {
-            await _actor.Ask<ServerActor.Stopped>(ServerActor.Stop.Instance, _timeout).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException) when (_actor.IsNobody())
-        {
-            // already gone with its reactor: the port is closed
-        }
+        var stopping = new Lazy<Task>(() => _actor.Ask<ServerActor.Stopped>(ServerActor.Stop.Instance, _timeout));
+        return (Interlocked.CompareExchange(ref _stopping, stopping, null) ?? stopping).Value;
     }
+
+    private Lazy<Task>? _stopping;
 
     /// <summary>The blocking form of <see cref="StopAsync"/>, for setup code; not for use inside handler hooks.</summary>
     public void Stop() => Reactor.Blocking(async () => { await StopAsync().ConfigureAwait(false); return true; });

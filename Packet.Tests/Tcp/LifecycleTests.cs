@@ -115,6 +115,7 @@ public sealed class LifecycleTests : IAsyncLifetime
 
         await reactor.StopAsync().Within("the reactor to stop");
 
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => Loopback.ConnectAsync(server.LocalEndPoint));
         Assert.Equal(UnbindKind.Shutdown, (await client.Unbound).Kind);
         Assert.Equal(UnbindKind.Shutdown, (await serverSide.Unbound).Kind);
         Assert.Equal(1, client.UnbindCount);
