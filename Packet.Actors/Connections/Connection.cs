@@ -40,8 +40,12 @@ namespace Packet.Actors;
 /// </remarks>
 public class Connection
 {
+    private readonly Lock _gate = new();
     private volatile IActorRef? _self;
+    private volatile bool _prepared;
+    private List<Action<ConnectionActor>>? _early;
     private ConnectionActor? _actor;
+    private IActorRef? _actorSelf;
     private long _nextTimerId;
 
     /// <summary>The reactor this connection belongs to. Set before <see cref="PostInit"/> runs.</summary>
@@ -220,27 +224,61 @@ public class Connection
             _pendingConnectTimeout = runtime.Settings.ConnectTimeout;
         }
         Reactor = runtime.Reactor;
+        _prepared = true;
     }
 
     /// <summary>Called right after the spawn, so calls from other threads can be queued to the actor at once.</summary>
-    internal void Attach(IActorRef self) => _self = self;
+    internal void Attach(IActorRef self) => SetSelf(self);
 
-    /// <summary>Called by the hosting actor when it starts.</summary>
+    /// <summary>Called by the hosting actor when it starts (possibly before <see cref="Attach"/> returns).</summary>
     internal void Bind(ConnectionActor actor, IActorRef self)
     {
+        _actorSelf = self;
         _actor = actor;
-        _self = self;
+        SetSelf(self);
+    }
+
+    /// <summary>
+    /// Publishes the actor's address. Calls made between <see cref="Prepare"/> and now (a factory's
+    /// handler is visible to the test or app before its actor exists) are queued to it first, in order.
+    /// </summary>
+    private void SetSelf(IActorRef self)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(_self, self)) return;
+            _self = self;
+            if (_early is null) return;
+            foreach (var action in _early) self.Tell(new ConnectionActor.Run(action));
+            _early = null;
+        }
     }
 
     internal bool IsAttached => _self is not null;
 
     private void OnActor(Action<ConnectionActor> action)
     {
-        var self = _self ?? throw new InvalidOperationException(
-            $"{GetType().Name} is not attached to a reactor: return it from a server's factory or pass it to Reactor.Connect first");
-        if (_actor is { } actor && Equals(InternalCurrentActorCellKeeper.Current?.Self, self))
+        if (_actor is { } actor && Equals(InternalCurrentActorCellKeeper.Current?.Self, _actorSelf))
+        {
             action(actor);
-        else
-            self.Tell(new ConnectionActor.Run(action));
+            return;
+        }
+        var self = _self;
+        if (self is null)
+        {
+            lock (_gate)
+            {
+                if (_self is null)
+                {
+                    if (!_prepared)
+                        throw new InvalidOperationException(
+                            $"{GetType().Name} is not attached to a reactor: return it from a server's factory or pass it to Reactor.Connect first");
+                    (_early ??= []).Add(action);
+                    return;
+                }
+                self = _self;
+            }
+        }
+        self.Tell(new ConnectionActor.Run(action));
     }
 }

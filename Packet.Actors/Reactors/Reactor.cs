@@ -115,6 +115,7 @@ public sealed class Reactor : IAsyncDisposable
     {
         var stopping = new TaskCompletionSource();
         if (Interlocked.CompareExchange(ref _stopping, stopping.Task, null) is { } already) return already;
+        _runtime.IsStopping = true;
         StopCoreAsync().ContinueWith(t => stopping.SetResult(), TaskScheduler.Default);
         return stopping.Task;
     }

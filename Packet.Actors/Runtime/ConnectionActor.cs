@@ -399,6 +399,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private void Finished(UnbindReason reason)
     {
         if (_unbound is not null) return;
+        // With both ends in one stopping reactor, the peer's socket may close first: that is still the shutdown.
+        if (_runtime.IsStopping && reason.Kind is UnbindKind.PeerClosed or UnbindKind.Error)
+            reason = new UnbindReason(UnbindKind.Shutdown, $"the reactor stopped ({reason.Message})");
         _closing = true;
         _unflushed = ByteString.Empty;
         DeliverUnbind(reason);

@@ -25,6 +25,15 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     public int ConnectionCount => Volatile.Read(ref _connections);
 
+    /// <summary>Set when the reactor starts to stop: a connection that ends from then on ends because of the shutdown.</summary>
+    public bool IsStopping
+    {
+        get => Volatile.Read(ref _stopping);
+        set => Volatile.Write(ref _stopping, value);
+    }
+
+    private bool _stopping;
+
     /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
     public ReactorActor? ReactorActor { get; set; }
 
