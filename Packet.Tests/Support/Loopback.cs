@@ -18,6 +18,21 @@ public static class Loopback
 
     public static async Task<Socket> ConnectAsync(IPEndPoint endpoint) => await ConnectAsync(endpoint.Port);
 
+    /// <summary>Connects to a server that may reset the socket at once; the reset can beat the connect's own completion.</summary>
+    public static async Task<Socket> ConnectAllowingResetAsync(IPEndPoint endpoint)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var cts = new CancellationTokenSource(Bounded.Default);
+            await socket.ConnectAsync(endpoint, cts.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        return socket;
+    }
+
     /// <summary>A port that was free a moment ago and has no listener now: connects to it are refused.</summary>
     public static int ClosedPort()
     {

@@ -172,15 +172,7 @@ public sealed class DataTests : IAsyncLifetime
         {
             OnPostInit = c => { for (var i = 0; i < 32; i++) c.SendData(new byte[64 * 1024]); },
         }));
-        using var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await client.ConnectAsync(server.LocalEndPoint);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-            // the overflow can reset the socket before the client has seen its own connect complete
-        }
+        using var client = await Loopback.ConnectAllowingResetAsync(server.LocalEndPoint);
         var serverSide = await accepted.Next();
 
         var reason = await serverSide.Unbound.Within("the overflow to close the connection");
