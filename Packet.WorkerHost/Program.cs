@@ -1,1 +1,60 @@
-Console.WriteLine("Packet.WorkerHost: workers arrive with issue 3.");
+// Packet.WorkerHost: the process one PacketAkka worker runs in. The master starts it and writes one
+// JSON line (HostStart, with the per-run secret) on its standard input. The host then joins the master
+// through Akka.Remote on loopback and serves the worker until its standard input closes (the master is
+// gone, even after kill -9), the master refuses or deletes it, or the worker fails to start.
+using System.Runtime.Loader;
+using Akka.Actor;
+using Akka.Configuration;
+using Packet.Actors;
+using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
+
+HostStart start;
+try
+{
+    start = HostStart.FromLine(Console.In.ReadLine() ?? throw new InvalidDataException("standard input closed before the start line"));
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"Packet.WorkerHost: no valid start line on standard input ({e.Message}); this program is started by a PacketAkka master");
+    return 2;
+}
+
+Worker worker;
+PayloadSerializer payloads;
+try
+{
+    var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(start.AssemblyPath);
+    var type = assembly.GetType(start.TypeName, throwOnError: true)!;
+    var declared = WorkerType.Of(type);
+    if (declared.Name != start.Name)
+        throw new InvalidOperationException($"{start.TypeName} is named {declared.Name}, not {start.Name}");
+    worker = (Worker)Activator.CreateInstance(type)!;
+    var allowed = start.AllowedTypes.Select(name => Type.GetType(name, throwOnError: true)!);
+    payloads = new PayloadSerializer(allowed, start.MaxPayload);
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"Packet.WorkerHost: cannot load worker {start.Name} from {start.AssemblyPath}: {e.Message}");
+    return 3;
+}
+
+var config = ConfigurationFactory.ParseString($$"""
+    akka.loglevel = {{start.LogLevel}}
+    packet.reactor.name = "worker"
+    packet.workers.enabled = on
+    """);
+await using var reactor = Reactor.Start(config);
+var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");
+
+// End of standard input means the master is gone.
+_ = Task.Run(() =>
+{
+    while (Console.In.ReadLine() is not null) { }
+    outcome.TrySetResult("the master closed its end of the pipe");
+});
+
+var reason = await outcome.Task;
+Console.Error.WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
+return reason is not null && reason.StartsWith("refused", StringComparison.Ordinal) ? 4 : 0;

@@ -129,7 +129,41 @@ public class Connection
     /// <param name="reason">What ended the connection.</param>
     protected virtual void Unbind(UnbindReason reason) { }
 
+    /// <summary>
+    /// Called on this connection's actor with the answer to each <see cref="AskWorker(string, object?, string?)"/>
+    /// made without a callback: the worker's reply, or the error that replaced it. Only the connection
+    /// that asked ever receives it; if it has ended, the reply is dropped and counted in
+    /// <see cref="Reactor.DroppedWorkerReplies"/>.
+    /// </summary>
+    /// <param name="reply">The answer.</param>
+    protected virtual void WorkerReceive(WorkerReply reply) { }
+
     // ---- methods -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Hands <paramref name="data"/> to a worker (Packet's <c>ask_worker</c>). The answer arrives later
+    /// in <see cref="WorkerReceive"/> on this same connection; failures (unknown worker, a payload type
+    /// that is not allowed, a worker that died, threw or timed out) arrive there too, as error replies.
+    /// </summary>
+    /// <param name="worker">The worker name.</param>
+    /// <param name="data">A payload of an allowed type (see <c>packet.workers.allowed-types</c>).</param>
+    /// <param name="key">The worker's instance key, or <see langword="null"/>.</param>
+    public void AskWorker(string worker, object? data, string? key = null) => OnActor(actor => actor.AskWorker(worker, key, data, null));
+
+    /// <summary>
+    /// As <see cref="AskWorker(string, object?, string?)"/>, with the answer handed to <paramref name="callback"/>
+    /// on this connection's actor instead of <see cref="WorkerReceive"/> (Packet's callback form).
+    /// </summary>
+    /// <param name="worker">The worker name.</param>
+    /// <param name="data">A payload of an allowed type.</param>
+    /// <param name="callback">Runs once with the answer; an exception closes the connection like a throwing hook.</param>
+    /// <param name="key">The worker's instance key, or <see langword="null"/>.</param>
+    public void AskWorker(string worker, object? data, Action<WorkerReply> callback, string? key = null)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        OnActor(actor => actor.AskWorker(worker, key, data, callback));
+    }
+
 
     /// <summary>
     /// Queues bytes for the peer. They are copied, so the caller may reuse its buffer at once. Data sent
@@ -212,6 +246,8 @@ public class Connection
     internal void InvokeReceiveData(ReadOnlyMemory<byte> data) => ReceiveData(data);
 
     internal void InvokeUnbind(UnbindReason reason) => Unbind(reason);
+
+    internal void InvokeWorkerReceive(WorkerReply reply) => WorkerReceive(reply);
 
     // ---- binding to the hosting actor ---------------------------------------------------------
 

@@ -7,6 +7,8 @@ using Akka.Actor.Internal;
 using Akka.Configuration;
 using Akka.Event;
 using Packet.Actors.Runtime;
+using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
 using Packet.Io.Configuration;
 
 namespace Packet.Actors;
@@ -42,9 +44,20 @@ public sealed class Reactor : IAsyncDisposable
         var full = config.WithFallback(DefaultConfig);
         var settings = TransportSettings.From(full);
         var reactor = ReactorSettings.From(full);
+        var workers = WorkerSettings.From(full);
+        var catalog = workers.Enabled ? WorkerCatalog.Load(workers) : [];
+        var allowed = workers.AllowedTypes.Select(name => Type.GetType(name, throwOnError: false)
+            ?? throw new ConfigurationException($"PacketAkka setting 'packet.workers.allowed-types' names \"{name}\", which cannot be loaded")).ToArray();
+        if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
         System = ActorSystem.Create(reactor.Name, full);
         _runtime = new ReactorRuntime(this, settings, Logging.GetLogger(System, "packet.reactor"));
+        if (workers.Enabled)
+        {
+            var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
+            _runtime.Workers = new WorkersRuntime(workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master, full.GetString("akka.loglevel"));
+            _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
+        }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
     }
 
@@ -244,6 +257,7 @@ public sealed class Reactor : IAsyncDisposable
     private void Dial(string host, int port, Connection handler, Action<Connection>? init)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        handler.Prepare(_runtime); // so the caller may use the handler at once: its calls queue until the actor exists
         _actor.Tell(new ReactorActor.Connect(handler, host, ValidPort(port), init));
     }
 
@@ -292,6 +306,85 @@ public sealed class Reactor : IAsyncDisposable
         else
             _actor.Tell(command);
     }
+
+    // ---- workers -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Starts a worker at runtime in its own WorkerHost process (Packet's <c>start_worker</c>), typically
+    /// one marked <see cref="WorkerAttribute.NoAutoLoad"/>. Completes when the worker has registered and
+    /// can serve. Several instances of one worker run side by side under different keys.
+    /// </summary>
+    /// <param name="name">The worker name, from <see cref="WorkerAttribute"/>.</param>
+    /// <param name="key">The instance key (backgroundrb's <c>worker_key</c>), or <see langword="null"/>.</param>
+    /// <param name="options">What the worker reads as <see cref="Worker.WorkerOptions"/>.</param>
+    /// <exception cref="ArgumentException">No worker has that name.</exception>
+    /// <exception cref="InvalidOperationException">That name and key is already running, or workers are not enabled.</exception>
+    public async Task StartWorkerAsync(string name, string? key = null, IReadOnlyDictionary<string, string>? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var timeout = WorkersRuntime.Settings.StartTimeout + _operationTimeout;
+        await Workers.Ask(new WorkersActor.StartWorker(name, key, options ?? new Dictionary<string, string>()), timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops a worker's process and removes it (Packet's <c>delete_worker</c>, which did neither).
+    /// Its pending asks fail. Completes when the process is gone.
+    /// </summary>
+    /// <param name="name">The worker name.</param>
+    /// <param name="key">The instance key, or <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">No such worker is running.</exception>
+    public async Task DeleteWorkerAsync(string name, string? key = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        await Workers.Ask(new WorkersActor.DeleteWorker(name, key), WorkersRuntime.Settings.StartTimeout + _operationTimeout).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks a worker from outside any connection (setup code, tests, other services) and awaits its
+    /// reply. Inside a handler use <see cref="Connection.AskWorker(string, object?, string?)"/> instead,
+    /// whose reply runs on the connection's actor.
+    /// </summary>
+    /// <param name="name">The worker name.</param>
+    /// <param name="data">A payload of an allowed type.</param>
+    /// <param name="key">The instance key, or <see langword="null"/>.</param>
+    /// <returns>What the worker's <see cref="Worker.ReceiveData"/> returned.</returns>
+    /// <exception cref="WorkerException">The ask failed; the message says why.</exception>
+    public async Task<object?> AskWorkerAsync(string name, object? data, string? key = null)
+    {
+        var workers = WorkersRuntime;
+        byte[] payload;
+        try
+        {
+            payload = workers.Payloads.Serialize(data);
+        }
+        catch (PayloadException e)
+        {
+            throw new WorkerException(new WorkerReply(name, key, null, e.Message));
+        }
+        var answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload),
+            workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
+        var reply = _runtime.ToReply(answer);
+        return reply.IsError ? throw new WorkerException(reply) : reply.Data;
+    }
+
+    /// <summary>Every running worker, with its process id and state (backgroundrb's <c>all_worker_info</c>).</summary>
+    public async Task<IReadOnlyList<WorkerInfo>> GetWorkersAsync() =>
+        await Workers.Ask<IReadOnlyList<WorkerInfo>>(WorkersActor.ListWorkers.Instance, _operationTimeout).ConfigureAwait(false);
+
+    /// <summary>
+    /// The latest <see cref="Worker.SendData"/> of each worker, by <c>name</c> or <c>name_key</c>
+    /// (Packet's <c>result_hash</c>, filled by <c>:status</c> messages). Empty when workers are not enabled.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> WorkerResults => _runtime.Workers?.Results ?? new Dictionary<string, object?>();
+
+    /// <summary>Worker replies dropped because the connection that asked had gone; they are never delivered elsewhere.</summary>
+    public long DroppedWorkerReplies => _runtime.Workers?.DroppedReplies ?? 0;
+
+    private WorkersRuntime WorkersRuntime => _runtime.Workers
+        ?? throw new InvalidOperationException("workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on");
+
+    private IActorRef Workers => _runtime.WorkersActor ?? throw new InvalidOperationException(
+        "workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on");
 
     // ---- helpers -----------------------------------------------------------------------------
 

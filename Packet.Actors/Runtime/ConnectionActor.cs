@@ -69,6 +69,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private readonly ReactorRuntime _runtime;
     private readonly OutboundWindow _window;
     private readonly CallbackTimers _timers = new();
+    private readonly Dictionary<long, Action<WorkerReply>?> _asks = new();
 
     private IActorRef? _tcp;
     private ByteString _unflushed = ByteString.Empty;
@@ -291,6 +292,13 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case Finish finish:
                 Finished(finish.Reason);
                 return true;
+            case Workers.ProxyActor.Answer answer:
+                if (_asks.Remove(answer.RequestId, out var onReply))
+                {
+                    var reply = _runtime.ToReply(answer);
+                    Hook(onReply is null ? () => _handler.InvokeWorkerReceive(reply) : () => onReply(reply), "WorkerReceive");
+                }
+                return true;
             default:
                 return false;
         }
@@ -316,6 +324,26 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         _window.Add(bytes.Count);
         _unflushed = _unflushed.Concat(bytes);
+    }
+
+    public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback)
+    {
+        var id = _runtime.NextRequestId();
+        _asks[id] = callback;
+        if (_runtime.Workers is not { } workers || _runtime.WorkersActor is not { } registry)
+        {
+            Self.Tell(new Workers.ProxyActor.Answer(id, worker, key, null,
+                "workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on"));
+            return;
+        }
+        try
+        {
+            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data)), Self);
+        }
+        catch (Workers.Protocol.PayloadException e)
+        {
+            Self.Tell(new Workers.ProxyActor.Answer(id, worker, key, null, e.Message));
+        }
     }
 
     public void CloseLocally(bool afterWriting) =>

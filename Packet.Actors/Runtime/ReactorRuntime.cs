@@ -34,6 +34,17 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     private bool _stopping;
 
+    /// <summary>The master's worker state, or <see langword="null"/> when workers are not enabled.</summary>
+    public Workers.WorkersRuntime? Workers { get; set; }
+
+    /// <summary>The worker registry actor, or <see langword="null"/> when workers are not enabled.</summary>
+    public IActorRef? WorkersActor { get; set; }
+
+    private long _nextRequestId;
+
+    /// <summary>Ids for worker asks: unique for the reactor's life, never reused.</summary>
+    public long NextRequestId() => Interlocked.Increment(ref _nextRequestId);
+
     /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
     public ReactorActor? ReactorActor { get; set; }
 
@@ -52,6 +63,21 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     public void Admit() => Interlocked.Increment(ref _connections);
 
     public void Release() => Interlocked.Decrement(ref _connections);
+
+    /// <summary>Reads a worker's answer; an unreadable payload becomes an error reply.</summary>
+    public WorkerReply ToReply(Workers.ProxyActor.Answer answer)
+    {
+        if (answer.Error is { } error || answer.Payload is not { } payload)
+            return new WorkerReply(answer.Worker, answer.Key, null, answer.Error ?? "the worker sent no payload");
+        try
+        {
+            return new WorkerReply(answer.Worker, answer.Key, Workers!.Payloads.Deserialize(payload), null);
+        }
+        catch (Workers.Protocol.PayloadException e)
+        {
+            return new WorkerReply(answer.Worker, answer.Key, null, $"the reply cannot be read: {e.Message}");
+        }
+    }
 
     /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
     public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)

@@ -12,6 +12,14 @@ internal static class ConfigReader
 
     public static string Text(Config config, string path) => Read(config, path, () => config.GetString(path));
 
+    /// <summary>A list of strings; a single string where a list belongs is an error, not a one-element list.</summary>
+    public static IReadOnlyList<string> List(Config config, string path)
+    {
+        var value = Read(config, path, () => config.GetValue(path));
+        if (value.IsString()) throw Bad(path, "must be a list, such as [\"a\", \"b\"]");
+        return Read(config, path, () => config.GetStringList(path)).ToArray();
+    }
+
     public static bool Bool(Config config, string path) => Read(config, path, () => config.GetBoolean(path));
 
     public static TimeSpan Duration(Config config, string path)

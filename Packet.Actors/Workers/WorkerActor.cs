@@ -1,0 +1,141 @@
+using Akka.Actor;
+using Akka.Event;
+using Packet.Actors.Workers.Protocol;
+
+namespace Packet.Actors.Workers;
+
+/// <summary>
+/// Hosts one <see cref="Worker"/> inside a WorkerHost process: registers with the master, then turns
+/// <see cref="WorkerProtocol.Work"/> into <see cref="Worker.ReceiveData"/> calls and their results
+/// into <see cref="WorkerProtocol.Done"/> or <see cref="WorkerProtocol.Failed"/>.
+/// </summary>
+internal sealed class WorkerActor : ActorBase
+{
+    /// <summary>The worker's <see cref="Worker.SendData"/>.</summary>
+    internal sealed record Send(object? Data);
+
+    /// <summary>The worker's <see cref="Worker.SendRequest"/>.</summary>
+    internal sealed record Request(string Worker, string? Key, object? Data);
+
+    private readonly Worker _worker;
+    private readonly HostStart _start;
+    private readonly PayloadSerializer _payloads;
+    private readonly ActorSelection _master;
+    private readonly TaskCompletionSource<string?> _outcome;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public WorkerActor(Worker worker, HostStart start, PayloadSerializer payloads, Reactor reactor, TaskCompletionSource<string?> outcome)
+    {
+        _worker = worker;
+        _start = start;
+        _payloads = payloads;
+        _outcome = outcome;
+        _master = Context.ActorSelection(start.Master);
+        worker.Bind(Self, reactor, start.Name, start.Key, start.Options);
+    }
+
+    protected override void PreStart() => _master.Tell(new WorkerProtocol.Register(_start.Secret, _start.Name, _start.Key, Self));
+
+    /// <summary>Waiting for the master to accept the registration.</summary>
+    protected override bool Receive(object message)
+    {
+        switch (message)
+        {
+            case WorkerProtocol.Registered registered:
+                Context.Watch(registered.Proxy);
+                Become(m => Serving(registered.Proxy, m));
+                try
+                {
+                    _worker.InvokeWorkerInit();
+                }
+                catch (Exception e)
+                {
+                    _log.Error(e, "WorkerInit of {0} threw; the worker stops", _start.Name);
+                    _outcome.TrySetResult($"WorkerInit threw {e.GetType().Name}: {e.Message}");
+                }
+                return true;
+            case WorkerProtocol.Refused refused:
+                _log.Error("the master refused this worker: {0}", refused.Reason);
+                _outcome.TrySetResult($"refused: {refused.Reason}");
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool Serving(IActorRef proxy, object message)
+    {
+        switch (message)
+        {
+            case WorkerProtocol.Work work:
+                Sender.Tell(Answer(work));
+                return true;
+            case WorkerProtocol.Deliver deliver:
+                try
+                {
+                    _worker.InvokeReceiveData(_payloads.Deserialize(deliver.Payload));
+                }
+                catch (Exception e)
+                {
+                    _log.Error(e, "{0} failed on a request from another worker", _start.Name);
+                }
+                return true;
+            case Send send:
+                if (Encode(send.Data, "SendData") is { } bytes) proxy.Tell(new WorkerProtocol.Push(bytes));
+                return true;
+            case Request request:
+                if (Encode(request.Data, "SendRequest") is { } payload) proxy.Tell(new WorkerProtocol.Forward(request.Worker, request.Key, payload));
+                return true;
+            case Terminated:
+                _log.Warning("the master's proxy for {0} is gone; the worker stops", _start.Name);
+                _outcome.TrySetResult("the master went away");
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private object Answer(WorkerProtocol.Work work)
+    {
+        object? request;
+        try
+        {
+            request = _payloads.Deserialize(work.Payload);
+        }
+        catch (PayloadException e)
+        {
+            return new WorkerProtocol.Failed(work.RequestId, e.Message);
+        }
+        object? result;
+        try
+        {
+            result = _worker.InvokeReceiveData(request);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("{0}.ReceiveData threw {1}: {2}", _start.Name, e.GetType().Name, e.Message);
+            return new WorkerProtocol.Failed(work.RequestId, $"{_start.Name} threw {e.GetType().Name}: {e.Message}");
+        }
+        try
+        {
+            return new WorkerProtocol.Done(work.RequestId, _payloads.Serialize(result));
+        }
+        catch (PayloadException e)
+        {
+            return new WorkerProtocol.Failed(work.RequestId, $"{_start.Name}'s reply cannot travel: {e.Message}");
+        }
+    }
+
+    private byte[]? Encode(object? data, string where)
+    {
+        try
+        {
+            return _payloads.Serialize(data);
+        }
+        catch (PayloadException e)
+        {
+            _log.Error("{0}.{1} dropped a message: {2}", _start.Name, where, e.Message);
+            return null;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Packet.Actors.Workers.Protocol;
+
+namespace Packet.Actors.Workers;
+
+/// <summary>
+/// One running <c>Packet.WorkerHost</c> process, started by the master. The start line (with the
+/// secret) goes to its standard input, which then stays open: the host exits when it closes, so a
+/// master that dies, even by <c>kill -9</c>, leaves no orphan. Its output lines are handed to the
+/// master's log, and its exit is reported at once.
+/// </summary>
+internal sealed class WorkerHostProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private WorkerHostProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string> onLine, Action<int, int> onExit)
+    {
+        if (!File.Exists(hostDll))
+            throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the Packet.WorkerHost project or set packet.workers.host", hostDll);
+        var info = new ProcessStartInfo(DotnetPath(), ["exec", hostDll])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(start.AssemblyPath)!,
+        };
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(line); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(line); };
+        process.Exited += (_, _) => onExit(process.Id, SafeExitCode(process));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.StandardInput.WriteLine(start.ToLine());
+        process.StandardInput.Flush();
+        return new WorkerHostProcess(process);
+    }
+
+    /// <summary>Closes the host's standard input, as a dying master does: the host exits on its own.</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Ends the process at once (SIGKILL); its exit is reported as usual.</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private static int SafeExitCode(Process process)
+    {
+        try
+        {
+            return process.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>The dotnet host that runs this process: <c>DOTNET_HOST_PATH</c>, else the one the runtime came from.</summary>
+    private static string DotnetPath()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)) return host;
+        var root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        var dotnet = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
+        return File.Exists(dotnet) ? dotnet : "dotnet";
+    }
+}

@@ -1,0 +1,62 @@
+using Akka.Configuration;
+using Packet.Io.Configuration;
+
+namespace Packet.Actors.Workers;
+
+/// <summary>The worker settings of one reactor, read once from <c>packet.workers</c>.</summary>
+internal sealed record WorkerSettings(
+    string? Root,
+    IReadOnlyList<string> Types,
+    bool Enabled,
+    string Host,
+    TimeSpan AskTimeout,
+    bool RestartOnAskTimeout,
+    TimeSpan StartTimeout,
+    TimeSpan MinBackoff,
+    TimeSpan MaxBackoff,
+    int MaxPayload,
+    IReadOnlyList<string> AllowedTypes)
+{
+    public const string RemoteConfigPath = "packet.workers.remote-config";
+
+    /// <summary>Reads every key; throws <see cref="ConfigurationException"/> naming the first bad one.</summary>
+    public static WorkerSettings From(Config config)
+    {
+        var root = ConfigReader.Text(config, "packet.workers.root");
+        if (root.Length > 0 && !Directory.Exists(root))
+            throw new ConfigurationException($"PacketAkka setting 'packet.workers.root' names \"{root}\", which is not a folder");
+        var types = ConfigReader.List(config, "packet.workers.types");
+        var enabled = ConfigReader.Text(config, "packet.workers.enabled") switch
+        {
+            "auto" => root.Length > 0 || types.Count > 0,
+            "on" => true,
+            "off" => false,
+            var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.enabled' must be auto, on or off, not \"{other}\""),
+        };
+        var host = ConfigReader.Text(config, "packet.workers.host");
+        if (host.Length == 0) host = Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll");
+        else if (!File.Exists(host))
+            throw new ConfigurationException($"PacketAkka setting 'packet.workers.host' names \"{host}\", which is not a file");
+        var onAskTimeout = ConfigReader.Text(config, "packet.workers.on-ask-timeout") switch
+        {
+            "restart" => true,
+            "keep" => false,
+            var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.on-ask-timeout' must be restart or keep, not \"{other}\""),
+        };
+        var settings = new WorkerSettings(
+            Root: root.Length > 0 ? Path.GetFullPath(root) : null,
+            Types: types,
+            Enabled: enabled,
+            Host: host,
+            AskTimeout: ConfigReader.Duration(config, "packet.workers.ask-timeout"),
+            RestartOnAskTimeout: onAskTimeout,
+            StartTimeout: ConfigReader.Duration(config, "packet.workers.start-timeout"),
+            MinBackoff: ConfigReader.Duration(config, "packet.workers.restart.min-backoff"),
+            MaxBackoff: ConfigReader.Duration(config, "packet.workers.restart.max-backoff"),
+            MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),
+            AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"));
+        if (!config.HasPath(RemoteConfigPath))
+            throw new ConfigurationException($"PacketAkka setting '{RemoteConfigPath}' is missing");
+        return settings;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Akka.Event;
+using Packet.Actors.Workers.Protocol;
+
+namespace Packet.Actors.Workers;
+
+/// <summary>
+/// The master-side worker state one reactor shares between its actors and its public API: settings,
+/// the per-run secret, the payload serializer, the status store and the dropped-reply count.
+/// </summary>
+internal sealed class WorkersRuntime(WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel)
+{
+    private readonly ConcurrentDictionary<string, object?> _results = new();
+    private long _droppedReplies;
+
+    public WorkerSettings Settings { get; } = settings;
+
+    public IReadOnlyDictionary<string, WorkerType> Catalog { get; } = catalog;
+
+    public PayloadSerializer Payloads { get; } = payloads;
+
+    /// <summary>Proof that a WorkerHost was started by this master: random per reactor, sent on the host's stdin only.</summary>
+    public string Secret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+
+    public IReadOnlyDictionary<string, object?> Results => _results;
+
+    public long DroppedReplies => Interlocked.Read(ref _droppedReplies);
+
+    public bool IsSecret(string candidate) =>
+        CryptographicOperations.FixedTimeEquals(Convert.FromHexString(Secret), candidate.Length == Secret.Length && IsHex(candidate) ? Convert.FromHexString(candidate) : new byte[Secret.Length / 2 + 1]);
+
+    public HostStart HostStart(WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
+        new(masterPath, Secret, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel);
+
+    public void CountDroppedReply() => Interlocked.Increment(ref _droppedReplies);
+
+    /// <summary>Packet's <c>:status</c> messages: the latest <see cref="Worker.SendData"/> of each worker, by Packet's worker key.</summary>
+    public void RecordResult(string name, string? key, byte[] payload) =>
+        _results[ResultKey(name, key)] = Payloads.Deserialize(payload);
+
+    /// <summary>backgroundrb's <c>gen_worker_key</c>: the name, or <c>name_key</c> for a keyed instance.</summary>
+    public static string ResultKey(string name, string? key) => key is null ? name : $"{name}_{key}";
+
+    private static bool IsHex(string text) => text.All(Uri.IsHexDigit);
+}

@@ -1,0 +1,73 @@
+using Packet.Actors;
+
+namespace Packet.Tests.Workers;
+
+/// <summary>A payload type the tests allow-list.</summary>
+public sealed record Job(string Owner, int Number);
+
+/// <summary>A payload type nobody allow-lists.</summary>
+public sealed record Forbidden(string Text);
+
+/// <summary>Echoes, and misbehaves on request: the worker the suite asks most.</summary>
+[Worker("echo_worker")]
+public sealed class EchoWorker : Worker
+{
+    protected override object? ReceiveData(object? data) => data switch
+    {
+        "pid" => Environment.ProcessId,
+        "throw" => throw new InvalidOperationException("asked to throw"),
+        "hang" => Hang(),
+        string s when s.StartsWith("sleep:", StringComparison.Ordinal) => Sleep(int.Parse(s[6..]), s),
+        string s when s.StartsWith("status:", StringComparison.Ordinal) => Status(s[7..]),
+        string s when s.StartsWith("relay:", StringComparison.Ordinal) => Relay(s[6..]),
+        Job job => job with { Number = job.Number + 1 },
+        "forbidden" => new Forbidden("cannot travel"),
+        _ => data,
+    };
+
+    private static object Hang()
+    {
+        Thread.Sleep(Timeout.Infinite);
+        return "never";
+    }
+
+    private static object Sleep(int milliseconds, string s)
+    {
+        Thread.Sleep(milliseconds);
+        return s;
+    }
+
+    private string Status(string text)
+    {
+        SendData(text);
+        return "ok";
+    }
+
+    private string Relay(string text)
+    {
+        SendRequest("sink_worker", text);
+        return "relayed";
+    }
+}
+
+/// <summary>Keeps what other workers send it and reports it as its status.</summary>
+[Worker("sink_worker")]
+public sealed class SinkWorker : Worker
+{
+    protected override object? ReceiveData(object? data)
+    {
+        SendData($"sink got {data}");
+        return null;
+    }
+}
+
+/// <summary>Started only on request, by key, with options.</summary>
+[Worker("keyed_worker", NoAutoLoad = true)]
+public sealed class KeyedWorker : Worker
+{
+    private string _greeting = "";
+
+    protected override void WorkerInit() => _greeting = WorkerOptions.TryGetValue("greeting", out var g) ? g : "none";
+
+    protected override object? ReceiveData(object? data) => data is "pid" ? Environment.ProcessId : $"{Key}:{_greeting}:{data}";
+}

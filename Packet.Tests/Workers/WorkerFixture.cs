@@ -1,0 +1,63 @@
+using Packet.Actors;
+using Packet.Tests.Support;
+using Xunit;
+
+namespace Packet.Tests.Workers;
+
+/// <summary>One master reactor with real WorkerHost processes, shared by a test class; stopping it reaps every host.</summary>
+public sealed class WorkerFixture : IAsyncLifetime
+{
+    public Reactor Reactor { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Reactor = Reactors.Start("""
+            packet.workers {
+              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
+              allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
+              ask-timeout = 3s
+              restart.min-backoff = 100ms
+            }
+            """);
+        await RunningAsync("echo_worker");
+        await RunningAsync("sink_worker");
+    }
+
+    public async Task DisposeAsync()
+    {
+        var hosts = (await Reactor.GetWorkersAsync()).Select(w => w.ProcessId).OfType<int>().ToArray();
+        await Reactor.StopAsync();
+        foreach (var pid in hosts) await Hosts.GoneAsync(pid);
+    }
+
+    /// <summary>Waits until the worker has registered (in a process other than <paramref name="replacing"/>), and returns its process id.</summary>
+    public async Task<int> RunningAsync(string name, string? key = null, int? replacing = null)
+    {
+        WorkerInfo? info = null;
+        await Bounded.Until(() =>
+        {
+            info = Reactor.GetWorkersAsync().GetAwaiter().GetResult().FirstOrDefault(w => w.Name == name && w.Key == key);
+            return info is { State: "running" } && info.ProcessId != replacing;
+        }, $"worker {name} to run", TimeSpan.FromSeconds(30));
+        return info!.ProcessId!.Value;
+    }
+}
+
+/// <summary>Checks on WorkerHost processes by id.</summary>
+public static class Hosts
+{
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    public static Task GoneAsync(int pid) => Bounded.Until(() => !IsAlive(pid), $"WorkerHost process {pid} to exit", TimeSpan.FromSeconds(10));
+}
