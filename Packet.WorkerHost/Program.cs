@@ -2,7 +2,6 @@
 // JSON line (HostStart, with the per-run secret) on its standard input. The host then joins the master
 // through Akka.Remote on loopback and serves the worker until its standard input closes (the master is
 // gone, even after kill -9), the master refuses or deletes it, or the worker fails to start.
-using System.Runtime.Loader;
 using Akka.Actor;
 using Akka.Configuration;
 using Packet.Actors;
@@ -24,7 +23,7 @@ Worker worker;
 PayloadSerializer payloads;
 try
 {
-    var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(start.AssemblyPath);
+    var assembly = WorkerAssemblies.Load(start.AssemblyPath);
     var type = assembly.GetType(start.TypeName, throwOnError: true)!;
     var declared = WorkerType.Of(type);
     if (declared.Name != start.Name)

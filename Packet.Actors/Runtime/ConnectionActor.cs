@@ -76,6 +76,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private ByteString? _heldBack;
     private bool _readRequested;
     private bool _closing;
+    private bool _peerFinished;
     private UnbindReason? _unbound;
     private long _lastActivity = Environment.TickCount64;
 
@@ -104,7 +105,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         {
             case Accepted accepted:
                 _tcp = accepted.Tcp;
-                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
                 _handler.PeerEndPoint = accepted.Remote;
                 _handler.LocalEndPoint = accepted.Local;
                 Become(Connected);
@@ -176,7 +177,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case Tcp.Connected connected:
                 Timers.Cancel(ConnectTimedOut.Instance);
                 _tcp = Sender;
-                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
                 _handler.PeerEndPoint = connected.RemoteAddress;
                 _handler.LocalEndPoint = connected.LocalAddress;
                 Become(Connected);
@@ -225,12 +226,13 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case InactivityCheck:
                 CheckInactivity();
                 return true;
+            case Tcp.PeerClosed:
+                // The peer will send no more, but may still read: answer what it asked, then close.
+                _peerFinished = true;
+                CloseIfPeerFinishedAndAnswered();
+                return true;
             case Tcp.ConnectionClosed closed:
-                Finished(closed switch
-                {
-                    Tcp.PeerClosed => new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"),
-                    _ => new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Cause ?? closed.GetType().Name}"),
-                });
+                Finished(new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Cause ?? closed.GetType().Name}"));
                 return true;
             case Tcp.CommandFailed failed:
                 var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
@@ -297,6 +299,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 {
                     var reply = _runtime.ToReply(answer);
                     Hook(onReply is null ? () => _handler.InvokeWorkerReceive(reply) : () => onReply(reply), "WorkerReceive");
+                    CloseIfPeerFinishedAndAnswered();
                 }
                 return true;
             default:
@@ -400,6 +403,16 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             Close(new UnbindReason(UnbindKind.InactivityTimeout, $"no data for {timeout}"), graceful: true);
         else
             Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout - idle);
+    }
+
+    /// <summary>
+    /// After the peer shut down its sending side (<c>printf ... | nc</c>), the connection stays open
+    /// only until every worker ask it made is answered and written; then it closes with PeerClosed.
+    /// </summary>
+    private void CloseIfPeerFinishedAndAnswered()
+    {
+        if (_peerFinished && _asks.Count == 0)
+            Close(new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"), graceful: true);
     }
 
     /// <summary>Starts a local close. Unbind follows when Akka.IO confirms, so it never runs inside another hook.</summary>

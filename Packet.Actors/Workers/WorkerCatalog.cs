@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.Loader;
 
 namespace Packet.Actors.Workers;
 
@@ -27,14 +26,19 @@ internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad)
     }
 }
 
-/// <summary>Finds the worker classes of a reactor: those in <c>packet.workers.root</c> and those named in <c>packet.workers.types</c>.</summary>
+/// <summary>
+/// Finds the worker classes of a reactor: those in <c>packet.workers.root</c> (in every assembly there
+/// that has a <c>.deps.json</c>, that is, a project's output rather than one of its dependencies) and
+/// those named in <c>packet.workers.types</c>.
+/// </summary>
 internal static class WorkerCatalog
 {
     public static Dictionary<string, WorkerType> Load(WorkerSettings settings)
     {
         var found = new List<WorkerType>();
         if (settings.Root is { } root)
-            found.AddRange(Directory.EnumerateFiles(root, "*.dll", SearchOption.AllDirectories).SelectMany(Scan));
+            found.AddRange(Directory.EnumerateFiles(root, "*.dll", SearchOption.AllDirectories)
+                .Where(WorkerAssemblies.IsWorkerCandidate).SelectMany(Scan));
         foreach (var name in settings.Types)
             found.Add(WorkerType.Of(Type.GetType(name, throwOnError: false)
                 ?? throw new ArgumentException($"packet.workers.types names \"{name}\", which cannot be loaded")));
@@ -51,7 +55,7 @@ internal static class WorkerCatalog
         Assembly assembly;
         try
         {
-            assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
+            assembly = WorkerAssemblies.Load(path);
         }
         catch (BadImageFormatException)
         {

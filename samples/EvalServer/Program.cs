@@ -1,0 +1,45 @@
+// The seed's "complete case": each line a client sends is evaluated as a C# expression by eval_worker,
+// which runs in its own Packet.WorkerHost process; the result goes back to that client as one line.
+//   dotnet run --project samples/EvalServer -- [--host HOST] [--port PORT]
+// Try it:  printf '1+1\n' | nc -q1 127.0.0.1 11006
+// It evaluates code on purpose: keep it on localhost (the default).
+using Akka.Configuration;
+using Packet.Actors;
+using Packet.Io.Configuration;
+
+var host = Option(args, "--host") ?? "localhost";
+var port = int.TryParse(Option(args, "--port") ?? "11006", out var p) ? p : Usage("--port takes a number from 0 to 65535");
+var config = ConfigurationFactory
+    .ParseString($"packet.workers.root = \"{Path.Combine(AppContext.BaseDirectory, "worker").Replace("\\", "/")}\"")
+    .WithFallback(PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "eval-server.conf")));
+
+Reactor.Run(reactor =>
+{
+    var server = reactor.StartServer<EvalServer>(host, port, connection => connection.Wow());
+    Console.WriteLine($"listening on {server.LocalEndPoint}");
+}, config);
+
+static string? Option(string[] args, string name)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+}
+
+static int Usage(string problem)
+{
+    Console.Error.WriteLine($"EvalServer: {problem}\nusage: EvalServer [--host HOST] [--port PORT]");
+    Environment.Exit(2);
+    return 0;
+}
+
+/// <summary>Hands each line to eval_worker; the answer comes back to this same connection.</summary>
+sealed class EvalServer : LineConnection
+{
+    protected override void ReceiveLine(string line) => AskWorker("eval_worker", line);
+
+    protected override void WorkerReceive(WorkerReply reply) =>
+        SendLine(reply.IsError ? $"error: {reply.Error!.ReplaceLineEndings(" ")}" : $"{reply.Data}");
+
+    /// <summary>The seed's per-connection block calls this on each accepted instance.</summary>
+    public void Wow() => Console.WriteLine("Wow");
+}
