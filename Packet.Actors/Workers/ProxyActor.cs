@@ -1,29 +1,31 @@
 using Akka.Actor;
 using Akka.Event;
-using Packet.Actors.Runtime;
 using Packet.Actors.Workers.Protocol;
 
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// The master's proxy for one running worker (Packet's MetaPimp): owns its WorkerHost process,
-/// forwards asks to it, and routes each reply to the actor that asked, by a request id that is never
-/// reused. A reply for an asker that has gone is dropped, logged and counted, never sent elsewhere.
+/// The master's proxy for one worker instance (Packet's MetaPimp): owns its WorkerHost process,
+/// passes it the asks the registry hands over, and routes each reply to the actor that asked, by a
+/// request id that is never reused. A reply for an asker that has gone is dropped, logged and counted,
+/// never sent elsewhere. Every ask it is handed ends exactly once (answered, failed or timed out), and
+/// the registry hears of it, so it always knows how many asks each instance holds.
 /// </summary>
 /// <remarks>
 /// States: <see cref="Starting"/> (process launched, waiting for it to register), <see cref="Running"/>,
-/// <see cref="Restarting"/> (process gone, restart scheduled with backoff), <see cref="Deleting"/>.
-/// Asks that arrive while no worker is registered wait, bounded by <c>ask-timeout</c>.
+/// <see cref="Restarting"/> (process gone or being killed; restart scheduled with backoff),
+/// <see cref="Deleting"/>. The registry hands asks only to running instances; one that races a
+/// failure fails at once with "unavailable".
 /// </remarks>
 internal sealed class ProxyActor : ActorBase, IWithTimers
 {
     /// <summary>The answer to one ask, sent to the asker.</summary>
     internal sealed record Answer(long RequestId, string Worker, string? Key, byte[]? Payload, string? Error);
 
-    /// <summary>An ask routed here by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker.</summary>
+    /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker.</summary>
     internal sealed record Ask(long RequestId, byte[] Payload);
 
-    /// <summary>Stop the worker for good; answered with <see cref="Deleted"/> once its process is gone.</summary>
+    /// <summary>Stop the instance for good; answered with <see cref="Deleted"/> once its process is gone.</summary>
     internal sealed class Delete
     {
         public static readonly Delete Instance = new();
@@ -38,6 +40,12 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     internal sealed class Describe
     {
         public static readonly Describe Instance = new();
+    }
+
+    /// <summary>Answered with <see cref="Status.Success"/> once the instance has registered.</summary>
+    internal sealed class WhenReady
+    {
+        public static readonly WhenReady Instance = new();
     }
 
     private sealed record Exited(int ProcessId, int ExitCode);
@@ -57,14 +65,12 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
-    private sealed record Pending(IActorRef Asker, long Deadline, byte[] Payload)
+    private sealed record Pending(IActorRef Asker, long Deadline)
     {
         public bool AskerGone { get; set; }
-
-        /// <summary>Handed to the current process; only those fail when it dies; the rest wait for the next one.</summary>
-        public bool Sent { get; set; }
     }
 
+    private readonly long _instance;
     private readonly WorkerType _type;
     private readonly string? _key;
     private readonly IReadOnlyDictionary<string, string> _options;
@@ -77,8 +83,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private int _quickFailures;
     private long _registeredAt;
 
-    public ProxyActor(WorkerType type, string? key, IReadOnlyDictionary<string, string> options, WorkersRuntime workers)
+    public ProxyActor(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, WorkersRuntime workers)
     {
+        _instance = instance;
         _type = type;
         _key = key;
         _options = options;
@@ -117,21 +124,14 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 Context.Watch(register.Worker);
                 register.Worker.Tell(new WorkerProtocol.Registered(Self));
                 _log.Info("worker {0} is up (process {1})", Label, _process?.Id);
-                foreach (var (id, pending) in _pending.Where(p => !p.Value.Sent))
-                {
-                    pending.Sent = true;
-                    register.Worker.Tell(new WorkerProtocol.Work(id, pending.Payload));
-                }
                 foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
                 _readyWaiters.Clear();
+                Context.Parent.Tell(new WorkersActor.InstanceReady(Self));
                 Context.Become(m => Running(register.Worker, m));
                 return true;
             case StartTimedOut:
                 _log.Warning("worker {0} did not register within {1}; killing its process", Label, Settings.StartTimeout);
                 _process?.Kill();
-                return true;
-            case Ask ask:
-                Track(ask); // sent once the worker registers
                 return true;
             default:
                 return Common(message);
@@ -143,14 +143,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case Ask ask:
-                Track(ask).Sent = true;
+                Track(ask);
                 worker.Tell(new WorkerProtocol.Work(ask.RequestId, ask.Payload));
-                return true;
-            case WorkerProtocol.Done done:
-                Route(done.RequestId, done.Payload, null);
-                return true;
-            case WorkerProtocol.Failed failed:
-                Route(failed.RequestId, null, failed.Error);
                 return true;
             case WorkerProtocol.Push push:
                 _workers.RecordResult(_type.Name, _key, push.Payload);
@@ -160,6 +154,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 return true;
             case WorkerProtocol.Deliver deliver:
                 worker.Tell(deliver);
+                return true;
+            case WhenReady:
+                Sender.Tell(new Status.Success(Label));
                 return true;
             default:
                 return Common(message);
@@ -172,9 +169,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         {
             case Restart:
                 Launch();
-                return true;
-            case Ask ask:
-                Track(ask);
                 return true;
             default:
                 return Common(message);
@@ -190,9 +184,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 requester.Tell(Deleted.Instance);
                 Context.Stop(Self);
                 return true;
-            case Ask ask:
-                Sender.Tell(Failure(ask.RequestId, $"worker {Label} is being deleted"));
-                return true;
             case Delete:
                 return true;
             default:
@@ -205,14 +196,21 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         switch (message)
         {
+            case Ask ask:
+                Sender.Tell(new Answer(ask.RequestId, _type.Name, _key, null, $"worker {Label} is unavailable: it is {StateName()}"));
+                Context.Parent.Tell(new WorkersActor.AskDone(Self));
+                return true;
+            case WorkerProtocol.Done done:
+                Finish(done.RequestId, done.Payload, null);
+                return true;
+            case WorkerProtocol.Failed failed:
+                Finish(failed.RequestId, null, failed.Error);
+                return true;
             case Exited exited when exited.ProcessId == _process?.Id:
                 OnExit(exited.ExitCode);
                 return true;
             case Exited:
                 return true; // a process replaced earlier
-            case WorkerProtocol.Deliver:
-                _log.Warning("a request from another worker to {0} was dropped: the worker is {1}", Label, StateName());
-                return true;
             case Sweep:
                 ExpireAsks();
                 return true;
@@ -233,20 +231,17 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case Describe:
                 Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.Id, StateName()));
                 return true;
-            case WorkersActor.WhenReady:
+            case WhenReady:
                 _readyWaiters.Add(Sender);
+                return true;
+            case WorkerProtocol.Deliver:
+                _log.Warning("a request from another worker to {0} was dropped: the worker is {1}", Label, StateName());
                 return true;
             case Terminated terminated when _watchedAskers.Remove(terminated.ActorRef):
                 foreach (var pending in _pending.Values.Where(p => p.Asker.Equals(terminated.ActorRef))) pending.AskerGone = true;
                 return true;
             case Terminated:
                 return true; // the worker's actor: its process exit is what counts
-            case WorkerProtocol.Done done:
-                Route(done.RequestId, done.Payload, null); // a reply that raced a restart
-                return true;
-            case WorkerProtocol.Failed failed:
-                Route(failed.RequestId, null, failed.Error);
-                return true;
             default:
                 return false;
         }
@@ -264,7 +259,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         var log = _log;
         try
         {
-            _process = WorkerHostProcess.Start(Settings.Host, _workers.HostStart(_type, _key, _options),
+            _process = WorkerHostProcess.Start(Settings.Host, _workers.HostStart(_instance, _type, _key, _options),
                 line => log.Info("[{0}] {1}", label, line),
                 (pid, code) => self.Tell(new Exited(pid, code)));
         }
@@ -279,12 +274,19 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         Context.Become(Starting);
     }
 
+    /// <summary>Stops taking asks until the next process registers.</summary>
+    private void GoDown()
+    {
+        _registeredAt = 0;
+        Context.Parent.Tell(new WorkersActor.InstanceDown(Self));
+    }
+
     private void OnExit(int exitCode)
     {
         var upFor = _registeredAt == 0 ? 0 : Environment.TickCount64 - _registeredAt;
-        var sent = _pending.Where(p => p.Value.Sent).Select(p => p.Key).ToArray();
-        _log.Warning("worker {0} exited with code {1}; {2} asks it was serving fail", Label, exitCode, sent.Length);
-        foreach (var id in sent) Route(id, null, $"worker {Label} is unavailable: its process exited with code {exitCode}");
+        GoDown();
+        _log.Warning("worker {0} exited with code {1}; {2} asks it was serving fail", Label, exitCode, _pending.Count);
+        FailAll($"worker {Label} is unavailable: its process exited with code {exitCode}");
         _process?.Dispose();
         _process = null;
         if (upFor > Settings.MaxBackoff.TotalMilliseconds) _quickFailures = 0;
@@ -302,21 +304,21 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
 
     // ---- asks --------------------------------------------------------------------------------
 
-    private Pending Track(Ask ask)
+    private void Track(Ask ask)
     {
-        var pending = new Pending(Sender, Environment.TickCount64 + (long)Settings.AskTimeout.TotalMilliseconds, ask.Payload);
-        _pending[ask.RequestId] = pending;
+        _pending[ask.RequestId] = new Pending(Sender, Environment.TickCount64 + (long)Settings.AskTimeout.TotalMilliseconds);
         if (_watchedAskers.Add(Sender)) Context.Watch(Sender);
-        return pending;
     }
 
-    private void Route(long requestId, byte[]? payload, string? error)
+    /// <summary>The one place an ask ends: the asker hears the outcome (unless it has gone) and the registry frees a slot.</summary>
+    private void Finish(long requestId, byte[]? payload, string? error)
     {
         if (!_pending.Remove(requestId, out var pending))
         {
             _log.Debug("worker {0} answered request {1}, which had already failed or timed out", Label, requestId);
             return;
         }
+        Context.Parent.Tell(new WorkersActor.AskDone(Self));
         if (pending.AskerGone)
         {
             _workers.CountDroppedReply();
@@ -326,13 +328,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         pending.Asker.Tell(new Answer(requestId, _type.Name, _key, payload, error));
     }
 
-    private Answer Failure(long requestId, string error) => new(requestId, _type.Name, _key, null, error);
-
     private void FailAll(string error)
     {
-        foreach (var (id, pending) in _pending)
-            if (!pending.AskerGone) pending.Asker.Tell(Failure(id, error));
-        _pending.Clear();
+        foreach (var id in _pending.Keys.ToArray()) Finish(id, null, error);
     }
 
     private void ExpireAsks()
@@ -341,13 +339,12 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         var expired = _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToArray();
         if (expired.Length == 0) return;
         foreach (var id in expired)
-            Route(id, null, $"worker {Label} did not answer within {Settings.AskTimeout}");
-        if (Settings.RestartOnAskTimeout && _process is { } process)
+            Finish(id, null, $"worker {Label} did not answer within {Settings.AskTimeout}");
+        if (Settings.RestartOnAskTimeout && _process is { } process && _registeredAt != 0)
         {
             _log.Warning("worker {0} let {1} asks time out; killing its process (packet.workers.on-ask-timeout = restart)", Label, expired.Length);
-            process.Kill();
-            _registeredAt = 0;
-            Context.Become(Restarting); // new asks wait for the next process; its exit schedules the restart
+            GoDown();
+            process.Kill(); // its exit fails what it still held and schedules the restart
         }
     }
 }

@@ -34,7 +34,7 @@ internal sealed class WorkerActor : ActorBase
         worker.Bind(Self, reactor, start.Name, start.Key, start.Options);
     }
 
-    protected override void PreStart() => _master.Tell(new WorkerProtocol.Register(_start.Secret, _start.Name, _start.Key, Self));
+    protected override void PreStart() => _master.Tell(new WorkerProtocol.Register(_start.Secret, _start.Instance, _start.Name, Self));
 
     /// <summary>Waiting for the master to accept the registration.</summary>
     protected override bool Receive(object message)

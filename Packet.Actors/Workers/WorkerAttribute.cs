@@ -16,4 +16,17 @@ public sealed class WorkerAttribute(string name) : Attribute
     /// <see cref="Reactor.StartWorkerAsync"/>.
     /// </summary>
     public bool NoAutoLoad { get; init; }
+
+    /// <summary>
+    /// How many processes serve this worker name (a pool). Each ask goes to the instance with the
+    /// fewest asks in hand, so one hung or slow instance does not hold up the others. 1 unless given.
+    /// </summary>
+    public int Instances { get; init; } = 1;
+
+    /// <summary>
+    /// How many asks one instance holds at once; more wait at the master until an instance is free.
+    /// 0 (the default) takes <c>packet.workers.max-in-flight</c>. A worker that must not be handed a
+    /// second request while one may hang (an evaluator) uses 1.
+    /// </summary>
+    public int MaxInFlight { get; init; }
 }

@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Packet.Actors.Workers;
 
 /// <summary>A worker class the master knows by name.</summary>
-internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad)
+internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int Instances, int MaxInFlight)
 {
     public string AssemblyPath => Type.Assembly.Location;
 
@@ -22,7 +22,11 @@ internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad)
             throw new ArgumentException($"worker class {type.FullName} needs a public parameterless constructor");
         if (string.IsNullOrEmpty(type.Assembly.Location))
             throw new ArgumentException($"worker class {type.FullName} lives in an assembly without a file, which a WorkerHost cannot load");
-        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad);
+        if (attribute.Instances < 1)
+            throw new ArgumentException($"worker class {type.FullName} asks for {attribute.Instances} instances; at least 1 is needed");
+        if (attribute.MaxInFlight < 0)
+            throw new ArgumentException($"worker class {type.FullName} has a negative MaxInFlight");
+        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad, attribute.Instances, attribute.MaxInFlight);
     }
 }
 

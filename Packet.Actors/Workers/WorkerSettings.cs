@@ -15,6 +15,7 @@ internal sealed record WorkerSettings(
     TimeSpan MinBackoff,
     TimeSpan MaxBackoff,
     int MaxPayload,
+    int MaxInFlight,
     IReadOnlyList<string> AllowedTypes)
 {
     public const string RemoteConfigPath = "packet.workers.remote-config";
@@ -54,7 +55,10 @@ internal sealed record WorkerSettings(
             MinBackoff: ConfigReader.Duration(config, "packet.workers.restart.min-backoff"),
             MaxBackoff: ConfigReader.Duration(config, "packet.workers.restart.max-backoff"),
             MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),
+            MaxInFlight: ConfigReader.Int(config, "packet.workers.max-in-flight"),
             AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"));
+        if (settings.MaxInFlight < 1)
+            throw new ConfigurationException("PacketAkka setting 'packet.workers.max-in-flight' must be at least 1");
         if (!config.HasPath(RemoteConfigPath))
             throw new ConfigurationException($"PacketAkka setting '{RemoteConfigPath}' is missing");
         return settings;

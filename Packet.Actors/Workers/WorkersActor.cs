@@ -5,99 +5,236 @@ using Packet.Actors.Workers.Protocol;
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// The master's worker registry, at <c>/user/workers</c>: starts and deletes workers (one
-/// <see cref="ProxyActor"/> each), checks WorkerHost registrations against the per-run secret, and
-/// routes asks and worker-to-worker requests to the right proxy.
+/// The master's worker registry, at <c>/user/workers</c>. It starts and deletes workers (one
+/// <see cref="ProxyActor"/> and process per instance), checks WorkerHost registrations against the
+/// per-run secret, and hands each ask to the instance of its worker with the fewest asks in hand.
+/// When every instance is full, asks wait here, at most <c>ask-timeout</c>.
 /// </summary>
-internal sealed class WorkersActor : ActorBase
+internal sealed class WorkersActor : ActorBase, IWithTimers
 {
-    /// <summary>Start a worker; answered with <see cref="Status.Success"/> once it registered, or <see cref="Status.Failure"/>.</summary>
+    /// <summary>Start a worker; answered with <see cref="Status.Success"/> once every instance registered, or <see cref="Status.Failure"/>.</summary>
     internal sealed record StartWorker(string Name, string? Key, IReadOnlyDictionary<string, string> Options);
 
-    /// <summary>Stop a worker's process and forget it; answered with <see cref="Status.Success"/> or <see cref="Status.Failure"/>.</summary>
+    /// <summary>Stop a worker's processes and forget it; answered with <see cref="Status.Success"/> or <see cref="Status.Failure"/>.</summary>
     internal sealed record DeleteWorker(string Name, string? Key);
 
     /// <summary>Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets a <see cref="ProxyActor.Answer"/>.</summary>
     internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload);
 
-    /// <summary>Answered with every running worker's <see cref="WorkerInfo"/>.</summary>
+    /// <summary>Answered with every worker instance's <see cref="WorkerInfo"/>.</summary>
     internal sealed class ListWorkers
     {
         public static readonly ListWorkers Instance = new();
     }
 
-    /// <summary>To a proxy: answer with <see cref="Status.Success"/> once the worker has registered.</summary>
-    internal sealed class WhenReady
+    /// <summary>Proxy → registry: the instance registered and takes asks.</summary>
+    internal sealed record InstanceReady(IActorRef Proxy);
+
+    /// <summary>Proxy → registry: the instance takes no asks until it is ready again.</summary>
+    internal sealed record InstanceDown(IActorRef Proxy);
+
+    /// <summary>Proxy → registry: one ask this registry handed it is finished (answered, failed or timed out).</summary>
+    internal sealed record AskDone(IActorRef Proxy);
+
+    private sealed class Sweep
     {
-        public static readonly WhenReady Instance = new();
+        public static readonly Sweep Instance = new();
+    }
+
+    /// <summary>One process of a worker, as the registry sees it.</summary>
+    private sealed class Instance(IActorRef proxy)
+    {
+        public IActorRef Proxy { get; } = proxy;
+
+        public int InFlight { get; set; }
+
+        public bool Ready { get; set; }
+    }
+
+    private sealed record Waiting(Ask Ask, IActorRef Asker, long Arrived);
+
+    /// <summary>The instances that serve one worker name and key, and the asks waiting for them.</summary>
+    private sealed class Pool(WorkerType type, string? key, int maxInFlight)
+    {
+        public WorkerType Type { get; } = type;
+
+        public string? Key { get; } = key;
+
+        public List<Instance> Instances { get; } = [];
+
+        public Queue<Waiting> Waiting { get; } = new();
+
+        public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
+
+        public Instance? Free() => Instances.Where(i => i.Ready && i.InFlight < maxInFlight).MinBy(i => i.InFlight);
     }
 
     private readonly WorkersRuntime _workers;
-    private readonly Dictionary<(string Name, string? Key), IActorRef> _running = new();
+    private readonly Dictionary<(string Name, string? Key), Pool> _pools = new();
+    private readonly Dictionary<IActorRef, (Pool Pool, Instance Instance)> _byProxy = new();
+    private readonly Dictionary<long, IActorRef> _byInstanceId = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private long _nextInstanceId;
 
     public WorkersActor(WorkersRuntime workers) => _workers = workers;
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     protected override void PreStart()
     {
+        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(250));
         foreach (var worker in _workers.Catalog.Values.Where(w => !w.NoAutoLoad))
-            Spawn(worker, null, new Dictionary<string, string>());
+            Create(worker, null, new Dictionary<string, string>());
     }
 
     protected override bool Receive(object message)
     {
         switch (message)
         {
-            case StartWorker start:
-                if (!_workers.Catalog.TryGetValue(start.Name, out var type))
-                    Sender.Tell(new Status.Failure(new ArgumentException(UnknownWorker(start.Name))));
-                else if (_running.ContainsKey((start.Name, start.Key)))
-                    Sender.Tell(new Status.Failure(new InvalidOperationException(
-                        $"worker {start.Name}{(start.Key is null ? "" : $" with key \"{start.Key}\"")} is already running; delete it first or use another key")));
-                else
-                    Spawn(type, start.Key, start.Options).Tell(WhenReady.Instance, Sender);
-                return true;
-            case DeleteWorker delete:
-                if (_running.Remove((delete.Name, delete.Key), out var proxy))
-                    proxy.Ask<ProxyActor.Deleted>(ProxyActor.Delete.Instance, _workers.Settings.StartTimeout)
-                        .PipeTo(Sender, success: _ => new Status.Success(delete.Name));
-                else
-                    Sender.Tell(new Status.Failure(new ArgumentException($"no worker {delete.Name}{(delete.Key is null ? "" : $" with key \"{delete.Key}\"")} is running")));
-                return true;
             case Ask ask:
-                if (_running.TryGetValue((ask.Worker, ask.Key), out var target))
-                    target.Forward(new ProxyActor.Ask(ask.RequestId, ask.Payload));
+                if (_pools.TryGetValue((ask.Worker, ask.Key), out var pool))
+                    Route(pool, new Waiting(ask, Sender, Environment.TickCount64));
                 else
                     Sender.Tell(new ProxyActor.Answer(ask.RequestId, ask.Worker, ask.Key, null, NotRunning(ask.Worker, ask.Key)));
+                return true;
+            case AskDone done when _byProxy.TryGetValue(done.Proxy, out var entry):
+                entry.Instance.InFlight--;
+                Drain(entry.Pool);
+                return true;
+            case InstanceReady ready when _byProxy.TryGetValue(ready.Proxy, out var entry):
+                entry.Instance.Ready = true;
+                Drain(entry.Pool);
+                return true;
+            case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
+                entry.Instance.Ready = false;
+                return true;
+            case AskDone or InstanceReady or InstanceDown:
+                return true; // from an instance of a deleted worker
+            case Sweep:
+                foreach (var each in _pools.Values) ExpireWaiting(each);
+                return true;
+            case StartWorker start:
+                Start(start);
+                return true;
+            case DeleteWorker delete:
+                Delete(delete);
                 return true;
             case WorkerProtocol.Register register:
                 Register(register);
                 return true;
             case WorkerProtocol.Forward forward:
-                if (_running.TryGetValue((forward.Worker, forward.Key), out var recipient))
-                    recipient.Tell(new WorkerProtocol.Deliver(forward.Payload));
+                if (_pools.TryGetValue((forward.Worker, forward.Key), out var target) && target.Instances.FirstOrDefault(i => i.Ready) is { } recipient)
+                    recipient.Proxy.Tell(new WorkerProtocol.Deliver(forward.Payload));
                 else
-                    _log.Warning("a worker's SendRequest to {0} was dropped: {1}", forward.Worker, NotRunning(forward.Worker, forward.Key));
+                    _log.Warning("a worker's SendRequest to {0} was dropped: no instance of it is running", forward.Worker);
                 return true;
             case ListWorkers:
-                var proxies = _running.Values.ToArray();
-                Task.WhenAll(proxies.Select(p => p.Ask<WorkerInfo>(ProxyActor.Describe.Instance, TimeSpan.FromSeconds(5))))
-                    .PipeTo(Sender, success: infos => (IReadOnlyList<WorkerInfo>)infos);
+                Task.WhenAll(_byProxy.Keys.Select(Describe)).PipeTo(Sender, success: infos => (IReadOnlyList<WorkerInfo>)infos.OfType<WorkerInfo>().ToArray());
                 return true;
             case Terminated terminated:
-                foreach (var entry in _running.Where(e => e.Value.Equals(terminated.ActorRef)).ToArray()) _running.Remove(entry.Key);
+                Forget(terminated.ActorRef);
                 return true;
             default:
                 return false;
         }
     }
 
-    private IActorRef Spawn(WorkerType type, string? key, IReadOnlyDictionary<string, string> options)
+    // ---- asks --------------------------------------------------------------------------------
+
+    private void Route(Pool pool, Waiting waiting)
     {
-        var proxy = Context.ActorOf(Props.Create(() => new ProxyActor(type, key, options, _workers)));
-        Context.Watch(proxy);
-        _running[(type.Name, key)] = proxy;
-        return proxy;
+        if (pool.Waiting.Count == 0 && pool.Free() is { } instance)
+            HandTo(instance, waiting);
+        else
+            pool.Waiting.Enqueue(waiting);
+    }
+
+    private void Drain(Pool pool)
+    {
+        while (pool.Waiting.Count > 0 && pool.Free() is { } instance) HandTo(instance, pool.Waiting.Dequeue());
+    }
+
+    private static void HandTo(Instance instance, Waiting waiting)
+    {
+        instance.InFlight++;
+        instance.Proxy.Tell(new ProxyActor.Ask(waiting.Ask.RequestId, waiting.Ask.Payload), waiting.Asker);
+    }
+
+    private void ExpireWaiting(Pool pool)
+    {
+        var deadline = Environment.TickCount64 - (long)_workers.Settings.AskTimeout.TotalMilliseconds;
+        while (pool.Waiting.TryPeek(out var oldest) && oldest.Arrived <= deadline)
+        {
+            pool.Waiting.Dequeue();
+            oldest.Asker.Tell(new ProxyActor.Answer(oldest.Ask.RequestId, pool.Type.Name, pool.Key, null,
+                $"no instance of worker {pool.Label} was free within {_workers.Settings.AskTimeout} ({pool.Waiting.Count} more waiting)"));
+        }
+    }
+
+    private void FailWaiting(Pool pool, string error)
+    {
+        while (pool.Waiting.TryDequeue(out var waiting))
+            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, error));
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------
+
+    private void Start(StartWorker start)
+    {
+        if (!_workers.Catalog.TryGetValue(start.Name, out var type))
+        {
+            Sender.Tell(new Status.Failure(new ArgumentException(UnknownWorker(start.Name))));
+            return;
+        }
+        if (_pools.ContainsKey((start.Name, start.Key)))
+        {
+            Sender.Tell(new Status.Failure(new InvalidOperationException(
+                $"worker {start.Name}{KeyText(start.Key)} is already running; delete it first or use another key")));
+            return;
+        }
+        var pool = Create(type, start.Key, start.Options);
+        var timeout = _workers.Settings.StartTimeout * 2;
+        Task.WhenAll(pool.Instances.Select(i => i.Proxy.Ask(ProxyActor.WhenReady.Instance, timeout)))
+            .PipeTo(Sender, success: _ => new Status.Success(start.Name));
+    }
+
+    private Pool Create(WorkerType type, string? key, IReadOnlyDictionary<string, string> options)
+    {
+        var pool = new Pool(type, key, _workers.MaxInFlight(type));
+        _pools[(type.Name, key)] = pool;
+        for (var i = 0; i < type.Instances; i++)
+        {
+            var id = ++_nextInstanceId;
+            var proxy = Context.ActorOf(Props.Create(() => new ProxyActor(id, type, key, options, _workers)));
+            Context.Watch(proxy);
+            var instance = new Instance(proxy);
+            pool.Instances.Add(instance);
+            _byProxy[proxy] = (pool, instance);
+            _byInstanceId[id] = proxy;
+        }
+        return pool;
+    }
+
+    private void Delete(DeleteWorker delete)
+    {
+        if (!_pools.Remove((delete.Name, delete.Key), out var pool))
+        {
+            Sender.Tell(new Status.Failure(new ArgumentException($"no worker {delete.Name}{KeyText(delete.Key)} is running")));
+            return;
+        }
+        FailWaiting(pool, $"worker {pool.Label} was deleted");
+        var proxies = pool.Instances.Select(i => i.Proxy).ToArray();
+        foreach (var proxy in proxies) Forget(proxy);
+        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(ProxyActor.Delete.Instance, _workers.Settings.StartTimeout)))
+            .PipeTo(Sender, success: _ => new Status.Success(delete.Name));
+    }
+
+    /// <summary>Takes an instance out of the registry: it was deleted, or its proxy stopped.</summary>
+    private void Forget(IActorRef proxy)
+    {
+        if (!_byProxy.Remove(proxy, out var entry)) return;
+        entry.Pool.Instances.Remove(entry.Instance);
+        foreach (var stale in _byInstanceId.Where(e => e.Value.Equals(proxy)).Select(e => e.Key).ToArray()) _byInstanceId.Remove(stale);
     }
 
     /// <summary>A WorkerHost must prove it was started by this master; anything else is refused and logged.</summary>
@@ -109,20 +246,33 @@ internal sealed class WorkersActor : ActorBase
             Sender.Tell(new WorkerProtocol.Refused("this master did not start you (wrong secret)"));
             return;
         }
-        if (!_running.TryGetValue((register.Name, register.Key), out var proxy))
+        if (!_byInstanceId.TryGetValue(register.Instance, out var proxy))
         {
-            _log.Warning("refused a worker registration as {0}: no such worker is being started", register.Name);
-            Sender.Tell(new WorkerProtocol.Refused($"no worker {register.Name} is being started"));
+            _log.Warning("refused a worker registration as {0}: instance {1} is not being started", register.Name, register.Instance);
+            Sender.Tell(new WorkerProtocol.Refused($"no instance {register.Instance} of {register.Name} is being started"));
             return;
         }
         proxy.Forward(register);
     }
 
+    /// <summary>One instance's info, or <see langword="null"/> if it stopped meanwhile.</summary>
+    private static async Task<WorkerInfo?> Describe(IActorRef proxy)
+    {
+        try
+        {
+            return await proxy.Ask<WorkerInfo>(ProxyActor.Describe.Instance, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private static string KeyText(string? key) => key is null ? "" : $" with key \"{key}\"";
+
     private string UnknownWorker(string name) =>
         $"no worker is named \"{name}\" (known: {(_workers.Catalog.Count == 0 ? "none" : string.Join(", ", _workers.Catalog.Keys.Order()))})";
 
     private string NotRunning(string name, string? key) =>
-        _workers.Catalog.ContainsKey(name)
-            ? $"worker {name}{(key is null ? "" : $" with key \"{key}\"")} is not running"
-            : UnknownWorker(name);
+        _workers.Catalog.ContainsKey(name) ? $"worker {name}{KeyText(key)} is not running" : UnknownWorker(name);
 }

@@ -30,8 +30,11 @@ internal sealed class WorkersRuntime(WorkerSettings settings, IReadOnlyDictionar
     public bool IsSecret(string candidate) =>
         CryptographicOperations.FixedTimeEquals(Convert.FromHexString(Secret), candidate.Length == Secret.Length && IsHex(candidate) ? Convert.FromHexString(candidate) : new byte[Secret.Length / 2 + 1]);
 
-    public HostStart HostStart(WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
-        new(masterPath, Secret, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel);
+    public HostStart HostStart(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
+        new(masterPath, Secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel);
+
+    /// <summary>How many asks one instance of <paramref name="type"/> holds at once.</summary>
+    public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
 
     public void CountDroppedReply() => Interlocked.Increment(ref _droppedReplies);
 

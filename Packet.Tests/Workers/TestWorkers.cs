@@ -71,3 +71,21 @@ public sealed class KeyedWorker : Worker
 
     protected override object? ReceiveData(object? data) => data is "pid" ? Environment.ProcessId : $"{Key}:{_greeting}:{data}";
 }
+
+/// <summary>Two instances, one ask each at a time: a hang in one must not hold up the other.</summary>
+[Worker("pool_worker", NoAutoLoad = true, Instances = 2, MaxInFlight = 1)]
+public sealed class PoolWorker : Worker
+{
+    protected override object? ReceiveData(object? data) => data switch
+    {
+        "hang" => Hang(),
+        "pid" => Environment.ProcessId,
+        _ => data,
+    };
+
+    private static object Hang()
+    {
+        Thread.Sleep(Timeout.Infinite);
+        return "never";
+    }
+}

@@ -101,7 +101,7 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         var forbidden = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", new Forbidden("x")));
         var reply = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", "forbidden"));
 
-        Assert.Contains("no worker is named \"no_such_worker\" (known: echo_worker, keyed_worker, sink_worker)", unknown.Message);
+        Assert.Contains("no worker is named \"no_such_worker\" (known: echo_worker, keyed_worker, pool_worker, sink_worker)", unknown.Message);
         Assert.Contains("Packet.Tests.Workers.Forbidden is not allowed", forbidden.Message);
         Assert.Contains("reply cannot travel", reply.Message);
         Assert.Equal("still fine", await Reactor.AskWorkerAsync("echo_worker", "still fine"));
@@ -169,6 +169,30 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
     }
 
     [Fact]
+    public async Task A_pool_serves_other_asks_while_one_instance_hangs_then_restarts_it()
+    {
+        await Reactor.StartWorkerAsync("pool_worker");
+        try
+        {
+            var pids = (await Reactor.GetWorkersAsync()).Where(w => w.Name == "pool_worker").Select(w => w.ProcessId).ToArray();
+            Assert.Equal(2, pids.Distinct().Count());
+
+            var hung = Reactor.AskWorkerAsync("pool_worker", "hang");
+            var served = new List<object?>();
+            for (var i = 0; i < 5; i++) served.Add(await Reactor.AskWorkerAsync("pool_worker", $"ask {i}").Within("an ask beside the hung one", TimeSpan.FromSeconds(2)));
+
+            Assert.Equal(Enumerable.Range(0, 5).Select(i => (object?)$"ask {i}"), served);
+            Assert.Contains("did not answer within", (await Assert.ThrowsAsync<WorkerException>(() => hung)).Message);
+            await Bounded.Until(() => Reactor.GetWorkersAsync().GetAwaiter().GetResult()
+                .Count(w => w.Name == "pool_worker" && w.State == "running" && !pids.Contains(w.ProcessId)) == 1, "the hung instance to be replaced");
+        }
+        finally
+        {
+            await Reactor.DeleteWorkerAsync("pool_worker");
+        }
+    }
+
+    [Fact]
     public async Task A_16_MiB_payload_round_trips_and_a_larger_one_than_the_limit_fails_clearly()
     {
         var big = new byte[16 * 1024 * 1024];
@@ -201,7 +225,7 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         var probe = stranger.ActorOf(Props.Create(() => new Forwarder()));
 
         var answer = await stranger.ActorSelection(master)
-            .Ask<object>(new WorkerProtocol.Register("not-the-secret", "echo_worker", null, probe), TimeSpan.FromSeconds(10));
+            .Ask<object>(new WorkerProtocol.Register("not-the-secret", 1, "echo_worker", probe), TimeSpan.FromSeconds(10));
 
         Assert.Contains("wrong secret", Assert.IsType<WorkerProtocol.Refused>(answer).Reason);
         await stranger.Terminate();
@@ -213,7 +237,7 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
     public async Task A_WorkerHost_exits_by_itself_when_its_master_goes_away()
     {
         var type = WorkerType.Of(typeof(EchoWorker));
-        var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", type.Name, null, type.AssemblyPath, type.TypeName,
+        var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
             new Dictionary<string, string>(), [], 1024, "WARNING");
         var exited = new TaskCompletionSource<int>();
         using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, _ => { }, (_, code) => exited.TrySetResult(code));

@@ -10,6 +10,7 @@ namespace Packet.Actors.Workers.Protocol;
 internal sealed record HostStart(
     string Master,
     string Secret,
+    long Instance,
     string Name,
     string? Key,
     string AssemblyPath,

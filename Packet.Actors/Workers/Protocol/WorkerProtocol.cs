@@ -8,8 +8,8 @@ namespace Packet.Actors.Workers.Protocol;
 /// </summary>
 internal static class WorkerProtocol
 {
-    /// <summary>Host → master, once its actor system is up: "I am <paramref name="Name"/>, and here is the proof that you started me."</summary>
-    internal sealed record Register(string Secret, string Name, string? Key, IActorRef Worker);
+    /// <summary>Host → master, once its actor system is up: "I am instance <paramref name="Instance"/> of <paramref name="Name"/>, and here is the proof that you started me."</summary>
+    internal sealed record Register(string Secret, long Instance, string Name, IActorRef Worker);
 
     /// <summary>Master → host: registration accepted; the worker may start.</summary>
     internal sealed record Registered(IActorRef Proxy);

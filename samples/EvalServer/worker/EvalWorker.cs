@@ -9,9 +9,10 @@ namespace EvalServer.Worker;
 /// The seed's eval_worker: evaluates each request as a C# expression (the C# analogue of Ruby's eval)
 /// and returns the result as one line of text. It runs in its own WorkerHost process, so an expression
 /// that crashes, hogs the CPU or never ends cannot hurt the server: the master's ask timeout kills and
-/// restarts this process.
+/// restarts this process. Two instances, one expression each at a time: while one is stuck in an
+/// endless loop, the other serves everyone else.
 /// </summary>
-[Worker("eval_worker")]
+[Worker("eval_worker", Instances = 2, MaxInFlight = 1)]
 public sealed class EvalWorker : Packet.Actors.Worker
 {
     private static readonly ScriptOptions Options = ScriptOptions.Default
