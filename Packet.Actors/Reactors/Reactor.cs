@@ -55,7 +55,7 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled)
         {
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
-            _runtime.Workers = new WorkersRuntime(workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master, full.GetString("akka.loglevel"));
+            _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master, full.GetString("akka.loglevel"));
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
@@ -145,6 +145,7 @@ public sealed class Reactor : IAsyncDisposable
             System.Log.Warning("a server did not stop cleanly: {0}", e.Message);
         }
         await System.Terminate().ConfigureAwait(false);
+        _runtime.Workers?.CloseLogs();
     }
 
     /// <summary>Stops the reactor and waits for it; the same as <see cref="StopAsync"/>.</summary>
@@ -376,6 +377,9 @@ public sealed class Reactor : IAsyncDisposable
     /// (Packet's <c>result_hash</c>, filled by <c>:status</c> messages). Empty when workers are not enabled.
     /// </summary>
     public IReadOnlyDictionary<string, object?> WorkerResults => _runtime.Workers?.Results ?? new Dictionary<string, object?>();
+
+    /// <summary>Records <paramref name="value"/> as the status of a worker, as <see cref="MetaPimp"/> does for each push.</summary>
+    internal void RecordWorkerResult(string name, string? key, object? value) => _runtime.Workers?.RecordResult(name, key, value);
 
     /// <summary>Worker replies dropped because the connection that asked had gone; they are never delivered elsewhere.</summary>
     public long DroppedWorkerReplies => _runtime.Workers?.DroppedReplies ?? 0;

@@ -48,6 +48,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         public static readonly WhenReady Instance = new();
     }
 
+    /// <summary>The pimp's <see cref="Pimp.SendRequest"/>.</summary>
+    internal sealed record Request(object? Data);
+
     private sealed record Exited(int ProcessId, int ExitCode);
 
     private sealed class Restart
@@ -75,6 +78,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private readonly string? _key;
     private readonly IReadOnlyDictionary<string, string> _options;
     private readonly WorkersRuntime _workers;
+    private readonly Pimp _pimp;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, Pending> _pending = new();
     private readonly HashSet<IActorRef> _watchedAskers = new();
@@ -90,6 +94,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         _key = key;
         _options = options;
         _workers = workers;
+        _pimp = (Pimp)Activator.CreateInstance(type.Proxy)!;
+        _pimp.Bind(Self, workers.Reactor, type.Name, key);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -101,6 +107,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(250));
+        InPimp(_pimp.InvokePimpInit, "PimpInit");
         Launch();
     }
 
@@ -147,7 +154,10 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 worker.Tell(new WorkerProtocol.Work(ask.RequestId, ask.Payload));
                 return true;
             case WorkerProtocol.Push push:
-                _workers.RecordResult(_type.Name, _key, push.Payload);
+                InPimp(() => _pimp.InvokeReceiveData(_workers.Payloads.Deserialize(push.Payload)), "ReceiveData");
+                return true;
+            case Request request:
+                InPimp(() => worker.Tell(new WorkerProtocol.Deliver(_workers.Payloads.Serialize(request.Data))), "SendRequest");
                 return true;
             case WorkerProtocol.Forward forward:
                 Context.Parent.Forward(forward);
@@ -234,8 +244,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case WhenReady:
                 _readyWaiters.Add(Sender);
                 return true;
-            case WorkerProtocol.Deliver:
-                _log.Warning("a request from another worker to {0} was dropped: the worker is {1}", Label, StateName());
+            case WorkerProtocol.Deliver or Request:
+                _log.Warning("a request to {0} was dropped: the worker is {1}", Label, StateName());
                 return true;
             case Terminated terminated when _watchedAskers.Remove(terminated.ActorRef):
                 foreach (var pending in _pending.Values.Where(p => p.Asker.Equals(terminated.ActorRef))) pending.AskerGone = true;
@@ -247,6 +257,27 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
     }
 
+    /// <summary>A proxy that throws is reported; it keeps routing.</summary>
+    private void InPimp(Action action, string where)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "{0}.{1} of worker {2} threw", _type.Proxy.Name, where, Label);
+            try
+            {
+                _workers.Reactor.ErrorHandler?.Invoke(null, e);
+            }
+            catch (Exception inner)
+            {
+                _log.Error(inner, "Reactor.ErrorHandler threw while handling an error from {0}", Label);
+            }
+        }
+    }
+
     private string StateName() => _process is null ? "restarting" : _registeredAt == 0 ? "starting" : "running";
 
     // ---- process -----------------------------------------------------------------------------
@@ -255,12 +286,10 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         _registeredAt = 0;
         var self = Self;
-        var label = Label;
-        var log = _log;
         try
         {
             _process = WorkerHostProcess.Start(Settings.Host, _workers.HostStart(_instance, _type, _key, _options),
-                line => log.Info("[{0}] {1}", label, line),
+                _workers.LogSink(_type.Name, _key, _log),
                 (pid, code) => self.Tell(new Exited(pid, code)));
         }
         catch (Exception e)

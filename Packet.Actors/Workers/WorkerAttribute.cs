@@ -29,4 +29,10 @@ public sealed class WorkerAttribute(string name) : Attribute
     /// second request while one may hang (an evaluator) uses 1.
     /// </summary>
     public int MaxInFlight { get; init; }
+
+    /// <summary>
+    /// The master-side proxy class for this worker (Packet's <c>set_worker_proxy</c>): a <see cref="Pimp"/>
+    /// subclass with a public parameterless constructor. <see cref="MetaPimp"/> unless given.
+    /// </summary>
+    public Type? Proxy { get; init; }
 }

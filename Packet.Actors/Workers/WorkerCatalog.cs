@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Packet.Actors.Workers;
 
 /// <summary>A worker class the master knows by name.</summary>
-internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int Instances, int MaxInFlight)
+internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int Instances, int MaxInFlight, Type Proxy)
 {
     public string AssemblyPath => Type.Assembly.Location;
 
@@ -26,7 +26,10 @@ internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int I
             throw new ArgumentException($"worker class {type.FullName} asks for {attribute.Instances} instances; at least 1 is needed");
         if (attribute.MaxInFlight < 0)
             throw new ArgumentException($"worker class {type.FullName} has a negative MaxInFlight");
-        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad, attribute.Instances, attribute.MaxInFlight);
+        var proxy = attribute.Proxy ?? typeof(MetaPimp);
+        if (!proxy.IsSubclassOf(typeof(Pimp)) || proxy.IsAbstract || proxy.GetConstructor(Type.EmptyTypes) is null)
+            throw new ArgumentException($"worker class {type.FullName} names proxy {proxy.FullName}, which is not a concrete Pimp subclass with a public parameterless constructor");
+        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad, attribute.Instances, attribute.MaxInFlight, proxy);
     }
 }
 

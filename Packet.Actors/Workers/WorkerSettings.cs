@@ -16,7 +16,8 @@ internal sealed record WorkerSettings(
     TimeSpan MaxBackoff,
     int MaxPayload,
     int MaxInFlight,
-    IReadOnlyList<string> AllowedTypes)
+    IReadOnlyList<string> AllowedTypes,
+    string? LogFolder)
 {
     public const string RemoteConfigPath = "packet.workers.remote-config";
 
@@ -34,6 +35,9 @@ internal sealed record WorkerSettings(
             "off" => false,
             var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.enabled' must be auto, on or off, not \"{other}\""),
         };
+        var logFolder = ConfigReader.Text(config, "packet.workers.log-folder");
+        if (logFolder.Length > 0 && !Directory.Exists(logFolder))
+            throw new ConfigurationException($"PacketAkka setting 'packet.workers.log-folder' names \"{logFolder}\", which is not a folder");
         var host = ConfigReader.Text(config, "packet.workers.host");
         if (host.Length == 0) host = Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll");
         else if (!File.Exists(host))
@@ -56,7 +60,8 @@ internal sealed record WorkerSettings(
             MaxBackoff: ConfigReader.Duration(config, "packet.workers.restart.max-backoff"),
             MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),
             MaxInFlight: ConfigReader.Int(config, "packet.workers.max-in-flight"),
-            AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"));
+            AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"),
+            LogFolder: logFolder.Length > 0 ? Path.GetFullPath(logFolder) : null);
         if (settings.MaxInFlight < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-in-flight' must be at least 1");
         if (!config.HasPath(RemoteConfigPath))

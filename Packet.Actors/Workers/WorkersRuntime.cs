@@ -9,10 +9,12 @@ namespace Packet.Actors.Workers;
 /// The master-side worker state one reactor shares between its actors and its public API: settings,
 /// the per-run secret, the payload serializer, the status store and the dropped-reply count.
 /// </summary>
-internal sealed class WorkersRuntime(WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel)
+internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel)
 {
     private readonly ConcurrentDictionary<string, object?> _results = new();
     private long _droppedReplies;
+
+    public Reactor Reactor { get; } = reactor;
 
     public WorkerSettings Settings { get; } = settings;
 
@@ -36,11 +38,32 @@ internal sealed class WorkersRuntime(WorkerSettings settings, IReadOnlyDictionar
     /// <summary>How many asks one instance of <paramref name="type"/> holds at once.</summary>
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
 
+    /// <summary>
+    /// Where a WorkerHost's output lines go: the master's log with the worker's name, or, with
+    /// <c>packet.workers.log-folder</c>, a file per worker (<c>name.log</c> or <c>name_key.log</c>).
+    /// </summary>
+    public Action<string> LogSink(string name, string? key, ILoggingAdapter log)
+    {
+        var label = ResultKey(name, key);
+        if (Settings.LogFolder is not { } folder) return line => log.Info("[{0}] {1}", label, line);
+        var writer = _logFiles.GetOrAdd(label, l => TextWriter.Synchronized(new StreamWriter(
+            new FileStream(Path.Combine(folder, $"{l}.log"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }));
+        return line => writer.WriteLine(line);
+    }
+
+    /// <summary>Closes the per-worker log files; called when the reactor stops.</summary>
+    public void CloseLogs()
+    {
+        foreach (var writer in _logFiles.Values) writer.Dispose();
+        _logFiles.Clear();
+    }
+
+    private readonly ConcurrentDictionary<string, TextWriter> _logFiles = new();
+
     public void CountDroppedReply() => Interlocked.Increment(ref _droppedReplies);
 
-    /// <summary>Packet's <c>:status</c> messages: the latest <see cref="Worker.SendData"/> of each worker, by Packet's worker key.</summary>
-    public void RecordResult(string name, string? key, byte[] payload) =>
-        _results[ResultKey(name, key)] = Payloads.Deserialize(payload);
+    /// <summary>Packet's <c>:status</c> store: the latest value recorded for each worker, by Packet's worker key.</summary>
+    public void RecordResult(string name, string? key, object? value) => _results[ResultKey(name, key)] = value;
 
     /// <summary>backgroundrb's <c>gen_worker_key</c>: the name, or <c>name_key</c> for a keyed instance.</summary>
     public static string ResultKey(string name, string? key) => key is null ? name : $"{name}_{key}";

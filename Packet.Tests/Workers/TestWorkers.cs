@@ -67,7 +67,11 @@ public sealed class KeyedWorker : Worker
 {
     private string _greeting = "";
 
-    protected override void WorkerInit() => _greeting = WorkerOptions.TryGetValue("greeting", out var g) ? g : "none";
+    protected override void WorkerInit()
+    {
+        _greeting = WorkerOptions.TryGetValue("greeting", out var g) ? g : "none";
+        Console.WriteLine($"keyed worker {Key} ready");
+    }
 
     protected override object? ReceiveData(object? data) => data is "pid" ? Environment.ProcessId : $"{Key}:{_greeting}:{data}";
 }
@@ -87,5 +91,26 @@ public sealed class PoolWorker : Worker
     {
         Thread.Sleep(Timeout.Infinite);
         return "never";
+    }
+}
+
+/// <summary>Pushes what it is asked; its custom proxy shouts it and asks back.</summary>
+[Worker("shout_worker", NoAutoLoad = true, Proxy = typeof(ShoutPimp))]
+public sealed class ShoutWorker : Worker
+{
+    protected override object? ReceiveData(object? data)
+    {
+        SendData(data is "pong" ? "pong received" : data);
+        return "pushed";
+    }
+}
+
+/// <summary>A custom proxy: upper-cases every status, and answers a "ping" push with a request to its worker.</summary>
+public sealed class ShoutPimp : MetaPimp
+{
+    protected override void ReceiveData(object? data)
+    {
+        if (data is "ping") SendRequest("pong");
+        base.ReceiveData($"{data}".ToUpperInvariant());
     }
 }

@@ -13,7 +13,7 @@ public sealed class WorkerFixture : IAsyncLifetime
     {
         Reactor = Reactors.Start("""
             packet.workers {
-              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests"]
+              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
               allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
               ask-timeout = 3s
               restart.min-backoff = 100ms

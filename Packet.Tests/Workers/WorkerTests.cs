@@ -101,7 +101,7 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         var forbidden = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", new Forbidden("x")));
         var reply = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", "forbidden"));
 
-        Assert.Contains("no worker is named \"no_such_worker\" (known: echo_worker, keyed_worker, pool_worker, sink_worker)", unknown.Message);
+        Assert.Contains("no worker is named \"no_such_worker\" (known: echo_worker, keyed_worker, pool_worker, shout_worker, sink_worker)", unknown.Message);
         Assert.Contains("Packet.Tests.Workers.Forbidden is not allowed", forbidden.Message);
         Assert.Contains("reply cannot travel", reply.Message);
         Assert.Equal("still fine", await Reactor.AskWorkerAsync("echo_worker", "still fine"));
@@ -213,6 +213,53 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
 
         await Bounded.Until(() => Reactor.WorkerResults.TryGetValue("echo_worker", out var s) && "busy".Equals(s), "echo_worker's status");
         await Bounded.Until(() => Reactor.WorkerResults.TryGetValue("sink_worker", out var s) && "sink got parcel".Equals(s), "the relayed request");
+    }
+
+    [Fact]
+    public async Task A_worker_that_names_a_custom_proxy_gets_it()
+    {
+        await Reactor.StartWorkerAsync("shout_worker");
+        try
+        {
+            Assert.Equal("pushed", await Reactor.AskWorkerAsync("shout_worker", "ping"));
+
+            await Bounded.Until(() => Reactor.WorkerResults.TryGetValue("shout_worker", out var s) && "PONG RECEIVED".Equals(s),
+                "the proxy's request to come back as a shouted status");
+        }
+        finally
+        {
+            await Reactor.DeleteWorkerAsync("shout_worker");
+        }
+    }
+
+    [Fact]
+    public async Task With_a_log_folder_each_worker_writes_its_own_file()
+    {
+        var folder = Directory.CreateTempSubdirectory("packet-logs-").FullName;
+        try
+        {
+            await using (var reactor = Reactors.Start($$"""
+                packet.workers {
+                  types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
+                  log-folder = "{{folder}}"
+                }
+                """))
+            {
+                await reactor.StartWorkerAsync("keyed_worker", "logged");
+                var file = Path.Combine(folder, "keyed_worker_logged.log");
+                await Bounded.Until(() => File.Exists(file) && ReadShared(file).Contains("keyed worker logged ready"), "the worker's log line in its file");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static string ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
     }
 
     [Fact]
