@@ -51,7 +51,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     /// <summary>The pimp's <see cref="Pimp.SendRequest"/>.</summary>
     internal sealed record Request(object? Data);
 
-    private sealed record Exited(int ProcessId, int ExitCode);
+    private sealed record Exited(int HostId, int ExitCode);
 
     private sealed class Restart
     {
@@ -83,7 +83,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private readonly Dictionary<long, Pending> _pending = new();
     private readonly HashSet<IActorRef> _watchedAskers = new();
     private readonly List<IActorRef> _readyWaiters = new();
-    private WorkerHostProcess? _process;
+    private IWorkerHost? _process;
     private int _quickFailures;
     private long _registeredAt;
 
@@ -130,7 +130,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 _registeredAt = Environment.TickCount64;
                 Context.Watch(register.Worker);
                 register.Worker.Tell(new WorkerProtocol.Registered(Self));
-                _log.Info("worker {0} is up (process {1})", Label, _process?.Id);
+                _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
                 foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
                 _readyWaiters.Clear();
                 Context.Parent.Tell(new WorkersActor.InstanceReady(Self));
@@ -189,8 +189,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case Exited exited when exited.ProcessId == _process?.Id:
-                _log.Info("worker {0} deleted (process {1} exited)", Label, exited.ProcessId);
+            case Exited exited when exited.HostId == _process?.Id:
+                _log.Info("worker {0} deleted (host {1} exited)", Label, exited.HostId);
                 requester.Tell(Deleted.Instance);
                 Context.Stop(Self);
                 return true;
@@ -216,7 +216,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case WorkerProtocol.Failed failed:
                 Finish(failed.RequestId, null, failed.Error);
                 return true;
-            case Exited exited when exited.ProcessId == _process?.Id:
+            case Exited exited when exited.HostId == _process?.Id:
                 OnExit(exited.ExitCode);
                 return true;
             case Exited:
@@ -239,7 +239,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 _process.Kill();
                 return true;
             case Describe:
-                Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.Id, StateName()));
+                Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.ProcessId, StateName()));
                 return true;
             case WhenReady:
                 _readyWaiters.Add(Sender);
@@ -288,9 +288,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         var self = Self;
         try
         {
-            _process = WorkerHostProcess.Start(Settings.Host, _workers.HostStart(_instance, _type, _key, _options),
-                _workers.LogSink(_type.Name, _key, _log),
-                (pid, code) => self.Tell(new Exited(pid, code)));
+            _process = _workers.StartHost(_instance, _type, _key, _options, _log, (id, code) => self.Tell(new Exited(id, code)));
         }
         catch (Exception e)
         {

@@ -10,13 +10,15 @@ namespace Packet.Actors.Workers;
 /// master that dies, even by <c>kill -9</c>, leaves no orphan. Its output lines are handed to the
 /// master's log, and its exit is reported at once.
 /// </summary>
-internal sealed class WorkerHostProcess : IDisposable
+internal sealed class WorkerHostProcess : IWorkerHost
 {
     private readonly Process _process;
 
     private WorkerHostProcess(Process process) => _process = process;
 
     public int Id => _process.Id;
+
+    public int? ProcessId => _process.Id;
 
     public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string> onLine, Action<int, int> onExit)
     {

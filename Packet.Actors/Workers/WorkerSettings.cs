@@ -17,7 +17,8 @@ internal sealed record WorkerSettings(
     int MaxPayload,
     int MaxInFlight,
     IReadOnlyList<string> AllowedTypes,
-    string? LogFolder)
+    string? LogFolder,
+    bool InProcess)
 {
     public const string RemoteConfigPath = "packet.workers.remote-config";
 
@@ -61,7 +62,8 @@ internal sealed record WorkerSettings(
             MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),
             MaxInFlight: ConfigReader.Int(config, "packet.workers.max-in-flight"),
             AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"),
-            LogFolder: logFolder.Length > 0 ? Path.GetFullPath(logFolder) : null);
+            LogFolder: logFolder.Length > 0 ? Path.GetFullPath(logFolder) : null,
+            InProcess: ConfigReader.Bool(config, "packet.workers.in-process"));
         if (settings.MaxInFlight < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-in-flight' must be at least 1");
         if (!config.HasPath(RemoteConfigPath))

@@ -60,6 +60,17 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
 
     private readonly ConcurrentDictionary<string, TextWriter> _logFiles = new();
 
+    private int _inProcessHosts;
+
+    /// <summary>Starts one instance where <c>packet.workers.in-process</c> says: its own WorkerHost process, or an actor here.</summary>
+    public IWorkerHost StartHost(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, ILoggingAdapter log, Action<int, int> onExit)
+    {
+        var start = HostStart(instance, type, key, options);
+        return Settings.InProcess
+            ? InProcessWorkerHost.Start(-Interlocked.Increment(ref _inProcessHosts), Reactor.System, Reactor, type, start, Payloads, onExit)
+            : WorkerHostProcess.Start(Settings.Host, start, LogSink(type.Name, key, log), onExit);
+    }
+
     public void CountDroppedReply() => Interlocked.Increment(ref _droppedReplies);
 
     /// <summary>Packet's <c>:status</c> store: the latest value recorded for each worker, by Packet's worker key.</summary>

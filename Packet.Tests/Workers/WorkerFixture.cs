@@ -4,15 +4,19 @@ using Xunit;
 
 namespace Packet.Tests.Workers;
 
-/// <summary>One master reactor with real WorkerHost processes, shared by a test class; stopping it reaps every host.</summary>
-public sealed class WorkerFixture : IAsyncLifetime
+/// <summary>One master reactor with the test workers, shared by a test class; stopping it reaps every host.</summary>
+public abstract class WorkerFixture : IAsyncLifetime
 {
     public Reactor Reactor { get; private set; } = null!;
 
+    /// <summary>Where the workers run: <c>off</c> for WorkerHost processes, <c>on</c> for actors in the master.</summary>
+    protected abstract string InProcess { get; }
+
     public async Task InitializeAsync()
     {
-        Reactor = Reactors.Start("""
+        Reactor = Reactors.Start($$"""
             packet.workers {
+              in-process = {{InProcess}}
               types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
               allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
               ask-timeout = 3s
@@ -31,15 +35,15 @@ public sealed class WorkerFixture : IAsyncLifetime
     }
 
     /// <summary>Waits until the worker has registered (in a process other than <paramref name="replacing"/>), and returns its process id.</summary>
-    public async Task<int> RunningAsync(string name, string? key = null, int? replacing = null)
+    public async Task<int?> RunningAsync(string name, string? key = null, int? replacing = null)
     {
         WorkerInfo? info = null;
         await Bounded.Until(() =>
         {
             info = Reactor.GetWorkersAsync().GetAwaiter().GetResult().FirstOrDefault(w => w.Name == name && w.Key == key);
-            return info is { State: "running" } && info.ProcessId != replacing;
+            return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
         }, $"worker {name} to run", TimeSpan.FromSeconds(30));
-        return info!.ProcessId!.Value;
+        return info!.ProcessId;
     }
 }
 
@@ -60,4 +64,16 @@ public static class Hosts
     }
 
     public static Task GoneAsync(int pid) => Bounded.Until(() => !IsAlive(pid), $"WorkerHost process {pid} to exit", TimeSpan.FromSeconds(10));
+}
+
+/// <summary>The workers in real Packet.WorkerHost processes.</summary>
+public sealed class ProcessWorkerFixture : WorkerFixture
+{
+    protected override string InProcess => "off";
+}
+
+/// <summary>The same workers on actors inside the master.</summary>
+public sealed class InProcessWorkerFixture : WorkerFixture
+{
+    protected override string InProcess => "on";
 }

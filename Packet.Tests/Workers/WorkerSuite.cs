@@ -11,9 +11,15 @@ using Xunit;
 
 namespace Packet.Tests.Workers;
 
-public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFixture>
+/// <summary>
+/// The worker behaviour that must not depend on where a worker runs: run once against WorkerHost
+/// processes (<see cref="ProcessWorkerTests"/>) and once in process (<see cref="InProcessWorkerTests"/>).
+/// </summary>
+public abstract class WorkerSuite(WorkerFixture fixture)
 {
-    private Reactor Reactor => fixture.Reactor;
+    protected WorkerFixture Fixture => fixture;
+
+    protected Reactor Reactor => fixture.Reactor;
 
     /// <summary>Each line a client sends goes to echo_worker; the reply comes back as a line.</summary>
     private sealed class AskingServer : LineConnection
@@ -21,16 +27,6 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         protected override void ReceiveLine(string line) => AskWorker("echo_worker", line);
 
         protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : $"{reply.Data}");
-    }
-
-    [Fact]
-    public async Task A_worker_runs_in_its_own_process_and_answers_a_round_trip()
-    {
-        var pid = await Reactor.AskWorkerAsync("echo_worker", "pid");
-
-        Assert.NotEqual(Environment.ProcessId, pid);
-        Assert.True(Hosts.IsAlive((int)pid!));
-        Assert.Equal(new Job("me", 2), await Reactor.AskWorkerAsync("echo_worker", new Job("me", 1)));
     }
 
     [Fact]
@@ -131,65 +127,11 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         Assert.Equal("k2:none:y", await Reactor.AskWorkerAsync("keyed_worker", "y", "k2"));
         Assert.Contains("already running", duplicate.Message);
 
-        var pid = (int)(await Reactor.AskWorkerAsync("keyed_worker", "pid", "k1"))!;
+        var host = (await Reactor.GetWorkersAsync()).Single(w => w.Key == "k1").ProcessId;
         await Reactor.DeleteWorkerAsync("keyed_worker", "k1");
-        Assert.False(Hosts.IsAlive(pid));
+        if (host is { } pid) Assert.False(Hosts.IsAlive(pid));
         Assert.DoesNotContain(await Reactor.GetWorkersAsync(), w => w.Key == "k1");
         await Reactor.DeleteWorkerAsync("keyed_worker", "k2");
-    }
-
-    [Fact]
-    public async Task Killing_a_WorkerHost_fails_the_pending_ask_within_two_seconds_and_the_restarted_worker_answers()
-    {
-        var pid = await fixture.RunningAsync("echo_worker");
-        var pending = Reactor.AskWorkerAsync("echo_worker", "sleep:10000");
-        await Task.Delay(200); // let the ask reach the worker: a bounded head start, not synchronisation of the result
-
-        var clock = Stopwatch.StartNew();
-        Process.GetProcessById(pid).Kill();
-        var error = await Assert.ThrowsAsync<WorkerException>(() => pending.Within("the pending ask to fail"));
-        clock.Stop();
-
-        Assert.Contains("unavailable", error.Message);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the asker waited {clock.Elapsed}");
-        await fixture.RunningAsync("echo_worker", replacing: pid);
-        Assert.Equal("back", await Reactor.AskWorkerAsync("echo_worker", "back"));
-    }
-
-    [Fact]
-    public async Task A_hung_worker_times_out_and_is_restarted()
-    {
-        var pid = await fixture.RunningAsync("echo_worker");
-
-        var error = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", "hang"));
-
-        Assert.Contains("did not answer within", error.Message);
-        await Hosts.GoneAsync(pid);
-        Assert.Equal("alive", await Reactor.AskWorkerAsync("echo_worker", "alive"));
-    }
-
-    [Fact]
-    public async Task A_pool_serves_other_asks_while_one_instance_hangs_then_restarts_it()
-    {
-        await Reactor.StartWorkerAsync("pool_worker");
-        try
-        {
-            var pids = (await Reactor.GetWorkersAsync()).Where(w => w.Name == "pool_worker").Select(w => w.ProcessId).ToArray();
-            Assert.Equal(2, pids.Distinct().Count());
-
-            var hung = Reactor.AskWorkerAsync("pool_worker", "hang");
-            var served = new List<object?>();
-            for (var i = 0; i < 5; i++) served.Add(await Reactor.AskWorkerAsync("pool_worker", $"ask {i}").Within("an ask beside the hung one", TimeSpan.FromSeconds(2)));
-
-            Assert.Equal(Enumerable.Range(0, 5).Select(i => (object?)$"ask {i}"), served);
-            Assert.Contains("did not answer within", (await Assert.ThrowsAsync<WorkerException>(() => hung)).Message);
-            await Bounded.Until(() => Reactor.GetWorkersAsync().GetAwaiter().GetResult()
-                .Count(w => w.Name == "pool_worker" && w.State == "running" && !pids.Contains(w.ProcessId)) == 1, "the hung instance to be replaced");
-        }
-        finally
-        {
-            await Reactor.DeleteWorkerAsync("pool_worker");
-        }
     }
 
     [Fact]
@@ -230,67 +172,5 @@ public sealed class WorkerTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         {
             await Reactor.DeleteWorkerAsync("shout_worker");
         }
-    }
-
-    [Fact]
-    public async Task With_a_log_folder_each_worker_writes_its_own_file()
-    {
-        var folder = Directory.CreateTempSubdirectory("packet-logs-").FullName;
-        try
-        {
-            await using (var reactor = Reactors.Start($$"""
-                packet.workers {
-                  types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
-                  log-folder = "{{folder}}"
-                }
-                """))
-            {
-                await reactor.StartWorkerAsync("keyed_worker", "logged");
-                var file = Path.Combine(folder, "keyed_worker_logged.log");
-                await Bounded.Until(() => File.Exists(file) && ReadShared(file).Contains("keyed worker logged ready"), "the worker's log line in its file");
-            }
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static string ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd();
-    }
-
-    [Fact]
-    public async Task A_registration_without_the_secret_is_refused()
-    {
-        // A stranger that speaks the wire protocol perfectly, but was not started by this master.
-        using var stranger = ActorSystem.Create("stranger", ConfigurationFactory.ParseString("akka.loglevel = WARNING")
-            .WithFallback(Actors.Reactor.DefaultConfig.GetConfig("packet.workers.remote-config")));
-        var master = $"{((ExtendedActorSystem)Reactor.System).Provider.DefaultAddress}/user/workers";
-        var probe = stranger.ActorOf(Props.Create(() => new Forwarder()));
-
-        var answer = await stranger.ActorSelection(master)
-            .Ask<object>(new WorkerProtocol.Register("not-the-secret", 1, "echo_worker", probe), TimeSpan.FromSeconds(10));
-
-        Assert.Contains("wrong secret", Assert.IsType<WorkerProtocol.Refused>(answer).Reason);
-        await stranger.Terminate();
-    }
-
-    private sealed class Forwarder : ReceiveActor;
-
-    [Fact]
-    public async Task A_WorkerHost_exits_by_itself_when_its_master_goes_away()
-    {
-        var type = WorkerType.Of(typeof(EchoWorker));
-        var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
-            new Dictionary<string, string>(), [], 1024, "WARNING");
-        var exited = new TaskCompletionSource<int>();
-        using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, _ => { }, (_, code) => exited.TrySetResult(code));
-
-        host.CloseInput(); // what the kernel does to the pipe when the master dies, even by kill -9
-
-        Assert.Equal(0, await exited.Task.Within("the orphaned WorkerHost to exit", TimeSpan.FromSeconds(10)));
     }
 }
