@@ -19,6 +19,21 @@ public sealed partial class ReadmeTests
         Assert.Contains($"```csharp\n{string.Join("\n\n", regions)}\n```", readme);
     }
 
+    [Theory]
+    [InlineData("samples/EvalServer/Program.cs", 2)]
+    [InlineData("samples/EvalServer/worker/EvalWorker.cs", 1)]
+    public void The_README_eval_server_is_the_sample_that_compiles(string file, int count)
+    {
+        var root = ConfigurationTests.RepositoryRoot();
+        var sample = File.ReadAllText(Path.Combine(root, file)).ReplaceLineEndings("\n");
+        var readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
+
+        var regions = Region().Matches(sample).Select(m => m.Groups["code"].Value.Trim('\n')).ToArray();
+
+        Assert.Equal(count, regions.Length);
+        Assert.Contains($"```csharp\n{string.Join("\n\n", regions)}\n```", readme);
+    }
+
     [Fact]
     public void The_README_names_the_two_commands_that_CI_and_users_run()
     {
@@ -26,8 +41,9 @@ public sealed partial class ReadmeTests
         var readme = File.ReadAllText(Path.Combine(root, "README.md"));
         var ci = File.ReadAllText(Path.Combine(root, ".ci", "run"));
 
-        Assert.Contains("dotnet run --project samples/EchoServer", readme);
-        Assert.Contains("dotnet test PacketAkka.sln", readme);
+        var commands = readme[readme.IndexOf("```sh\n", StringComparison.Ordinal)..];
+        Assert.StartsWith("```sh\ndotnet run --project samples/EvalServer ", commands);
+        Assert.Contains("\ndotnet test PacketAkka.sln ", commands);
         Assert.Contains("\ndotnet test PacketAkka.sln\n", ci);
     }
 

@@ -13,11 +13,13 @@ var config = ConfigurationFactory
     .ParseString($"packet.workers.root = \"{Path.Combine(AppContext.BaseDirectory, "worker").Replace("\\", "/")}\"")
     .WithFallback(PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "eval-server.conf")));
 
+#region run
 Reactor.Run(reactor =>
 {
     var server = reactor.StartServer<EvalServer>(host, port, connection => connection.Wow());
     Console.WriteLine($"listening on {server.LocalEndPoint}");
 }, config);
+#endregion
 
 static string? Option(string[] args, string name)
 {
@@ -32,6 +34,7 @@ static int Usage(string problem)
     return 0;
 }
 
+#region server
 /// <summary>Hands each line to eval_worker; the answer comes back to this same connection.</summary>
 sealed class EvalServer : LineConnection
 {
@@ -43,3 +46,4 @@ sealed class EvalServer : LineConnection
     /// <summary>The seed's per-connection block calls this on each accepted instance.</summary>
     public void Wow() => Console.WriteLine("Wow");
 }
+#endregion

@@ -5,6 +5,7 @@ using Packet.Actors;
 
 namespace EvalServer.Worker;
 
+#region worker
 /// <summary>
 /// The seed's eval_worker: evaluates each request as a C# expression (the C# analogue of Ruby's eval)
 /// and returns the result as one line of text. It runs in its own WorkerHost process, so an expression
@@ -50,3 +51,4 @@ public sealed class EvalWorker : Packet.Actors.Worker
         _ => (value.ToString() ?? "").ReplaceLineEndings(" "),
     };
 }
+#endregion
