@@ -278,7 +278,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
     }
 
-    private string StateName() => _process is null ? "restarting" : _registeredAt == 0 ? "starting" : "running";
+    private string StateName() => _process is null ? Settings.Restart ? "restarting" : "stopped" : _registeredAt == 0 ? "starting" : "running";
 
     // ---- process -----------------------------------------------------------------------------
 
@@ -317,8 +317,18 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         _process?.Dispose();
         _process = null;
         if (upFor > Settings.MaxBackoff.TotalMilliseconds) _quickFailures = 0;
-        ScheduleRestart();
+        if (Settings.Restart)
+        {
+            ScheduleRestart();
+            return;
+        }
+        _log.Warning("worker {0} stays stopped (packet.workers.restart.policy = never)", Label);
+        Context.Parent.Tell(new WorkersActor.InstanceStopped(Self));
+        Context.Become(Stopped);
     }
+
+    /// <summary>The process died and the policy says not to restart it: asks fail until the worker is deleted.</summary>
+    private bool Stopped(object message) => Common(message);
 
     private void ScheduleRestart()
     {

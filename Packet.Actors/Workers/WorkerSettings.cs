@@ -12,6 +12,7 @@ internal sealed record WorkerSettings(
     TimeSpan AskTimeout,
     bool RestartOnAskTimeout,
     TimeSpan StartTimeout,
+    bool Restart,
     TimeSpan MinBackoff,
     TimeSpan MaxBackoff,
     int MaxPayload,
@@ -49,6 +50,12 @@ internal sealed record WorkerSettings(
             "keep" => false,
             var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.on-ask-timeout' must be restart or keep, not \"{other}\""),
         };
+        var restart = ConfigReader.Text(config, "packet.workers.restart.policy") switch
+        {
+            "backoff" => true,
+            "never" => false,
+            var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.restart.policy' must be backoff or never, not \"{other}\""),
+        };
         var settings = new WorkerSettings(
             Root: root.Length > 0 ? Path.GetFullPath(root) : null,
             Types: types,
@@ -57,6 +64,7 @@ internal sealed record WorkerSettings(
             AskTimeout: ConfigReader.Duration(config, "packet.workers.ask-timeout"),
             RestartOnAskTimeout: onAskTimeout,
             StartTimeout: ConfigReader.Duration(config, "packet.workers.start-timeout"),
+            Restart: restart,
             MinBackoff: ConfigReader.Duration(config, "packet.workers.restart.min-backoff"),
             MaxBackoff: ConfigReader.Duration(config, "packet.workers.restart.max-backoff"),
             MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),

@@ -33,6 +33,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>Proxy → registry: the instance takes no asks until it is ready again.</summary>
     internal sealed record InstanceDown(IActorRef Proxy);
 
+    /// <summary>Proxy → registry: the instance died and will not be restarted (<c>restart.policy = never</c>).</summary>
+    internal sealed record InstanceStopped(IActorRef Proxy);
+
     /// <summary>Proxy → registry: one ask this registry handed it is finished (answered, failed or timed out).</summary>
     internal sealed record AskDone(IActorRef Proxy);
 
@@ -49,6 +52,8 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public int InFlight { get; set; }
 
         public bool Ready { get; set; }
+
+        public bool Stopped { get; set; }
     }
 
     private sealed record Waiting(Ask Ask, IActorRef Asker, long Arrived);
@@ -65,6 +70,8 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public Queue<Waiting> Waiting { get; } = new();
 
         public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
+
+        public bool AllStopped => Instances.Count > 0 && Instances.All(i => i.Stopped);
 
         public Instance? Free() => Instances.Where(i => i.Ready && i.InFlight < maxInFlight).MinBy(i => i.InFlight);
     }
@@ -108,7 +115,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
                 entry.Instance.Ready = false;
                 return true;
-            case AskDone or InstanceReady or InstanceDown:
+            case InstanceStopped stopped when _byProxy.TryGetValue(stopped.Proxy, out var entry):
+                entry.Instance.Ready = false;
+                entry.Instance.Stopped = true;
+                if (entry.Pool.AllStopped) FailWaiting(entry.Pool, Stopped(entry.Pool));
+                return true;
+            case AskDone or InstanceReady or InstanceDown or InstanceStopped:
                 return true; // from an instance of a deleted worker
             case Sweep:
                 foreach (var each in _pools.Values) ExpireWaiting(each);
@@ -143,7 +155,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     private void Route(Pool pool, Waiting waiting)
     {
-        if (pool.Waiting.Count == 0 && pool.Free() is { } instance)
+        if (pool.AllStopped)
+            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, Stopped(pool)));
+        else if (pool.Waiting.Count == 0 && pool.Free() is { } instance)
             HandTo(instance, waiting);
         else
             pool.Waiting.Enqueue(waiting);
@@ -267,6 +281,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             return null;
         }
     }
+
+    private static string Stopped(Pool pool) =>
+        $"worker {pool.Label} is stopped: its process died and packet.workers.restart.policy = never; start it again with StartWorker after DeleteWorker";
 
     private static string KeyText(string? key) => key is null ? "" : $" with key \"{key}\"";
 

@@ -43,6 +43,23 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
+    public async Task Under_restart_policy_never_a_dead_worker_stays_stopped_and_asks_fail_at_once()
+    {
+        await using var reactor = Reactors.Start("""
+            packet.workers { types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"], restart.policy = never }
+            """);
+        await reactor.StartWorkerAsync("keyed_worker", "once");
+        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "once"))!;
+
+        Process.GetProcessById(pid).Kill();
+        await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Single().State == "stopped", "the worker to stay stopped");
+        var error = await Assert.ThrowsAsync<WorkerException>(() => reactor.AskWorkerAsync("keyed_worker", "x", "once").Within("an ask to a stopped worker", TimeSpan.FromSeconds(2)));
+
+        Assert.Contains("is stopped", error.Message);
+        Assert.False(Hosts.IsAlive(pid));
+    }
+
+    [Fact]
     public async Task A_hung_worker_times_out_and_is_restarted()
     {
         var pid = (await Fixture.RunningAsync("echo_worker"))!.Value;

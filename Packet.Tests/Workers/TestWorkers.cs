@@ -22,6 +22,7 @@ public sealed class EchoWorker : Worker
         string s when s.StartsWith("relay:", StringComparison.Ordinal) => Relay(s[6..]),
         Job job => job with { Number = job.Number + 1 },
         "forbidden" => new Forbidden("cannot travel"),
+        "serve" => Serve(),
         _ => data,
     };
 
@@ -30,6 +31,10 @@ public sealed class EchoWorker : Worker
         Thread.Sleep(Timeout.Infinite);
         return "never";
     }
+
+    /// <summary>A worker is a full reactor: it can run its own servers.</summary>
+    private int Serve() =>
+        Reactor.StartServerAsync("127.0.0.1", 0, () => new Support.Recorder { Echo = true }).GetAwaiter().GetResult().LocalEndPoint.Port;
 
     private static object Sleep(int milliseconds, string s)
     {

@@ -158,6 +158,17 @@ public abstract class WorkerSuite(WorkerFixture fixture)
     }
 
     [Fact]
+    public async Task A_worker_is_a_full_reactor_that_can_run_its_own_server()
+    {
+        var port = (int)(await Reactor.AskWorkerAsync("echo_worker", "serve"))!;
+
+        using var client = await Loopback.ConnectAsync(port);
+        await client.SendAsync("served by a worker");
+
+        Assert.Equal("served by a worker", Encoding.UTF8.GetString(await client.ReadExactlyAsync(18)));
+    }
+
+    [Fact]
     public async Task A_worker_that_names_a_custom_proxy_gets_it()
     {
         await Reactor.StartWorkerAsync("shout_worker");
