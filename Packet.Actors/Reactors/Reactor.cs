@@ -378,6 +378,9 @@ public sealed class Reactor : IAsyncDisposable
     /// </summary>
     public IReadOnlyDictionary<string, object?> WorkerResults => _runtime.Workers?.Results ?? new Dictionary<string, object?>();
 
+    /// <summary>Logs a failure of reactor-level user code and hands it to <see cref="ErrorHandler"/>.</summary>
+    internal void ReportError(Exception error, string where) => _runtime.ReportError(null, error, where);
+
     /// <summary>Records <paramref name="value"/> as the status of a worker, as <see cref="MetaPimp"/> does for each push.</summary>
     internal void RecordWorkerResult(string name, string? key, object? value) => _runtime.Workers?.RecordResult(name, key, value);
 

@@ -266,15 +266,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
         catch (Exception e)
         {
-            _log.Error(e, "{0}.{1} of worker {2} threw", _type.Proxy.Name, where, Label);
-            try
-            {
-                _workers.Reactor.ErrorHandler?.Invoke(null, e);
-            }
-            catch (Exception inner)
-            {
-                _log.Error(inner, "Reactor.ErrorHandler threw while handling an error from {0}", Label);
-            }
+            _workers.Reactor.ReportError(e, $"{_type.Proxy.Name}.{where} of worker {Label}");
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text;
 using Akka.Event;
 using Packet.Actors.Workers.Protocol;
 
@@ -29,8 +30,9 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
 
     public long DroppedReplies => Interlocked.Read(ref _droppedReplies);
 
+    /// <summary>Compares in constant time, so the secret cannot be guessed byte by byte from response times.</summary>
     public bool IsSecret(string candidate) =>
-        CryptographicOperations.FixedTimeEquals(Convert.FromHexString(Secret), candidate.Length == Secret.Length && IsHex(candidate) ? Convert.FromHexString(candidate) : new byte[Secret.Length / 2 + 1]);
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(Secret));
 
     public HostStart HostStart(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
         new(masterPath, Secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel);
@@ -78,6 +80,4 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
 
     /// <summary>backgroundrb's <c>gen_worker_key</c>: the name, or <c>name_key</c> for a keyed instance.</summary>
     public static string ResultKey(string name, string? key) => key is null ? name : $"{name}_{key}";
-
-    private static bool IsHex(string text) => text.All(Uri.IsHexDigit);
 }

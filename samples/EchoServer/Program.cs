@@ -4,8 +4,7 @@
 using Packet.Actors;
 using Packet.Io.Configuration;
 
-var host = Option(args, "--host") ?? "localhost";
-var port = int.TryParse(Option(args, "--port") ?? "11006", out var p) ? p : Usage("--port takes a number from 0 to 65535");
+var (host, port) = SampleArgs.HostAndPort(args, "EchoServer");
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
 
 #region echo
@@ -15,19 +14,6 @@ Reactor.Run(reactor =>
     Console.WriteLine($"listening on {server.LocalEndPoint}");
 }, config);
 #endregion
-
-static string? Option(string[] args, string name)
-{
-    var at = Array.IndexOf(args, name);
-    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
-}
-
-static int Usage(string problem)
-{
-    Console.Error.WriteLine($"EchoServer: {problem}\nusage: EchoServer [--host HOST] [--port PORT]");
-    Environment.Exit(2);
-    return 0;
-}
 
 #region handler
 sealed class Echo : Connection

@@ -7,8 +7,7 @@ using Akka.Configuration;
 using Packet.Actors;
 using Packet.Io.Configuration;
 
-var host = Option(args, "--host") ?? "localhost";
-var port = int.TryParse(Option(args, "--port") ?? "11006", out var p) ? p : Usage("--port takes a number from 0 to 65535");
+var (host, port) = SampleArgs.HostAndPort(args, "EvalServer");
 var config = ConfigurationFactory
     .ParseString($"packet.workers.root = \"{Path.Combine(AppContext.BaseDirectory, "worker").Replace("\\", "/")}\"")
     .WithFallback(PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "eval-server.conf")));
@@ -20,19 +19,6 @@ Reactor.Run(reactor =>
     Console.WriteLine($"listening on {server.LocalEndPoint}");
 }, config);
 #endregion
-
-static string? Option(string[] args, string name)
-{
-    var at = Array.IndexOf(args, name);
-    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
-}
-
-static int Usage(string problem)
-{
-    Console.Error.WriteLine($"EvalServer: {problem}\nusage: EvalServer [--host HOST] [--port PORT]");
-    Environment.Exit(2);
-    return 0;
-}
 
 #region server
 /// <summary>Hands each line to eval_worker; the answer comes back to this same connection.</summary>

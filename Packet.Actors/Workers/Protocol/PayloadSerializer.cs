@@ -78,7 +78,7 @@ internal sealed class PayloadSerializer
 
     public bool IsAllowed(Type type)
     {
-        if (BuiltIn.Contains(type) || _allowed.Contains(type) || type.IsEnum && _allowed.Contains(type)) return true;
+        if (BuiltIn.Contains(type) || _allowed.Contains(type)) return true;
         if (type.IsArray) return type.GetArrayRank() == 1 && IsAllowed(type.GetElementType()!);
         if (type.IsGenericType && Collections.Contains(type.GetGenericTypeDefinition()))
             return type.GetGenericArguments().All(IsAllowed);
