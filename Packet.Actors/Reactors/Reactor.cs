@@ -328,6 +328,22 @@ public sealed class Reactor : IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts a worker named in code rather than found in <c>packet.workers.root</c> or <c>packet.workers.types</c>
+    /// (set <c>packet.workers.enabled = on</c> when no worker is named in config). Otherwise as
+    /// <see cref="StartWorkerAsync"/>; the class's <see cref="WorkerAttribute"/> gives the name.
+    /// </summary>
+    /// <typeparam name="T">The worker class; its assembly must be a file the WorkerHost can load.</typeparam>
+    /// <param name="key">The instance key, or <see langword="null"/>.</param>
+    /// <param name="options">What the worker reads as <see cref="Worker.WorkerOptions"/>.</param>
+    /// <exception cref="ArgumentException">The class is not a valid worker (no name, abstract, no parameterless constructor).</exception>
+    public async Task StartWorkerAsync<T>(string? key = null, IReadOnlyDictionary<string, string>? options = null) where T : Worker
+    {
+        var type = WorkerType.Of(typeof(T));
+        var timeout = WorkersRuntime.Settings.StartTimeout + _operationTimeout;
+        await Workers.Ask(new WorkersActor.StartWorker(type.Name, key, options ?? new Dictionary<string, string>(), type), timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Stops a worker's process and removes it (Packet's <c>delete_worker</c>, which did neither).
     /// Its pending asks fail. Completes when the process is gone.
     /// </summary>

@@ -12,8 +12,11 @@ namespace Packet.Actors.Workers;
 /// </summary>
 internal sealed class WorkersActor : ActorBase, IWithTimers
 {
-    /// <summary>Start a worker; answered with <see cref="Status.Success"/> once every instance registered, or <see cref="Status.Failure"/>.</summary>
-    internal sealed record StartWorker(string Name, string? Key, IReadOnlyDictionary<string, string> Options);
+    /// <summary>
+    /// Start a worker; answered with <see cref="Status.Success"/> once every instance registered, or
+    /// <see cref="Status.Failure"/>. With <paramref name="Class"/>, a worker named in code joins the catalog first.
+    /// </summary>
+    internal sealed record StartWorker(string Name, string? Key, IReadOnlyDictionary<string, string> Options, WorkerType? Class = null);
 
     /// <summary>Stop a worker's processes and forget it; answered with <see cref="Status.Success"/> or <see cref="Status.Failure"/>.</summary>
     internal sealed record DeleteWorker(string Name, string? Key);
@@ -77,20 +80,25 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     }
 
     private readonly WorkersRuntime _workers;
+    private readonly Dictionary<string, WorkerType> _catalog;
     private readonly Dictionary<(string Name, string? Key), Pool> _pools = new();
     private readonly Dictionary<IActorRef, (Pool Pool, Instance Instance)> _byProxy = new();
     private readonly Dictionary<long, IActorRef> _byInstanceId = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private long _nextInstanceId;
 
-    public WorkersActor(WorkersRuntime workers) => _workers = workers;
+    public WorkersActor(WorkersRuntime workers)
+    {
+        _workers = workers;
+        _catalog = new Dictionary<string, WorkerType>(workers.Catalog);
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(250));
-        foreach (var worker in _workers.Catalog.Values.Where(w => !w.NoAutoLoad))
+        foreach (var worker in _catalog.Values.Where(w => !w.NoAutoLoad))
             Create(worker, null, new Dictionary<string, string>());
     }
 
@@ -195,7 +203,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     private void Start(StartWorker start)
     {
-        if (!_workers.Catalog.TryGetValue(start.Name, out var type))
+        if (start.Class is { } named && _catalog.TryGetValue(named.Name, out var known) && known.Type != named.Type)
+        {
+            Sender.Tell(new Status.Failure(new InvalidOperationException(
+                $"worker name \"{named.Name}\" already belongs to {known.Type.FullName}, not {named.Type.FullName}")));
+            return;
+        }
+        if (start.Class is { } added) _catalog[added.Name] = added;
+        if (!_catalog.TryGetValue(start.Name, out var type))
         {
             Sender.Tell(new Status.Failure(new ArgumentException(UnknownWorker(start.Name))));
             return;
@@ -288,8 +303,8 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private static string KeyText(string? key) => key is null ? "" : $" with key \"{key}\"";
 
     private string UnknownWorker(string name) =>
-        $"no worker is named \"{name}\" (known: {(_workers.Catalog.Count == 0 ? "none" : string.Join(", ", _workers.Catalog.Keys.Order()))})";
+        $"no worker is named \"{name}\" (known: {(_catalog.Count == 0 ? "none" : string.Join(", ", _catalog.Keys.Order()))})";
 
     private string NotRunning(string name, string? key) =>
-        _workers.Catalog.ContainsKey(name) ? $"worker {name}{KeyText(key)} is not running" : UnknownWorker(name);
+        _catalog.ContainsKey(name) ? $"worker {name}{KeyText(key)} is not running" : UnknownWorker(name);
 }

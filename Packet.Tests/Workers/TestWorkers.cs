@@ -119,3 +119,16 @@ public sealed class ShoutPimp : MetaPimp
         base.ReceiveData($"{data}".ToUpperInvariant());
     }
 }
+
+/// <summary>Named only in code: no config lists it.</summary>
+[Worker("code_worker", NoAutoLoad = true)]
+public sealed class CodeWorker : Worker
+{
+    protected override object? ReceiveData(object? data) => $"code worker got {data}";
+}
+
+/// <summary>A worker without [Worker]: refused with a clear error.</summary>
+public sealed class Unnamed : Worker
+{
+    protected override object? ReceiveData(object? data) => data;
+}
