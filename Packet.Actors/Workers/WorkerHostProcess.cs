@@ -20,7 +20,7 @@ internal sealed class WorkerHostProcess : IWorkerHost
 
     public int? ProcessId => _process.Id;
 
-    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string> onLine, Action<int, int> onExit)
+    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string, bool> onLine, Action<int, int> onExit)
     {
         if (!File.Exists(hostDll))
             throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the Packet.WorkerHost project or set packet.workers.host", hostDll);
@@ -33,8 +33,8 @@ internal sealed class WorkerHostProcess : IWorkerHost
             WorkingDirectory = Path.GetDirectoryName(start.AssemblyPath)!,
         };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(line); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(line); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(line, false); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(line, true); };
         process.Exited += (_, _) => onExit(process.Id, SafeExitCode(process));
         process.Start();
         process.BeginOutputReadLine();

@@ -41,16 +41,22 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
 
     /// <summary>
-    /// Where a WorkerHost's output lines go: the master's log with the worker's name, or, with
+    /// Where a WorkerHost's output lines go: the master's log with the worker's name (standard error as
+    /// warnings, so a crashing host says why even at the default log level), or, with
     /// <c>packet.workers.log-folder</c>, a file per worker (<c>name.log</c> or <c>name_key.log</c>).
     /// </summary>
-    public Action<string> LogSink(string name, string? key, ILoggingAdapter log)
+    public Action<string, bool> LogSink(string name, string? key, ILoggingAdapter log)
     {
         var label = ResultKey(name, key);
-        if (Settings.LogFolder is not { } folder) return line => log.Info("[{0}] {1}", label, line);
+        if (Settings.LogFolder is not { } folder)
+            return (line, error) =>
+            {
+                if (error) log.Warning("[{0}] {1}", label, line);
+                else log.Info("[{0}] {1}", label, line);
+            };
         var writer = _logFiles.GetOrAdd(label, l => TextWriter.Synchronized(new StreamWriter(
             new FileStream(Path.Combine(folder, $"{l}.log"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }));
-        return line => writer.WriteLine(line);
+        return (line, _) => writer.WriteLine(line);
     }
 
     /// <summary>Closes the per-worker log files; called when the reactor stops.</summary>

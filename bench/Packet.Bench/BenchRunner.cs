@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Packet.Bench.Load;
+
+namespace Packet.Bench;
+
+/// <summary>
+/// Runs every cell against every server it names, each server in its own process and each cell's load
+/// generator in another, and writes the table of absolute figures and ratios to the raw baseline.
+/// </summary>
+public static class BenchRunner
+{
+    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB);
+
+    public static async Task<int> RunAsync(bool quick, string resultsFolder)
+    {
+        var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
+        var rows = new List<Row>();
+        foreach (var server in Cell.All.SelectMany(c => c.Servers).Distinct())
+        {
+            using var process = StartSelf(server, "--port", "0");
+            try
+            {
+                var port = await ListeningPortAsync(process);
+                foreach (var cell in Cell.All.Where(c => c.Servers.Contains(server)))
+                {
+                    var cpuBefore = ProcessStats.CpuSeconds(process.Id);
+                    var result = await LoadAsync(cell, port, process.Id, duration, quick);
+                    var cpu = ProcessStats.CpuSeconds(process.Id) - cpuBefore;
+                    var row = new Row(cell, server, result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
+                    rows.Add(row);
+                    Console.Error.WriteLine($"{server,-20} {cell.Title,-42} {Format(result.Value),12} {cell.Unit}");
+                }
+            }
+            finally
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        var table = Markdown(rows, quick);
+        Console.WriteLine(table);
+        if (!quick)
+        {
+            Directory.CreateDirectory(resultsFolder);
+            await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table);
+        }
+        return 0;
+    }
+
+    /// <summary>One cell in its own load-generator process; its last output line is the result as JSON.</summary>
+    private static async Task<CellResult> LoadAsync(Cell cell, int port, int serverPid, TimeSpan duration, bool quick)
+    {
+        var arguments = new List<string> { "loadgen", "--cell", cell.Id, "--port", $"{port}", "--server-pid", $"{serverPid}", "--seconds", $"{duration.TotalSeconds}" };
+        if (quick) arguments.Add("--quick");
+        using var loadgen = StartSelf([.. arguments]);
+        var output = await loadgen.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        await loadgen.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        if (loadgen.ExitCode != 0)
+            throw new InvalidOperationException($"the load generator failed on {cell.Id}: {await loadgen.StandardError.ReadToEndAsync()}");
+        return JsonSerializer.Deserialize<CellResult>(output.Trim().Split('\n')[^1])!;
+    }
+
+    private static Process StartSelf(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet", ["exec", typeof(BenchRunner).Assembly.Location, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        return Process.Start(info)!;
+    }
+
+    private static async Task<int> ListeningPortAsync(Process server)
+    {
+        var line = await Task.Run(() =>
+        {
+            while (server.StandardOutput.ReadLine() is { } l)
+                if (l.StartsWith("listening on ", StringComparison.Ordinal)) return l;
+            return null;
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+        _ = server.StandardOutput.ReadToEndAsync();
+        _ = server.StandardError.ReadToEndAsync();
+        return line is null ? throw new InvalidOperationException("a server ended without listening") : int.Parse(line[(line.LastIndexOf(':') + 1)..]);
+    }
+
+    private static string Markdown(List<Row> rows, bool quick)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
+        text.AppendLine();
+        text.AppendLine($"Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
+                        "servers and load generator on the same machine over 127.0.0.1, each in its own process.");
+        text.AppendLine();
+        text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka | PacketAkka ÷ raw |");
+        text.AppendLine("|---|---|---|---|---|---|");
+        foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
+        {
+            double? Value(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server)?.Result.Value;
+            var raw = Value("raw-echo-server");
+            var packet = Value("echo-server");
+            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Format(raw)} | {Format(Value("kestrel-echo-server"))} | {Format(packet)} | {(raw > 0 && packet is { } p ? $"{p / raw:0.00}×" : "–")} |");
+        }
+        text.AppendLine();
+        text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");
+        text.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var row in rows.Where(r => r.Result.P50 is not null))
+            text.AppendLine($"| {row.Cell.Title} | {row.Server} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
+        text.AppendLine();
+        text.AppendLine("| worker cell | unit | PacketAkka |");
+        text.AppendLine("|---|---|---|");
+        foreach (var row in rows.Where(r => r.Server == "worker-echo-server"))
+            text.AppendLine($"| {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} |");
+        return text.ToString();
+    }
+
+    private static string Format(double? value) => value switch
+    {
+        null => "–",
+        >= 100 => value.Value.ToString("#,0", CultureInfo.InvariantCulture),
+        _ => value.Value.ToString("0.0", CultureInfo.InvariantCulture),
+    };
+
+    private static string CpuModel() =>
+        File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+            : "unknown CPU";
+}

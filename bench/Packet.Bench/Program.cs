@@ -1,0 +1,52 @@
+// PacketAkka's benchmarks. One command runs everything side by side and writes bench/results/results.md:
+//   dotnet run -c Release --project bench/Packet.Bench -- all
+// --quick runs every cell for a second, to check that the bench works (CI does this); it judges nothing.
+// Server-only modes, each printing "listening on HOST:PORT" and running until killed:
+//   echo-server | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
+// The load generator, run by "all" in its own process:
+//   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
+using System.Text.Json;
+using Packet.Bench;
+using Packet.Bench.Load;
+using Packet.Bench.Servers;
+
+var mode = args.FirstOrDefault() ?? "all";
+var port = int.Parse(Option("--port") ?? "0");
+switch (mode)
+{
+    case "all":
+        return await BenchRunner.RunAsync(args.Contains("--quick"), Path.Combine(RepositoryRoot(), "bench", "results"));
+    case "echo-server":
+        await PacketEchoServer.RunAsync(port);
+        return 0;
+    case "raw-echo-server":
+        await RawEchoServer.RunAsync(port);
+        return 0;
+    case "kestrel-echo-server":
+        await KestrelEchoServer.RunAsync(port);
+        return 0;
+    case "worker-echo-server":
+        await WorkerEchoServer.RunAsync(port);
+        return 0;
+    case "loadgen":
+        var cell = Cell.All.Single(c => c.Id == Option("--cell"));
+        var result = await cell.RunAsync(port, int.Parse(Option("--server-pid") ?? "0"), TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")), args.Contains("--quick"));
+        Console.WriteLine(JsonSerializer.Serialize(result));
+        return 0;
+    default:
+        Console.Error.WriteLine($"Packet.Bench: unknown mode {mode}; see the comment at the top of Program.cs");
+        return 2;
+}
+
+string? Option(string name)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+}
+
+static string RepositoryRoot()
+{
+    var directory = new DirectoryInfo(AppContext.BaseDirectory);
+    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PacketAkka.sln"))) directory = directory.Parent;
+    return directory?.FullName ?? Directory.GetCurrentDirectory();
+}

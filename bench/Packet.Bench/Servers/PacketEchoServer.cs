@@ -1,0 +1,21 @@
+using Akka.Configuration;
+using Packet.Actors;
+
+namespace Packet.Bench.Servers;
+
+/// <summary>PacketAkka's echo: the samples' EchoServer without its console lines.</summary>
+public static class PacketEchoServer
+{
+    public static readonly Config Quiet = ConfigurationFactory.ParseString("akka.loglevel = WARNING\npacket.reactor.name = bench");
+
+    public static Task RunAsync(int port) => Reactor.RunAsync(async reactor =>
+    {
+        var server = await reactor.StartServerAsync<Echo>("127.0.0.1", port);
+        Console.WriteLine($"listening on {server.LocalEndPoint}");
+    }, Quiet);
+
+    private sealed class Echo : Connection
+    {
+        protected override void ReceiveData(ReadOnlyMemory<byte> data) => SendData(data.Span);
+    }
+}

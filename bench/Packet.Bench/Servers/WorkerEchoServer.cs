@@ -1,0 +1,44 @@
+using Akka.Configuration;
+using Packet.Actors;
+
+namespace Packet.Bench.Servers;
+
+/// <summary>Each newline-terminated line goes through AskWorker to an echo worker in a WorkerHost and back to its client.</summary>
+public static class WorkerEchoServer
+{
+    public static Task RunAsync(int port) => Reactor.RunAsync(async reactor =>
+    {
+        await reactor.StartWorkerAsync<EchoWorker>();
+        var server = await reactor.StartServerAsync<Lines>("127.0.0.1", port);
+        Console.WriteLine($"listening on {server.LocalEndPoint}");
+    }, ConfigurationFactory.ParseString($"""
+        packet.workers.enabled = on
+        packet.workers.host = "{HostBuild()}"
+        """).WithFallback(PacketEchoServer.Quiet));
+
+    /// <summary>
+    /// The WorkerHost from its own build output: this program references the ASP.NET Core framework
+    /// (for the Kestrel baseline), so the copy beside it lacks libraries that framework provides.
+    /// </summary>
+    private static string HostBuild()
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory); // bench/Packet.Bench/bin/<Configuration>/net10.0/
+        var configuration = output.Parent!.Name;
+        var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        return Path.Combine(root, "Packet.WorkerHost", "bin", configuration, output.Name, "Packet.WorkerHost.dll").Replace('\\', '/');
+    }
+
+    private sealed class Lines : LineConnection
+    {
+        protected override void ReceiveLine(string line) => AskWorker("bench_echo", line);
+
+        protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : (string)reply.Data!);
+    }
+}
+
+/// <summary>Returns what it is given.</summary>
+[Worker("bench_echo", NoAutoLoad = true)]
+public sealed class EchoWorker : Worker
+{
+    protected override object? ReceiveData(object? data) => data;
+}
