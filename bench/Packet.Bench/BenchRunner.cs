@@ -15,40 +15,71 @@ public static class BenchRunner
 {
     private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB);
 
-    public static async Task<int> RunAsync(bool quick, string resultsFolder)
+    /// <summary>Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine is shared and noisy.</summary>
+    public static async Task<int> RunAsync(bool quick, int runs, string resultsFolder)
     {
         var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
+        if (quick) runs = 1;
         var rows = new List<Row>();
         foreach (var server in Cell.All.SelectMany(c => c.Servers).Distinct())
         {
-            using var process = StartSelf(server, "--port", "0");
-            try
+            foreach (var cell in Cell.All.Where(c => c.Servers.Contains(server)))
             {
-                var port = await ListeningPortAsync(process);
-                foreach (var cell in Cell.All.Where(c => c.Servers.Contains(server)))
-                {
-                    var cpuBefore = ProcessStats.CpuSeconds(process.Id);
-                    var result = await LoadAsync(cell, port, process.Id, duration, quick);
-                    var cpu = ProcessStats.CpuSeconds(process.Id) - cpuBefore;
-                    var row = new Row(cell, server, result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
-                    rows.Add(row);
-                    Console.Error.WriteLine($"{server,-20} {cell.Title,-42} {Format(result.Value),12} {cell.Unit}");
-                }
-            }
-            finally
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
+                // Memory is read as RSS growth, so each idle run gets a fresh server; the others share one.
+                var measured = new List<Row>();
+                if (cell.Id == "idle")
+                    for (var run = 0; run < runs; run++)
+                        measured.Add(await WithServerAsync(server, (process, port) => MeasureAsync(cell, server, process, port, duration, quick)));
+                else
+                    measured.AddRange(await WithServerAsync(server, async (process, port) =>
+                    {
+                        var results = new List<Row>();
+                        for (var run = 0; run < runs; run++) results.Add(await MeasureAsync(cell, server, process, port, duration, quick));
+                        return results;
+                    }));
+                var median = measured.OrderBy(r => r.Result.Value).ElementAt(measured.Count / 2);
+                rows.Add(median);
+                Console.Error.WriteLine($"{server,-20} {cell.Title,-42} {Format(median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", measured.Select(r => Format(r.Result.Value)))})");
             }
         }
-        var table = Markdown(rows, quick);
+        var workerRows = await WorkerRowsAsync(duration);
+        foreach (var row in workerRows) Console.Error.WriteLine($"{"workers",-20} {row.Title,-42} {Format(row.Value),12} {row.Unit}");
+        var table = Markdown(rows, workerRows, quick, runs, duration);
         Console.WriteLine(table);
         if (!quick)
         {
             Directory.CreateDirectory(resultsFolder);
-            await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table);
+            await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table + "\n![echo cells as ratios to raw](echo-ratios.png)\n");
+            var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
+            double Ratio(Cell cell, string server) =>
+                rows.Single(r => r.Cell == cell && r.Server == server).Result.Value / rows.Single(r => r.Cell == cell && r.Server == "raw-echo-server").Result.Value;
+            Chart.Ratios(echo.Select(c => c.Title).ToArray(), echo.Select(c => Ratio(c, "kestrel-echo-server")).ToArray(),
+                echo.Select(c => Ratio(c, "echo-server")).ToArray(), Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
+    }
+
+    /// <summary>Starts <paramref name="server"/> in its own process, runs <paramref name="measure"/> against it, and kills it.</summary>
+    private static async Task<T> WithServerAsync<T>(string server, Func<Process, int, Task<T>> measure)
+    {
+        using var process = StartSelf(server, "--port", "0");
+        try
+        {
+            return await measure(process, await ListeningPortAsync(process));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    private static async Task<Row> MeasureAsync(Cell cell, string server, Process process, int port, TimeSpan duration, bool quick)
+    {
+        var cpuBefore = ProcessStats.CpuSeconds(process.Id);
+        var result = await LoadAsync(cell, port, process.Id, duration, quick);
+        var cpu = ProcessStats.CpuSeconds(process.Id) - cpuBefore;
+        return new Row(cell, server, result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
     }
 
     /// <summary>One cell in its own load-generator process; its last output line is the result as JSON.</summary>
@@ -62,6 +93,15 @@ public static class BenchRunner
         if (loadgen.ExitCode != 0)
             throw new InvalidOperationException($"the load generator failed on {cell.Id}: {await loadgen.StandardError.ReadToEndAsync()}");
         return JsonSerializer.Deserialize<CellResult>(output.Trim().Split('\n')[^1])!;
+    }
+
+    private static async Task<List<WorkerRow>> WorkerRowsAsync(TimeSpan duration)
+    {
+        using var cells = StartSelf("worker-cells", "--seconds", $"{duration.TotalSeconds}");
+        var output = await cells.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(10));
+        await cells.WaitForExitAsync();
+        if (cells.ExitCode != 0) throw new InvalidOperationException($"the worker cells failed: {await cells.StandardError.ReadToEndAsync()}");
+        return JsonSerializer.Deserialize<List<WorkerRow>>(output.Trim().Split('\n')[^1])!;
     }
 
     private static Process StartSelf(params string[] arguments)
@@ -88,12 +128,12 @@ public static class BenchRunner
         return line is null ? throw new InvalidOperationException("a server ended without listening") : int.Parse(line[(line.LastIndexOf(':') + 1)..]);
     }
 
-    private static string Markdown(List<Row> rows, bool quick)
+    private static string Markdown(List<Row> rows, List<WorkerRow> workerRows, bool quick, int runs, TimeSpan duration)
     {
         var text = new StringBuilder();
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
         text.AppendLine();
-        text.AppendLine($"Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
+        text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
                         "servers and load generator on the same machine over 127.0.0.1, each in its own process.");
         text.AppendLine();
         text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka | PacketAkka ÷ raw |");
@@ -111,10 +151,16 @@ public static class BenchRunner
         foreach (var row in rows.Where(r => r.Result.P50 is not null))
             text.AppendLine($"| {row.Cell.Title} | {row.Server} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
         text.AppendLine();
-        text.AppendLine("| worker cell | unit | PacketAkka |");
-        text.AppendLine("|---|---|---|");
+        text.AppendLine("| worker cell | unit | value | p50 µs | p99 µs |");
+        text.AppendLine("|---|---|---|---|---|");
         foreach (var row in rows.Where(r => r.Server == "worker-echo-server"))
-            text.AppendLine($"| {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} |");
+            text.AppendLine($"| TCP {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} | {Format(row.Result.P50)} | {Format(row.Result.P99)} |");
+        foreach (var row in workerRows)
+            text.AppendLine($"| {row.Title} | {row.Unit} | {Format(row.Value)} | {Format(row.P50)} | {Format(row.P99)} |");
+        var floor = workerRows.FirstOrDefault(r => r.Title.Contains("ping-pong") && r.Title.Contains(", 1 in flight"));
+        var ask = workerRows.FirstOrDefault(r => r.Title.StartsWith("AskWorker, 1 askers, 1 in flight", StringComparison.Ordinal));
+        if (floor is { Value: > 0 } && ask is not null)
+            text.AppendLine($"\nAskWorker with one ask in flight runs at {ask.Value / floor.Value:0.00}× the raw Akka.Remote ping-pong floor.");
         return text.ToString();
     }
 

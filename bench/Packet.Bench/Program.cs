@@ -1,10 +1,12 @@
 // PacketAkka's benchmarks. One command runs everything side by side and writes bench/results/results.md:
 //   dotnet run -c Release --project bench/Packet.Bench -- all
-// --quick runs every cell for a second, to check that the bench works (CI does this); it judges nothing.
+// Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
 //   echo-server | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
 // The load generator, run by "all" in its own process:
 //   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
+// The worker cells (AskWorker through a real WorkerHost, and a raw Akka.Remote ping-pong as the floor):
+//   worker-cells --seconds S
 using System.Text.Json;
 using Packet.Bench;
 using Packet.Bench.Load;
@@ -15,7 +17,7 @@ var port = int.Parse(Option("--port") ?? "0");
 switch (mode)
 {
     case "all":
-        return await BenchRunner.RunAsync(args.Contains("--quick"), Path.Combine(RepositoryRoot(), "bench", "results"));
+        return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(RepositoryRoot(), "bench", "results"));
     case "echo-server":
         await PacketEchoServer.RunAsync(port);
         return 0;
@@ -27,6 +29,12 @@ switch (mode)
         return 0;
     case "worker-echo-server":
         await WorkerEchoServer.RunAsync(port);
+        return 0;
+    case "pong-server":
+        await WorkerCells.PongServerAsync();
+        return 0;
+    case "worker-cells":
+        Console.WriteLine(JsonSerializer.Serialize(await WorkerCells.RunAsync(TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")))));
         return 0;
     case "loadgen":
         var cell = Cell.All.Single(c => c.Id == Option("--cell"));

@@ -109,22 +109,14 @@ public static class LoadGenerator
     /// <summary>Holds <paramref name="connections"/> idle connections (each echoed one byte first) and returns the server's RSS growth per connection, in KiB.</summary>
     public static async Task<CellResult> IdleMemoryAsync(int port, int serverPid, int connections)
     {
+        // Warm the server up (JIT, pools) with a first batch that is closed again, then take the baseline.
+        foreach (var socket in await OpenIdleAsync(port, 100)) socket.Dispose();
+        await Task.Delay(TimeSpan.FromSeconds(1));
         var before = ProcessStats.RssKiB(serverPid);
         var sockets = new List<Socket>(connections);
         try
         {
-            for (var i = 0; i < connections; i += 100)
-            {
-                var batch = await Task.WhenAll(Enumerable.Range(0, Math.Min(100, connections - i)).Select(async _ =>
-                {
-                    var socket = await ConnectAsync(port);
-                    await socket.SendAsync(new byte[] { 42 }, SocketFlags.None);
-                    var one = new byte[1];
-                    if (await socket.ReceiveAsync(one, SocketFlags.None) != 1 || one[0] != 42) throw new InvalidDataException("an idle connection's echo failed");
-                    return socket;
-                }));
-                sockets.AddRange(batch);
-            }
+            for (var i = 0; i < connections; i += 100) sockets.AddRange(await OpenIdleAsync(port, Math.Min(100, connections - i)));
             await Task.Delay(TimeSpan.FromSeconds(2)); // let the server settle before the reading
             var after = ProcessStats.RssKiB(serverPid);
             return new CellResult((after - before) / (double)connections, connections, null, null, null);
@@ -134,6 +126,17 @@ public static class LoadGenerator
             foreach (var socket in sockets) socket.Dispose();
         }
     }
+
+    /// <summary>Opens <paramref name="count"/> connections, each echoing one byte, and leaves them open.</summary>
+    private static Task<Socket[]> OpenIdleAsync(int port, int count) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+        {
+            var socket = await ConnectAsync(port);
+            await socket.SendAsync(new byte[] { 42 }, SocketFlags.None);
+            var one = new byte[1];
+            if (await socket.ReceiveAsync(one, SocketFlags.None) != 1 || one[0] != 42) throw new InvalidDataException("an idle connection's echo failed");
+            return socket;
+        }));
 
     private static async Task<Socket> ConnectAsync(int port)
     {

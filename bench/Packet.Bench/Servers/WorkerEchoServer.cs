@@ -6,15 +6,18 @@ namespace Packet.Bench.Servers;
 /// <summary>Each newline-terminated line goes through AskWorker to an echo worker in a WorkerHost and back to its client.</summary>
 public static class WorkerEchoServer
 {
+    /// <summary>A reactor with workers on, whose WorkerHost comes from its own build output.</summary>
+    public static Config Config => ConfigurationFactory.ParseString($"""
+        packet.workers.enabled = on
+        packet.workers.host = "{HostBuild()}"
+        """).WithFallback(PacketEchoServer.Quiet);
+
     public static Task RunAsync(int port) => Reactor.RunAsync(async reactor =>
     {
         await reactor.StartWorkerAsync<EchoWorker>();
         var server = await reactor.StartServerAsync<Lines>("127.0.0.1", port);
         Console.WriteLine($"listening on {server.LocalEndPoint}");
-    }, ConfigurationFactory.ParseString($"""
-        packet.workers.enabled = on
-        packet.workers.host = "{HostBuild()}"
-        """).WithFallback(PacketEchoServer.Quiet));
+    }, Config);
 
     /// <summary>
     /// The WorkerHost from its own build output: this program references the ASP.NET Core framework
