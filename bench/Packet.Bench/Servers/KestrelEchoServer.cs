@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Packet.Bench.Servers;
@@ -21,7 +22,9 @@ public static class KestrelEchoServer
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         Console.WriteLine($"listening on {new Uri(address).Host}:{new Uri(address).Port}");
-        await Task.Delay(Timeout.Infinite); // until the process is killed
+        var stopping = new TaskCompletionSource();
+        app.Lifetime.ApplicationStopping.Register(stopping.SetResult); // Ctrl-C or SIGTERM
+        await stopping.Task;
     }
 
     private sealed class Echo : ConnectionHandler
