@@ -378,7 +378,7 @@ public sealed class Reactor : IAsyncDisposable
         {
             throw new WorkerException(new WorkerReply(name, key, null, e.Message));
         }
-        var answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload),
+        var answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Lasting: false),
             workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
         var reply = _runtime.ToReply(answer);
         return reply.IsError ? throw new WorkerException(reply) : reply.Data;

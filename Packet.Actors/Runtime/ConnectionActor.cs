@@ -341,7 +341,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         try
         {
-            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data)), Self);
+            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Lasting: true), Self);
         }
         catch (Workers.Protocol.PayloadException e)
         {

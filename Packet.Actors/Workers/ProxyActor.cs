@@ -22,8 +22,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     /// <summary>The answer to one ask, sent to the asker.</summary>
     internal sealed record Answer(long RequestId, string Worker, string? Key, byte[]? Payload, string? Error);
 
-    /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker.</summary>
-    internal sealed record Ask(long RequestId, byte[] Payload);
+    /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker, watched when <paramref name="Lasting"/>.</summary>
+    internal sealed record Ask(long RequestId, byte[] Payload, bool Lasting);
 
     /// <summary>Stop the instance for good; answered with <see cref="Deleted"/> once its process is gone.</summary>
     internal sealed class Delete
@@ -336,7 +336,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private void Track(Ask ask)
     {
         _pending[ask.RequestId] = new Pending(Sender, Environment.TickCount64 + (long)Settings.AskTimeout.TotalMilliseconds);
-        if (_watchedAskers.Add(Sender)) Context.Watch(Sender);
+        if (ask.Lasting && _watchedAskers.Add(Sender)) Context.Watch(Sender);
     }
 
     /// <summary>The one place an ask ends: the asker hears the outcome (unless it has gone) and the registry frees a slot.</summary>

@@ -21,8 +21,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>Stop a worker's processes and forget it; answered with <see cref="Status.Success"/> or <see cref="Status.Failure"/>.</summary>
     internal sealed record DeleteWorker(string Name, string? Key);
 
-    /// <summary>Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets a <see cref="ProxyActor.Answer"/>.</summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload);
+    /// <summary>
+    /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets a <see cref="ProxyActor.Answer"/>.
+    /// <paramref name="Lasting"/> marks an asker that lives on (a connection): its proxy watches it, to
+    /// drop and count replies for it once it has gone. A temporary asker (an awaited ask) is not watched.
+    /// </summary>
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, bool Lasting);
 
     /// <summary>Answered with every worker instance's <see cref="WorkerInfo"/>.</summary>
     internal sealed class ListWorkers
@@ -179,7 +183,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private static void HandTo(Instance instance, Waiting waiting)
     {
         instance.InFlight++;
-        instance.Proxy.Tell(new ProxyActor.Ask(waiting.Ask.RequestId, waiting.Ask.Payload), waiting.Asker);
+        instance.Proxy.Tell(new ProxyActor.Ask(waiting.Ask.RequestId, waiting.Ask.Payload, waiting.Ask.Lasting), waiting.Asker);
     }
 
     private void ExpireWaiting(Pool pool)
