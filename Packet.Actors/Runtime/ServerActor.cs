@@ -42,8 +42,19 @@ internal sealed class ServerActor : ActorBase
         _binder = binder;
     }
 
-    protected override void PreStart() =>
-        Context.System.Tcp().Tell(new Tcp.Bind(Self, _endpoint, _runtime.Settings.Backlog, _runtime.SocketOptions, pullMode: true));
+    protected override void PreStart()
+    {
+        try
+        {
+            Context.System.Tcp().Tell(new Tcp.Bind(Self, _endpoint, _runtime.Settings.Backlog, _runtime.SocketOptions, pullMode: true));
+        }
+        catch (Exception e)
+        {
+            // Akka.IO refuses bad akka.io.tcp settings only when it first starts: say so now, not after a timeout.
+            _binder.Tell(new Status.Failure(new InvalidOperationException($"cannot listen on {_endpoint}: {e.Message}", e)));
+            Context.Stop(Self);
+        }
+    }
 
     /// <summary>Waiting for Akka.IO to bind.</summary>
     protected override bool Receive(object message)

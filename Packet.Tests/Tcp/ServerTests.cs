@@ -59,6 +59,17 @@ public sealed class ServerTests
     }
 
     [Fact]
+    public async Task Settings_that_Akka_IO_refuses_fail_the_start_at_once_with_its_reason()
+    {
+        await using var reactor = Reactors.Start("akka.io.tcp { maximum-frame-size = 16k, send-buffer-size = 8k }");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder()).Within("the refused start", TimeSpan.FromSeconds(5)));
+
+        Assert.Contains("SendBufferSize (8192) must be at least 2x", error.Message);
+    }
+
+    [Fact]
     public async Task An_exception_in_a_hook_closes_only_that_connection()
     {
         await using var reactor = Reactors.Start();

@@ -5,6 +5,8 @@
 //   echo-server | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
 // The load generator, run by "all" in its own process:
 //   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
+// PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:
+//   PACKET_BENCH_HOCON='akka.io.tcp { maximum-frame-size = 16k, send-buffer-size = 32k, receive-buffer-size = 32k }'
 // The worker cells (AskWorker through a real WorkerHost, and a raw Akka.Remote ping-pong as the floor):
 //   worker-cells --seconds S
 using System.Text.Json;

@@ -6,7 +6,8 @@ namespace Packet.Bench.Servers;
 /// <summary>PacketAkka's echo: the samples' EchoServer without its console lines.</summary>
 public static class PacketEchoServer
 {
-    public static readonly Config Quiet = ConfigurationFactory.ParseString("akka.loglevel = WARNING\npacket.reactor.name = bench");
+    public static readonly Config Quiet = ConfigurationFactory.ParseString("akka.loglevel = WARNING\npacket.reactor.name = bench")
+        .WithFallback(Environment.GetEnvironmentVariable("PACKET_BENCH_HOCON") is { Length: > 0 } extra ? ConfigurationFactory.ParseString(extra) : Config.Empty);
 
     public static Task RunAsync(int port) => Reactor.RunAsync(async reactor =>
     {
