@@ -159,6 +159,20 @@ public abstract class WorkerSuite(WorkerFixture fixture)
     }
 
     [Fact]
+    public async Task The_master_refuses_JSON_serialized_messages_instead_of_reading_type_names_from_the_network()
+    {
+        using var stranger = ActorSystem.Create("json-stranger", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        var json = stranger.Serialization.FindSerializerForType(typeof(object));
+        var forged = json.ToBinary(new WorkerProtocol.Register("x", 1, "echo_worker", ActorRefs.Nobody));
+        Assert.Equal(1, json.Identifier); // Akka's Newtonsoft serializer, which honours type names in the payload
+
+        var refused = Assert.ThrowsAny<Exception>(() => Reactor.System.Serialization.Deserialize(forged, json.Identifier, typeof(WorkerProtocol.Register).FullName!));
+
+        Assert.Contains("Cannot find serializer with id [1]", refused.Message);
+        await stranger.Terminate();
+    }
+
+    [Fact]
     public async Task A_worker_named_only_in_code_starts_by_its_class()
     {
         await Reactor.StartWorkerAsync<CodeWorker>();
