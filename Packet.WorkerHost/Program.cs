@@ -43,6 +43,7 @@ var config = ConfigurationFactory.ParseString($$"""
     packet.reactor.name = "worker"
     packet.workers.enabled = on
     """);
+if (start.Tls is { } tls) config = ConfigurationFactory.ParseString(tls.ToHocon()).WithFallback(config); // the master speaks TLS: so must we
 await using var reactor = Reactor.Start(config);
 var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
 reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");

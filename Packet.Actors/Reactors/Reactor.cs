@@ -55,7 +55,8 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled)
         {
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
-            _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master, full.GetString("akka.loglevel"));
+            _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master,
+                full.GetString("akka.loglevel"), HostTls.From(full));
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");

@@ -10,7 +10,7 @@ namespace Packet.Actors.Workers;
 /// The master-side worker state one reactor shares between its actors and its public API: settings,
 /// the per-run secret, the payload serializer, the status store and the dropped-reply count.
 /// </summary>
-internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel)
+internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel, HostTls? tls)
 {
     private readonly ConcurrentDictionary<string, object?> _results = new();
     private long _droppedReplies;
@@ -35,7 +35,7 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(Secret));
 
     public HostStart HostStart(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
-        new(masterPath, Secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel);
+        new(masterPath, Secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel, tls);
 
     /// <summary>How many asks one instance of <paramref name="type"/> holds at once.</summary>
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;

@@ -126,6 +126,53 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
+    public async Task Workers_run_over_TLS_with_a_self_signed_certificate_and_a_plaintext_stranger_gets_nowhere()
+    {
+        var folder = Directory.CreateTempSubdirectory("packet-tls-").FullName;
+        try
+        {
+            var pfx = Path.Combine(folder, "node.pfx");
+            const string password = "test-only \"password\"";
+            using (var rsa = System.Security.Cryptography.RSA.Create(2048))
+            {
+                var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+                    "CN=localhost", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+                using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+                await File.WriteAllBytesAsync(pfx, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx, password));
+            }
+            await using var reactor = Reactors.Start($$"""
+                packet.workers {
+                  types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
+                  remote-config.akka.remote.dot-netty.tcp {
+                    enable-ssl = on
+                    ssl {
+                      suppress-validation = on # self-signed: there is no CA to check against
+                      certificate { path = {{System.Text.Json.JsonSerializer.Serialize(pfx)}}, password = {{System.Text.Json.JsonSerializer.Serialize(password)}} }
+                    }
+                  }
+                }
+                """);
+
+            await reactor.StartWorkerAsync("keyed_worker", "tls");
+            Assert.Equal("tls:none:over tls", await reactor.AskWorkerAsync("keyed_worker", "over tls", "tls"));
+            Assert.True(reactor.System.Settings.Config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl"));
+
+            using var plaintext = ActorSystem.Create("plaintext", ConfigurationFactory.ParseString("akka.loglevel = OFF")
+                .WithFallback(Actors.Reactor.DefaultConfig.GetConfig("packet.workers.remote-config")));
+            var address = ((ExtendedActorSystem)reactor.System).Provider.DefaultAddress;
+            Assert.Equal("akka.ssl.tcp", address.Protocol);
+            var master = $"akka.tcp://{address.System}@{address.Host}:{address.Port}/user/workers"; // same socket, no TLS
+            await Assert.ThrowsAsync<AskTimeoutException>(() => plaintext.ActorSelection(master)
+                .Ask<object>(new WorkerProtocol.Register("x", 1, "keyed_worker", ActorRefs.Nobody), TimeSpan.FromSeconds(3)));
+            await plaintext.Terminate();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_registration_without_the_secret_is_refused()
     {
         // A stranger that speaks the wire protocol perfectly, but was not started by this master.
@@ -148,7 +195,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     {
         var type = WorkerType.Of(typeof(EchoWorker));
         var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
-            new Dictionary<string, string>(), [], 1024, "WARNING");
+            new Dictionary<string, string>(), [], 1024, "WARNING", null);
         var exited = new TaskCompletionSource<int>();
         using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _) => { }, (_, code) => exited.TrySetResult(code));
 
