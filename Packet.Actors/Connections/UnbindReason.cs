@@ -33,7 +33,7 @@ public enum UnbindKind
     /// <summary>A handler hook threw; <see cref="UnbindReason.Exception"/> is what it threw.</summary>
     HandlerException,
 
-    /// <summary>The reactor stopped while the connection was open.</summary>
+    /// <summary>The reactor, or the server that accepted the connection, stopped while it was open.</summary>
     Shutdown,
 }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -35,7 +34,7 @@ public sealed class Reactor : IAsyncDisposable
     private readonly ReactorRuntime _runtime;
     private readonly IActorRef _actor;
     private readonly TimeSpan _operationTimeout;
-    private readonly ConcurrentDictionary<Server, bool> _servers = new();
+    private readonly TimeSpan _drainTimeout;
     private long _nextTimerId;
     private Task? _stopping;
 
@@ -50,6 +49,7 @@ public sealed class Reactor : IAsyncDisposable
             ?? throw new ConfigurationException($"PacketAkka setting 'packet.workers.allowed-types' names \"{name}\", which cannot be loaded")).ToArray();
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
+        _drainTimeout = reactor.DrainTimeout;
         System = ActorSystem.Create(reactor.Name, full);
         _runtime = new ReactorRuntime(this, settings, Logging.GetLogger(System, "packet.reactor"));
         if (workers.Enabled)
@@ -118,9 +118,11 @@ public sealed class Reactor : IAsyncDisposable
     public static Reactor Start(Config? config = null) => new(config ?? Config.Empty);
 
     /// <summary>
-    /// Stops the reactor: listening sockets close, every open connection gets <see cref="Connection.Unbind"/>
-    /// with <see cref="UnbindKind.Shutdown"/>, then the actor system ends. Returns at once; await
-    /// <see cref="StopAsync"/> or <see cref="WhenStopped"/> to wait.
+    /// Stops the reactor gracefully: listening sockets close; worker asks in flight are answered (up to
+    /// <c>packet.reactor.drain-timeout</c>); every open connection closes after writing what it has
+    /// queued, and gets <see cref="Connection.Unbind"/> with <see cref="UnbindKind.Shutdown"/>; the
+    /// WorkerHosts stop; the actor system ends. Returns at once; await <see cref="StopAsync"/> or
+    /// <see cref="WhenStopped"/> to wait.
     /// </summary>
     public void Stop() => _ = StopAsync();
 
@@ -134,19 +136,34 @@ public sealed class Reactor : IAsyncDisposable
         return stopping.Task;
     }
 
-    /// <summary>Closes the listening sockets first, so no accept races the shutdown, then ends the actor system.</summary>
+    /// <summary>
+    /// The shutdown, in order: stop accepting (new connections are reset); let worker asks in flight be
+    /// answered (up to <c>drain-timeout</c>); close every connection gracefully with
+    /// <see cref="UnbindKind.Shutdown"/> (up to <c>drain-timeout</c> again); end the actor system, which
+    /// closes the listening sockets and stops every WorkerHost.
+    /// </summary>
     private async Task StopCoreAsync()
     {
-        try
-        {
-            await Task.WhenAll(_servers.Keys.Select(server => server.StopAsync())).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            System.Log.Warning("a server did not stop cleanly: {0}", e.Message);
-        }
+        _actor.Tell(ServerActor.StopAccepting.Instance);
+        if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout).ConfigureAwait(false))
+            System.Log.Warning("stopping with {0} worker asks unanswered after packet.reactor.drain-timeout ({1})", _runtime.PendingAsks, _drainTimeout);
+        _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
+        if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout).ConfigureAwait(false))
+            System.Log.Warning("stopping with {0} connections still closing after packet.reactor.drain-timeout ({1})", ConnectionCount, _drainTimeout);
         await System.Terminate().ConfigureAwait(false);
         _runtime.Workers?.CloseLogs();
+    }
+
+    /// <summary>Waits for <paramref name="done"/>, checking every 10 ms, at most <paramref name="limit"/>.</summary>
+    private static async Task<bool> WithinAsync(Func<bool> done, TimeSpan limit)
+    {
+        var deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        while (!done())
+        {
+            if (Environment.TickCount64 >= deadline) return false;
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+        return true;
     }
 
     /// <summary>Stops the reactor and waits for it; the same as <see cref="StopAsync"/>.</summary>
@@ -187,9 +204,7 @@ public sealed class Reactor : IAsyncDisposable
         var endpoint = new IPEndPoint(await ResolveAsync(host).ConfigureAwait(false), ValidPort(port));
         var bound = await _actor.Ask<ServerActor.Bound>(new ReactorActor.StartServer(endpoint, factory, onAccept), _operationTimeout)
             .ConfigureAwait(false);
-        var server = new Server(bound.Server, bound.LocalEndPoint, _operationTimeout);
-        _servers[server] = true;
-        return server;
+        return new Server(bound.Server, bound.LocalEndPoint, _operationTimeout + _runtime.Settings.CloseTimeout);
     }
 
     /// <summary>
@@ -379,8 +394,17 @@ public sealed class Reactor : IAsyncDisposable
         {
             throw new WorkerException(new WorkerReply(name, key, null, e.Message));
         }
-        var answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Lasting: false),
-            workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
+        _runtime.AskSent();
+        ProxyActor.Answer answer;
+        try
+        {
+            answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Lasting: false),
+                workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
+        }
+        finally
+        {
+            _runtime.AsksEnded(1);
+        }
         var reply = _runtime.ToReply(answer);
         return reply.IsError ? throw new WorkerException(reply) : reply.Data;
     }

@@ -21,9 +21,12 @@ public sealed class Server
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>
-    /// Stops accepting and closes the listening socket; when the task completes, the port is free to
-    /// bind again. Connections already accepted stay open until they end on their own (EventMachine's
-    /// <c>stop_server</c>). Stopping twice is harmless.
+    /// Stops the server: new connections are turned away, the connections it accepted close after
+    /// writing what they have queued (each gets <see cref="Connection.Unbind"/> with
+    /// <see cref="UnbindKind.Shutdown"/>), and then the listening socket closes; when the task
+    /// completes, the port is free to bind again. Unlike EventMachine's <c>stop_server</c>, accepted
+    /// connections do not outlive their server: Akka.IO ties them to its listening socket. Stopping twice
+    /// is harmless.
     /// </summary>
     public Task StopAsync()
     {

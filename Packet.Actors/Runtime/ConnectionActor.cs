@@ -34,6 +34,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>A handler call made off this actor's thread, queued here.</summary>
     internal sealed record Run(Action<ConnectionActor> Action);
 
+    /// <summary>The reactor or this connection's server is stopping: close gracefully, delivering what is queued.</summary>
+    internal sealed record Shutdown(UnbindReason Reason);
+
     private sealed class Ack(int bytes) : Tcp.Event
     {
         public int Bytes { get; } = bytes;
@@ -141,6 +144,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     protected override void PostStop()
     {
         _runtime.Release();
+        _runtime.AsksEnded(_asks.Count); // answers to a connection that has gone are dropped at the proxy
+        _asks.Clear();
         if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
     }
 
@@ -294,9 +299,13 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case Finish finish:
                 Finished(finish.Reason);
                 return true;
+            case Shutdown shutdown:
+                Close(shutdown.Reason, graceful: true);
+                return true;
             case Workers.ProxyActor.Answer answer:
                 if (_asks.Remove(answer.RequestId, out var onReply))
                 {
+                    _runtime.AsksEnded(1);
                     var reply = _runtime.ToReply(answer);
                     Hook(onReply is null ? () => _handler.InvokeWorkerReceive(reply) : () => onReply(reply), "WorkerReceive");
                     CloseIfPeerFinishedAndAnswered();
@@ -333,6 +342,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         var id = _runtime.NextRequestId();
         _asks[id] = callback;
+        _runtime.AskSent();
         if (_runtime.Workers is not { } workers || _runtime.WorkersActor is not { } registry)
         {
             Self.Tell(new Workers.ProxyActor.Answer(id, worker, key, null,

@@ -51,6 +51,9 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
                 _runtime.Admit();
                 _runtime.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port), connect.Init);
                 return true;
+            case ServerActor.StopAccepting or ConnectionActor.Shutdown:
+                foreach (var child in Context.GetChildren()) child.Tell(message); // servers pass Shutdown on to their connections
+                return true;
             case Run run:
                 Safely(run.Action, "Reactor.NextTick work");
                 return true;

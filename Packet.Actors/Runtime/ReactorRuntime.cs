@@ -41,6 +41,14 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     public IActorRef? WorkersActor { get; set; }
 
     private long _nextRequestId;
+    private int _pendingAsks;
+
+    /// <summary>Worker asks sent and not yet answered; a stopping reactor waits for them (<c>drain-timeout</c>).</summary>
+    public int PendingAsks => Volatile.Read(ref _pendingAsks);
+
+    public void AskSent() => Interlocked.Increment(ref _pendingAsks);
+
+    public void AsksEnded(int count) => Interlocked.Add(ref _pendingAsks, -count);
 
     /// <summary>Ids for worker asks: unique for the reactor's life, never reused.</summary>
     public long NextRequestId() => Interlocked.Increment(ref _nextRequestId);

@@ -6,16 +6,24 @@ using Akka.IO;
 namespace Packet.Actors.Runtime;
 
 /// <summary>
-/// One listening socket. Binds through Akka.IO, turns each accepted socket into a handler hosted by a
-/// child <see cref="ConnectionActor"/>, and unbinds on <see cref="Stop"/>. Connections outlive a stop;
-/// this actor stops itself once the last of them has ended.
+/// One listening socket. Binds through Akka.IO and turns each accepted socket into a handler hosted by
+/// a child <see cref="ConnectionActor"/>.
 /// </summary>
-internal sealed class ServerActor : ActorBase
+/// <remarks>
+/// Akka.IO makes every accepted connection a child of its listener, so closing the listening socket
+/// aborts them. A <see cref="Stop"/> therefore stops accepting first, closes its connections gracefully
+/// (each delivers what it has queued and gets <see cref="UnbindKind.Shutdown"/>), and only then frees
+/// the port. A stopping reactor sends <see cref="StopAccepting"/> first and closes connections later,
+/// after in-flight worker asks are answered. States: binding (<see cref="Receive"/>),
+/// <see cref="Listening"/>, <see cref="Refusing"/> (bound, turning new connections away),
+/// <see cref="Closing"/> (waiting for the last connection), <see cref="Unbinding"/>.
+/// </remarks>
+internal sealed class ServerActor : ActorBase, IWithTimers
 {
     /// <summary>Answer to the binder: <paramref name="Server"/> listens on <paramref name="LocalEndPoint"/>.</summary>
     internal sealed record Bound(IActorRef Server, IPEndPoint LocalEndPoint);
 
-    /// <summary>Stop accepting and free the port; answered with <see cref="Stopped"/>.</summary>
+    /// <summary>Close this server's connections, then free the port; answered with <see cref="Stopped"/>.</summary>
     internal sealed class Stop
     {
         public static readonly Stop Instance = new();
@@ -25,6 +33,17 @@ internal sealed class ServerActor : ActorBase
     internal sealed class Stopped
     {
         public static readonly Stopped Instance = new();
+    }
+
+    /// <summary>Keep the socket, but turn every new connection away at once.</summary>
+    internal sealed class StopAccepting
+    {
+        public static readonly StopAccepting Instance = new();
+    }
+
+    private sealed class ClosingTimedOut
+    {
+        public static readonly ClosingTimedOut Instance = new();
     }
 
     private readonly IPEndPoint _endpoint;
@@ -41,6 +60,8 @@ internal sealed class ServerActor : ActorBase
         _runtime = runtime;
         _binder = binder;
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     protected override void PreStart()
     {
@@ -85,14 +106,77 @@ internal sealed class ServerActor : ActorBase
             case Tcp.Connected connected:
                 Accept(Sender, connected);
                 return true;
+            case StopAccepting:
+                _runtime.Log.Info("server on {0} stopped accepting", local);
+                Context.Become(m => Refusing(listener, local, m));
+                return true;
+            default:
+                return Refusing(listener, local, message);
+        }
+    }
+
+    /// <summary>Bound, but every new connection is reset at once; existing ones carry on.</summary>
+    private bool Refusing(IActorRef listener, IPEndPoint local, object message)
+    {
+        switch (message)
+        {
+            case Tcp.Connected:
+                Sender.Tell(Tcp.Abort.Instance);
+                return true;
+            case StopAccepting:
+                return true;
+            case ConnectionActor.Shutdown shutdown:
+                foreach (var child in Context.GetChildren()) child.Tell(shutdown);
+                return true;
             case Stop:
-                listener.Tell(Tcp.Unbind.Instance);
                 var stopper = Sender;
-                Context.Become(m => Unbinding(stopper, local, m));
+                var reason = new UnbindReason(UnbindKind.Shutdown, $"the server on {local} stopped");
+                foreach (var child in Context.GetChildren())
+                {
+                    Context.Watch(child);
+                    child.Tell(new ConnectionActor.Shutdown(reason));
+                }
+                Timers.StartSingleTimer(ClosingTimedOut.Instance, ClosingTimedOut.Instance, _runtime.Settings.CloseTimeout);
+                Context.Become(m => Closing(listener, local, stopper, m));
+                UnbindWhenEmpty(listener, local, stopper);
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary>Stopping: new connections are reset; the port is freed once the last connection has closed.</summary>
+    private bool Closing(IActorRef listener, IPEndPoint local, IActorRef stopper, object message)
+    {
+        switch (message)
+        {
+            case Terminated:
+                UnbindWhenEmpty(listener, local, stopper);
+                return true;
+            case ClosingTimedOut:
+                _runtime.Log.Warning("server on {0}: connections still open after {1}; closing the socket aborts them", local, _runtime.Settings.CloseTimeout);
+                Unbind(listener, local, stopper);
+                return true;
+            case Tcp.Connected:
+                Sender.Tell(Tcp.Abort.Instance);
+                return true;
+            case Stop or StopAccepting or ConnectionActor.Shutdown:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void UnbindWhenEmpty(IActorRef listener, IPEndPoint local, IActorRef stopper)
+    {
+        if (!Context.GetChildren().Any()) Unbind(listener, local, stopper);
+    }
+
+    private void Unbind(IActorRef listener, IPEndPoint local, IActorRef stopper)
+    {
+        Timers.Cancel(ClosingTimedOut.Instance);
+        listener.Tell(Tcp.Unbind.Instance);
+        Context.Become(m => Unbinding(stopper, local, m));
     }
 
     private bool Unbinding(IActorRef stopper, IPEndPoint local, object message)
@@ -100,43 +184,18 @@ internal sealed class ServerActor : ActorBase
         switch (message)
         {
             case Tcp.Unbound:
-                _runtime.Log.Info("server on {0} stopped accepting", local);
+                _runtime.Log.Info("server on {0} stopped", local);
                 stopper.Tell(Stopped.Instance);
-                Drain();
+                Context.Stop(Self);
                 return true;
             case Tcp.Connected:
                 Sender.Tell(Tcp.Abort.Instance);
                 return true;
-            case Stop:
-                Sender.Tell(Stopped.Instance);
+            case Stop or StopAccepting or ConnectionActor.Shutdown or Terminated or ClosingTimedOut:
                 return true;
             default:
                 return false;
         }
-    }
-
-    /// <summary>Stays alive, a parent to the connections still open, and stops with the last of them.</summary>
-    private void Drain()
-    {
-        foreach (var child in Context.GetChildren()) Context.Watch(child);
-        Context.Become(message =>
-        {
-            switch (message)
-            {
-                case Terminated:
-                    if (!Context.GetChildren().Any()) Context.Stop(Self);
-                    return true;
-                case Stop:
-                    Sender.Tell(Stopped.Instance);
-                    return true;
-                case Tcp.Connected:
-                    Sender.Tell(Tcp.Abort.Instance);
-                    return true;
-                default:
-                    return false;
-            }
-        });
-        if (!Context.GetChildren().Any()) Context.Stop(Self);
     }
 
     private void Accept(IActorRef tcp, Tcp.Connected connected)

@@ -33,10 +33,18 @@ public sealed class ServerTests
     {
         await using var first = Reactors.Start();
         await using var second = Reactors.Start();
-        var server = await first.StartServerAsync(Loopback.Host, 0, () => new Recorder { Echo = true });
+        var accepted = new Accepted<Recorder>();
+        var server = await first.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder { Echo = true }));
         var port = server.LocalEndPoint.Port;
+        using var open = await Loopback.ConnectAsync(port);
+        var openSide = await accepted.Next();
 
         await server.StopAsync().Within("the server to stop");
+
+        // Its connections close gracefully first: a FIN, not a reset, and Unbind says why.
+        var (_, reset) = await open.ReadToEndAsync();
+        Assert.False(reset);
+        Assert.Equal(UnbindKind.Shutdown, (await openSide.Unbound.Within("the open connection's unbind")).Kind);
         await Assert.ThrowsAsync<SocketException>(() => Loopback.ConnectAsync(port));
         var again = await second.StartServerAsync(Loopback.Host, port, () => new Recorder { Echo = true });
 

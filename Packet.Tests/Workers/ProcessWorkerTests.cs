@@ -172,6 +172,72 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         }
     }
 
+    /// <summary>Asks echo_worker for each line and writes the answer back; records its Unbind.</summary>
+    private sealed class SlowAsker : LineConnection
+    {
+        public readonly TaskCompletionSource<UnbindReason> Unbound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly TaskCompletionSource Asked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override void ReceiveLine(string line)
+        {
+            AskWorker("echo_worker", line);
+            Asked.TrySetResult();
+        }
+
+        protected override void WorkerReceive(WorkerReply reply) => SendLine($"{reply.Data ?? reply.Error}");
+
+        protected override void Unbind(UnbindReason reason) => Unbound.TrySetResult(reason);
+    }
+
+    [Fact]
+    public async Task Stopping_a_reactor_stops_accepting_drains_worker_asks_closes_with_Shutdown_and_stops_the_WorkerHosts()
+    {
+        var reactor = Reactors.Start("""packet.workers.types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests"]""");
+        try
+        {
+            var accepted = new Accepted<SlowAsker>();
+            var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new SlowAsker()));
+            var host = (await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Any(w => w.State == "running"), "echo_worker")
+                .ContinueWith(_ => reactor.GetWorkersAsync().GetAwaiter().GetResult().Single().ProcessId))!.Value;
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+            var handler = await accepted.Next();
+            await client.SendAsync("sleep:800\n");
+            await handler.Asked.Task.Within("the ask to be in flight");
+
+            var stopping = reactor.StopAsync();
+            await Bounded.Until(() => IsTurnedAway(server.LocalEndPoint.Port), "the server to turn new connections away");
+            Assert.False(stopping.IsCompleted, "the reactor must wait for the ask in flight");
+
+            var (reply, reset) = await client.ReadToEndAsync(TimeSpan.FromSeconds(20));
+            await stopping.Within("the reactor to stop");
+
+            Assert.Equal("sleep:800\n", System.Text.Encoding.UTF8.GetString(reply));
+            Assert.False(reset);
+            Assert.Equal(UnbindKind.Shutdown, (await handler.Unbound.Task).Kind);
+            await Hosts.GoneAsync(host);
+        }
+        finally
+        {
+            await reactor.StopAsync();
+        }
+    }
+
+    /// <summary>Whether a new connection to <paramref name="port"/> is closed at once instead of served.</summary>
+    private static bool IsTurnedAway(int port)
+    {
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            probe.Connect(System.Net.IPAddress.Loopback, port);
+            probe.ReceiveTimeout = 500;
+            return probe.Receive(new byte[1]) == 0;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return e.SocketErrorCode != System.Net.Sockets.SocketError.TimedOut && e.SocketErrorCode != System.Net.Sockets.SocketError.WouldBlock;
+        }
+    }
+
     [Fact]
     public async Task A_registration_without_the_secret_is_refused()
     {
