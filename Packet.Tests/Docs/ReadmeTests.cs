@@ -47,6 +47,28 @@ public sealed partial class ReadmeTests
         Assert.Contains("\ndotnet test PacketAkka.sln\n", ci);
     }
 
+    [Fact]
+    public void Every_test_the_bad_input_table_names_exists_where_it_links()
+    {
+        var root = ConfigurationTests.RepositoryRoot();
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var table = readme[readme.IndexOf("## Bad input", StringComparison.Ordinal)..readme.IndexOf("## Security", StringComparison.Ordinal)];
+
+        var links = TestLink().Matches(table).ToArray();
+
+        Assert.True(links.Length >= 17, $"only {links.Length} test links in the bad-input table");
+        foreach (var link in links)
+        {
+            var file = Path.Combine(root, link.Groups["path"].Value);
+            Assert.True(File.Exists(file), $"the table links {link.Groups["path"].Value}, which does not exist");
+            var name = link.Groups["name"].Value.Split('.').Last().TrimEnd('.');
+            Assert.True(File.ReadAllText(file).Contains(name, StringComparison.Ordinal), $"{link.Groups["path"].Value} has no test {name}");
+        }
+    }
+
+    [GeneratedRegex(@"\[`(?<name>[A-Za-z0-9_.]+?)(\.\.\.)?`\]\((?<path>Packet\.Tests/[^)]+)\)")]
+    private static partial Regex TestLink();
+
     [GeneratedRegex(@"#region \w+\n(?<code>.*?)#endregion", RegexOptions.Singleline)]
     private static partial Regex Region();
 }
