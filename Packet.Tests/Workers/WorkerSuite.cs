@@ -105,6 +105,12 @@ public abstract class WorkerSuite(WorkerFixture fixture)
     }
 
     [Fact]
+    public async Task Null_travels_both_ways()
+    {
+        Assert.Null(await Reactor.AskWorkerAsync("echo_worker", null));
+    }
+
+    [Fact]
     public async Task An_exception_in_the_worker_becomes_an_error_reply_and_the_worker_keeps_serving()
     {
         var pid = await Reactor.AskWorkerAsync("echo_worker", "pid");

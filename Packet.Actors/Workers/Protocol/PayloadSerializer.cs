@@ -46,16 +46,17 @@ internal sealed class PayloadSerializer
     /// <summary>Serializes <paramref name="payload"/>, or throws <see cref="PayloadException"/> saying why it cannot travel.</summary>
     public byte[] Serialize(object? payload)
     {
-        if (payload is not null && !IsAllowed(payload.GetType()))
+        if (payload is null) return []; // Hyperion cannot write null at the top level; empty bytes mean null
+        if (!IsAllowed(payload.GetType()))
             throw new PayloadException($"payload type {payload.GetType().FullName} is not allowed; add it to packet.workers.allowed-types");
         using var stream = new MemoryStream();
         try
         {
-            _hyperion.Serialize(payload!, stream);
+            _hyperion.Serialize(payload, stream);
         }
         catch (Exception e) when (e is not PayloadException)
         {
-            throw new PayloadException($"payload of type {payload?.GetType().FullName} cannot be serialized: {e.Message}", e);
+            throw new PayloadException($"payload of type {payload.GetType().FullName} cannot be serialized: {e.Message}", e);
         }
         if (stream.Length > MaxPayload)
             throw new PayloadException($"payload of {stream.Length} bytes exceeds packet.workers.max-payload ({MaxPayload} bytes)");
@@ -65,6 +66,7 @@ internal sealed class PayloadSerializer
     /// <summary>Reads a payload; a type outside the allow-list throws <see cref="PayloadException"/>.</summary>
     public object? Deserialize(byte[] bytes)
     {
+        if (bytes.Length == 0) return null;
         try
         {
             using var stream = new MemoryStream(bytes, writable: false);
