@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text;
+using Packet.Io.Framing;
+using Xunit;
+
+namespace Packet.Tests.Fuzz;
+
+/// <summary>
+/// Every framer that reads bytes from the network, fed random and mutated inputs.
+/// Seeded, so a failure repeats; 100,000 inputs each by default, more with PACKET_FUZZ_ITERATIONS.
+/// Each input must end in frames or the documented error, within bounded time and memory.
+/// </summary>
+public sealed class FuzzTests
+{
+    private const int Limit = 1024;
+
+    /// <summary>Lines get a small limit, so random input reaches the overflow path too.</summary>
+    private const int LineLimit = 24;
+
+    private static readonly int Iterations =
+        int.TryParse(Environment.GetEnvironmentVariable("PACKET_FUZZ_ITERATIONS"), out var n) && n > 0 ? n : 100_000;
+
+    /// <summary>Valid streams to mutate: the shapes each parser expects.</summary>
+    private static byte[] Sample(string parser, Random random) => parser switch
+    {
+        "length-prefixed" => Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => new LengthPrefixedFramer(Limit).Encode(RandomBytes(random, 40)))),
+        "binparser" => Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => new BinParser(Limit).Encode(RandomBytes(random, 40)))),
+        _ => Encoding.ASCII.GetBytes("hello\r\nB5\nabcde" + "line two\nB0\n\n"),
+    };
+
+    /// <summary>Random bytes, or a valid sample with flipped, inserted, deleted or repeated bytes.</summary>
+    private static byte[] Input(string parser, Random random)
+    {
+        if (random.Next(3) == 0) return RandomBytes(random, 256);
+        var bytes = Sample(parser, random).ToList();
+        for (var m = random.Next(1, 6); m > 0; m--)
+        {
+            var at = random.Next(bytes.Count + 1);
+            switch (random.Next(4))
+            {
+                case 0 when bytes.Count > 0: bytes[Math.Min(at, bytes.Count - 1)] ^= (byte)(1 << random.Next(8)); break;
+                case 1: bytes.Insert(at, (byte)random.Next(256)); break;
+                case 2 when at < bytes.Count: bytes.RemoveAt(at); break;
+                default: bytes.InsertRange(at, bytes.Take(random.Next(Math.Min(bytes.Count, 16) + 1)).ToArray()); break;
+            }
+        }
+        return bytes.ToArray();
+    }
+
+    private static byte[] RandomBytes(Random random, int max)
+    {
+        var bytes = new byte[random.Next(max + 1)];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] Concat(IEnumerable<byte[]> parts) => parts.SelectMany(p => p).ToArray();
+
+    /// <summary>
+    /// Feeds <see cref="Iterations"/> inputs, each cut into random chunks, to a fresh parser. Only
+    /// <typeparamref name="TDocumented"/> may escape; each input must finish within a second and allocate
+    /// at most a bounded amount (a parser that trusted a garbage length would allocate it).
+    /// </summary>
+    private static void Fuzz<TDocumented>(string parser, int seed, Action<byte[][]> parse) where TDocumented : Exception
+    {
+        var random = new Random(seed);
+        var rejected = 0;
+        var clock = new Stopwatch();
+        for (var i = 0; i < Iterations; i++)
+        {
+            var input = Input(parser, random);
+            var chunks = Framing.Chunking.RandomChunks(input, random.Next(), 1 + random.Next(64));
+            var allocated = GC.GetAllocatedBytesForCurrentThread();
+            clock.Restart();
+            try
+            {
+                parse(chunks);
+            }
+            catch (TDocumented)
+            {
+                rejected++;
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"{parser} input {i} (seed {seed}) threw {e.GetType().Name}, which is not its documented error: {e.Message}\n{Convert.ToHexString(input)}");
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"{parser} input {i} (seed {seed}) took {clock.Elapsed}: a hang");
+            var grew = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            Assert.True(grew < 256 * 1024, $"{parser} input {i} (seed {seed}) allocated {grew} bytes for {input.Length} bytes of input");
+        }
+        Assert.InRange(rejected, 1, Iterations - 1); // the inputs exercised both paths
+    }
+
+    [Fact]
+    public void The_length_prefixed_framer_survives_random_and_mutated_input() =>
+        Fuzz<FramingException>("length-prefixed", 101, chunks =>
+        {
+            var decoder = new LengthPrefixedFramer(Limit);
+            foreach (var chunk in chunks) decoder.Decode(chunk, frame => Assert.True(frame.Length <= Limit));
+        });
+
+    [Fact]
+    public void BinParser_survives_random_and_mutated_input() =>
+        Fuzz<FramingException>("binparser", 202, chunks =>
+        {
+            var decoder = new BinParser(Limit);
+            foreach (var chunk in chunks) decoder.Decode(chunk, frame => Assert.True(frame.Length <= Limit));
+        });
+
+    /// <summary>A line handler that enters binary mode on "B&lt;n&gt;" lines, as a header announcing a body would.</summary>
+    private sealed class Lines(LineFramer framer) : ILineHandler
+    {
+        public void OnLine(ReadOnlySpan<byte> line)
+        {
+            Assert.True(line.Length <= LineLimit);
+            if (line.Length > 1 && line[0] == (byte)'B' && int.TryParse(line[1..], out var size) && size is >= 0 and <= LineLimit)
+                framer.SetBinaryMode(size);
+        }
+
+        public void OnBinary(ReadOnlyMemory<byte> data) => Assert.True(data.Length <= LineLimit);
+    }
+
+    [Fact]
+    public void The_line_framer_survives_random_and_mutated_input() =>
+        Fuzz<FramingException>("lines", 303, chunks =>
+        {
+            var framer = new LineFramer(LineLimit, LineLimit);
+            var lines = new Lines(framer);
+            foreach (var chunk in chunks) framer.Decode(chunk, lines);
+        });
+}
