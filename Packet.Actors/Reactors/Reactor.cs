@@ -9,6 +9,7 @@ using Packet.Actors.Runtime;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using Packet.Io.Configuration;
+using Packet.Io.Transports;
 
 namespace Packet.Actors;
 
@@ -51,7 +52,7 @@ public sealed class Reactor : IAsyncDisposable
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
         System = ActorSystem.Create(reactor.Name, full);
-        _runtime = new ReactorRuntime(this, settings, Logging.GetLogger(System, "packet.reactor"));
+        _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, "packet.reactor"));
         if (workers.Enabled)
         {
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
@@ -151,6 +152,7 @@ public sealed class Reactor : IAsyncDisposable
         if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout).ConfigureAwait(false))
             System.Log.Warning("stopping with {0} connections still closing after packet.reactor.drain-timeout ({1})", ConnectionCount, _drainTimeout);
         await System.Terminate().ConfigureAwait(false);
+        _runtime.Transport.Dispose();
         _runtime.Workers?.CloseLogs();
     }
 

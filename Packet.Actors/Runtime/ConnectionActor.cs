@@ -6,18 +6,20 @@ using Akka.Event;
 using Akka.IO;
 using Packet.Io.Flow;
 using Packet.Io.Framing;
+using Packet.Io.Transports;
 
 namespace Packet.Actors.Runtime;
 
 /// <summary>
-/// Hosts one <see cref="Connection"/> handler and owns its Akka.IO connection. Socket events come in
-/// as messages and become handler hooks; handler calls become Akka.IO commands.
+/// Hosts one <see cref="Connection"/> handler and owns its socket, whichever transport runs it. Socket
+/// events come in as <see cref="SocketEvents"/> and become handler hooks; handler calls become calls on
+/// the <see cref="ISocketConnection"/>.
 /// </summary>
 /// <remarks>
-/// Reading runs in Akka.IO's pull mode: exactly one read is requested at a time, and only while the
+/// Reading runs in pull mode: exactly one read is requested at a time, and only while the
 /// handler is not paused and the output is below its high-water mark. So neither a slow handler nor
 /// a slow peer makes this actor buffer without bound. Writes made during one message are coalesced
-/// into one Akka.IO <c>Write</c> whose acknowledgement drains the <see cref="OutboundWindow"/>.
+/// into one <see cref="ISocketConnection.Write"/> whose <see cref="SocketEvents.Written"/> drains the <see cref="OutboundWindow"/>.
 /// States: <see cref="Connecting"/> (outbound only), <see cref="Connected"/>, <see cref="Closing"/>.
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
@@ -25,8 +27,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>Where the connection comes from.</summary>
     internal abstract record Origin;
 
-    /// <summary>An accepted connection, already connected and waiting for <c>Register</c>.</summary>
-    internal sealed record Accepted(IActorRef Tcp, EndPoint Remote, EndPoint Local) : Origin;
+    /// <summary>An accepted connection, already connected and waiting for <see cref="ISocketConnection.Register"/>.</summary>
+    internal sealed record Accepted(ISocketConnection Socket) : Origin;
 
     /// <summary>An outbound connection still to be dialled.</summary>
     internal sealed record Dial(string Host, int Port) : Origin;
@@ -36,11 +38,6 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     /// <summary>The reactor or this connection's server is stopping: close gracefully, delivering what is queued.</summary>
     internal sealed record Shutdown(UnbindReason Reason);
-
-    private sealed class Ack(int bytes) : Tcp.Event
-    {
-        public int Bytes { get; } = bytes;
-    }
 
     private sealed record Resolved(IPAddress[] Addresses);
 
@@ -74,7 +71,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private readonly CallbackTimers _timers = new();
     private readonly Dictionary<long, Action<WorkerReply>?> _asks = new();
 
-    private IActorRef? _tcp;
+    private readonly CancellationTokenSource _dialling = new();
+    private ISocketConnection? _socket;
     private ByteString _unflushed = ByteString.Empty;
     private ByteString? _heldBack;
     private bool _readRequested;
@@ -107,10 +105,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         switch (_origin)
         {
             case Accepted accepted:
-                _tcp = accepted.Tcp;
-                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
-                _handler.PeerEndPoint = accepted.Remote;
-                _handler.LocalEndPoint = accepted.Local;
+                Attach(accepted.Socket);
                 Become(Connected);
                 Initialize();
                 RestartInactivityTimer();
@@ -143,6 +138,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     protected override void PostStop()
     {
+        _dialling.Cancel();
+        _dialling.Dispose();
+        _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
         _runtime.AsksEnded(_asks.Count); // answers to a connection that has gone are dropped at the proxy
         _asks.Clear();
@@ -151,7 +149,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        var handled = base.AroundReceive(receive, message);
+        var handled = base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
         Flush();
         RequestRead();
         return handled;
@@ -161,7 +159,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     // ---- states ------------------------------------------------------------------------------
 
-    /// <summary>Outbound: resolving the host, then waiting for Akka.IO's <c>Connected</c>.</summary>
+    /// <summary>Outbound: resolving the host, then waiting for the transport's <see cref="SocketEvents.Connected"/>.</summary>
     private bool Connecting(object message)
     {
         switch (message)
@@ -174,26 +172,20 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                     Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"host '{dial.Host}' has no address")));
                     return true;
                 }
-                Context.System.Tcp().Tell(new Tcp.Connect(new IPEndPoint(address, dial.Port), options: SocketOptions(), pullMode: true));
+                _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _dialling.Token);
                 return true;
             case Status.Failure failure when _origin is Dial dial:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"cannot resolve host '{dial.Host}': {failure.Cause.Message}", failure.Cause));
                 return true;
-            case Tcp.Connected connected:
+            case SocketEvents.Connected connected:
                 Timers.Cancel(ConnectTimedOut.Instance);
-                _tcp = Sender;
-                _tcp.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
-                _handler.PeerEndPoint = connected.RemoteAddress;
-                _handler.LocalEndPoint = connected.LocalAddress;
+                Attach(connected.Socket);
                 Become(Connected);
                 RestartInactivityTimer();
                 Hook(_handler.InvokeConnectionCompleted, "ConnectionCompleted");
                 return true;
-            case Tcp.CommandFailed failed when _origin is Dial dial:
-                var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
-                // Akka.IO reports every failed connect with one generic ConnectException, so name both usual causes.
-                Finished(new UnbindReason(UnbindKind.ConnectFailed,
-                    $"could not connect to {dial.Host}:{dial.Port}: refused or unreachable ({cause?.Message})", cause));
+            case SocketEvents.ConnectFailed failed when _origin is Dial dial:
+                Finished(new UnbindReason(UnbindKind.ConnectFailed, $"could not connect to {dial.Host}:{dial.Port}: {failed.Cause.Message}", failed.Cause));
                 return true;
             case ConnectTimedOut when _origin is Dial dial:
                 Finished(new UnbindReason(UnbindKind.ConnectTimeout,
@@ -209,7 +201,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case Tcp.Received received:
+            case SocketEvents.Received received:
                 _readRequested = false;
                 _lastActivity = Environment.TickCount64;
                 if (_handler.IsPaused)
@@ -217,8 +209,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 else
                     Deliver(received.Data);
                 return true;
-            case Ack ack:
-                _window.Acknowledge(ack.Bytes);
+            case SocketEvents.Written written:
+                _window.Acknowledge(written.Bytes);
                 _lastActivity = Environment.TickCount64;
                 return true;
             case DeliverHeldBack:
@@ -231,51 +223,50 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case InactivityCheck:
                 CheckInactivity();
                 return true;
-            case Tcp.PeerClosed:
+            case SocketEvents.PeerClosed:
                 // The peer will send no more, but may still read: answer what it asked, then close.
                 _peerFinished = true;
                 CloseIfPeerFinishedAndAnswered();
                 return true;
-            case Tcp.ConnectionClosed closed:
-                Finished(new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Cause ?? closed.GetType().Name}"));
-                return true;
-            case Tcp.CommandFailed failed:
-                var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
-                Close(new UnbindReason(UnbindKind.Error, $"socket command {failed.Cmd.GetType().Name} failed: {cause?.Message}", cause), graceful: false);
+            case SocketEvents.Closed closed:
+                Finished(new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Error ?? "closed"}"));
                 return true;
             default:
                 return Common(message);
         }
     }
 
-    /// <summary>A local close is under way; waiting for Akka.IO to confirm, at most <c>close-timeout</c>.</summary>
+    /// <summary>A local close is under way; waiting for the transport to confirm, at most <c>close-timeout</c>.</summary>
     private bool Closing(UnbindReason reason, bool graceful, object message)
     {
         switch (message)
         {
-            case Tcp.Received:
+            case SocketEvents.Received:
                 _readRequested = false;
                 return true;
-            case Ack ack:
-                _window.Acknowledge(ack.Bytes);
+            case SocketEvents.Written written:
+                _window.Acknowledge(written.Bytes);
                 return true;
-            case Tcp.ConnectionClosed closed:
-                Finished(graceful && closed is Tcp.ErrorClosed error
-                    ? new UnbindReason(UnbindKind.Error, $"closing failed with {_window.Outbound} bytes unsent: {error.Cause}")
+            case SocketEvents.Closed closed:
+                Finished(graceful && closed.Error is { } error
+                    ? new UnbindReason(UnbindKind.Error, $"closing failed with {_window.Outbound} bytes unsent: {error}")
                     : reason);
                 return true;
-            case Tcp.CommandFailed:
+            case SocketEvents.PeerClosed:
                 return true;
             case CloseTimedOut:
-                _tcp?.Tell(Tcp.Abort.Instance);
+                _socket?.Abort();
                 Finished(graceful
                     ? new UnbindReason(UnbindKind.CloseTimeout,
                         $"the peer took no more output for {_runtime.Settings.CloseTimeout}; {_window.Outbound} bytes were left unsent")
                     : reason);
                 return true;
+            case SocketEvents.Connected late:
+                late.Socket.Abort(); // dialled after this close began: nobody wants it
+                return true;
             case Resolved:
             case Status.Failure:
-            case Tcp.Connected:
+            case SocketEvents.ConnectFailed:
             case ConnectTimedOut:
             case InactivityCheck:
             case DeliverHeldBack:
@@ -381,7 +372,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public void RestartInactivityTimer()
     {
         _lastActivity = Environment.TickCount64;
-        if (_handler.InactivityTimeout is { } timeout && _tcp is not null && !_closing)
+        if (_handler.InactivityTimeout is { } timeout && _socket is not null && !_closing)
             Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout);
         else
             Timers.Cancel(InactivityCheck.Instance);
@@ -425,7 +416,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             Close(new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"), graceful: true);
     }
 
-    /// <summary>Starts a local close. Unbind follows when Akka.IO confirms, so it never runs inside another hook.</summary>
+    /// <summary>Starts a local close. Unbind follows when the transport confirms, so it never runs inside another hook.</summary>
     private void Close(UnbindReason reason, bool graceful)
     {
         if (_closing || _unbound is not null) return;
@@ -434,9 +425,10 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _unflushed = ByteString.Empty;
         Timers.Cancel(InactivityCheck.Instance);
         Timers.Cancel(ConnectTimedOut.Instance);
-        if (_tcp is { } tcp)
+        if (_socket is { } socket)
         {
-            tcp.Tell(graceful ? Tcp.Close.Instance : Tcp.Abort.Instance);
+            if (graceful) socket.Close();
+            else socket.Abort();
             Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
         }
         else
@@ -494,18 +486,25 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     private void Flush()
     {
-        if (_unflushed.IsEmpty || _tcp is null || _closing) return;
+        if (_unflushed.IsEmpty || _socket is null || _closing) return;
         var bytes = _unflushed;
         _unflushed = ByteString.Empty;
-        _tcp.Tell(Tcp.Write.Create(bytes, new Ack(bytes.Count)));
+        _socket.Write(bytes);
     }
 
     private void RequestRead()
     {
-        if (_readRequested || _tcp is null || !CanRead || _unbound is not null) return;
+        if (_readRequested || _socket is null || !CanRead || _unbound is not null) return;
         _readRequested = true;
-        _tcp.Tell(Tcp.ResumeReading.Instance);
+        _socket.ResumeReading();
     }
 
-    private IEnumerable<Inet.SocketOption> SocketOptions() => _runtime.SocketOptions;
+    /// <summary>Takes the connected socket: its events come here from now on.</summary>
+    private void Attach(ISocketConnection socket)
+    {
+        _socket = socket;
+        socket.Register(Self);
+        _handler.PeerEndPoint = socket.RemoteEndPoint;
+        _handler.LocalEndPoint = socket.LocalEndPoint;
+    }
 }

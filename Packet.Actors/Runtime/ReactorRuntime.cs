@@ -1,8 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
-using Akka.IO;
 using Packet.Io.Configuration;
-using Packet.Io.Tcp;
+using Packet.Io.Transports;
 
 namespace Packet.Actors.Runtime;
 
@@ -10,7 +9,7 @@ namespace Packet.Actors.Runtime;
 /// What every actor of one reactor shares: its settings, the connection count and the user's error
 /// handler. One instance per <see cref="Reactor"/>; nothing here is static.
 /// </summary>
-internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings, ILoggingAdapter log)
+internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings, ITransport transport, ILoggingAdapter log)
 {
     private int _connections;
 
@@ -20,8 +19,8 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     public ILoggingAdapter Log { get; } = log;
 
-    /// <summary>The socket options every listening and outbound socket of this reactor gets.</summary>
-    public IReadOnlyList<Inet.SocketOption> SocketOptions { get; } = Io.Tcp.SocketOptions.From(settings);
+    /// <summary>How this reactor's servers listen and its connections dial (<c>packet.tcp.transport</c>).</summary>
+    public ITransport Transport { get; } = transport;
 
     public int ConnectionCount => Volatile.Read(ref _connections);
 

@@ -1,17 +1,17 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
-using Akka.IO;
+using Packet.Io.Transports;
 
 namespace Packet.Actors.Runtime;
 
 /// <summary>
-/// One listening socket. Binds through Akka.IO and turns each accepted socket into a handler hosted by
-/// a child <see cref="ConnectionActor"/>.
+/// One listening socket. Binds through the reactor's transport and turns each accepted socket into a
+/// handler hosted by a child <see cref="ConnectionActor"/>.
 /// </summary>
 /// <remarks>
 /// Akka.IO makes every accepted connection a child of its listener, so closing the listening socket
-/// aborts them. A <see cref="Stop"/> therefore stops accepting first, closes its connections gracefully
+/// aborts them; on every transport, a <see cref="Stop"/> therefore stops accepting first, closes its connections gracefully
 /// (each delivers what it has queued and gets <see cref="UnbindKind.Shutdown"/>), and only then frees
 /// the port. A stopping reactor sends <see cref="StopAccepting"/> first and closes connections later,
 /// after in-flight worker asks are answered. States: binding (<see cref="Receive"/>),
@@ -63,11 +63,14 @@ internal sealed class ServerActor : ActorBase, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>The listener while it is bound, so that a server ended with its reactor still frees the port.</summary>
+    private ISocketListener? _listening;
+
     protected override void PreStart()
     {
         try
         {
-            Context.System.Tcp().Tell(new Tcp.Bind(Self, _endpoint, _runtime.Settings.Backlog, _runtime.SocketOptions, pullMode: true));
+            _runtime.Transport.Bind(Self, _endpoint);
         }
         catch (Exception e)
         {
@@ -77,21 +80,24 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>Waiting for Akka.IO to bind.</summary>
+    protected override void PostStop() => _listening?.Unbind();
+
+    protected override bool AroundReceive(Receive receive, object message) =>
+        base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
+
+    /// <summary>Waiting for the transport to bind.</summary>
     protected override bool Receive(object message)
     {
         switch (message)
         {
-            case Tcp.Bound bound:
-                var local = (IPEndPoint)bound.LocalAddress;
+            case SocketEvents.Bound bound:
+                var local = bound.Listener.LocalEndPoint;
                 _binder.Tell(new Bound(Self, local));
-                var listener = Sender;
-                Context.Become(m => Listening(listener, local, m));
+                _listening = bound.Listener;
+                Context.Become(m => Listening(bound.Listener, local, m));
                 return true;
-            case Tcp.CommandFailed failed:
-                var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
-                _binder.Tell(new Status.Failure(new InvalidOperationException(
-                    $"cannot listen on {_endpoint}: {cause?.Message ?? "bind failed"}", cause)));
+            case SocketEvents.BindFailed failed:
+                _binder.Tell(new Status.Failure(new InvalidOperationException($"cannot listen on {_endpoint}: {failed.Cause.Message}", failed.Cause)));
                 Context.Stop(Self);
                 return true;
             default:
@@ -99,12 +105,12 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         }
     }
 
-    private bool Listening(IActorRef listener, IPEndPoint local, object message)
+    private bool Listening(ISocketListener listener, IPEndPoint local, object message)
     {
         switch (message)
         {
-            case Tcp.Connected connected:
-                Accept(Sender, connected);
+            case SocketEvents.Connected connected:
+                Accept(connected.Socket);
                 return true;
             case StopAccepting:
                 _runtime.Log.Info("server on {0} stopped accepting", local);
@@ -116,12 +122,12 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     }
 
     /// <summary>Bound, but every new connection is reset at once; existing ones carry on.</summary>
-    private bool Refusing(IActorRef listener, IPEndPoint local, object message)
+    private bool Refusing(ISocketListener listener, IPEndPoint local, object message)
     {
         switch (message)
         {
-            case Tcp.Connected:
-                Sender.Tell(Tcp.Abort.Instance);
+            case SocketEvents.Connected refused:
+                refused.Socket.Abort();
                 return true;
             case StopAccepting:
                 return true;
@@ -146,7 +152,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     }
 
     /// <summary>Stopping: new connections are reset; the port is freed once the last connection has closed.</summary>
-    private bool Closing(IActorRef listener, IPEndPoint local, IActorRef stopper, object message)
+    private bool Closing(ISocketListener listener, IPEndPoint local, IActorRef stopper, object message)
     {
         switch (message)
         {
@@ -157,8 +163,8 @@ internal sealed class ServerActor : ActorBase, IWithTimers
                 _runtime.Log.Warning("server on {0}: connections still open after {1}; closing the socket aborts them", local, _runtime.Settings.CloseTimeout);
                 Unbind(listener, local, stopper);
                 return true;
-            case Tcp.Connected:
-                Sender.Tell(Tcp.Abort.Instance);
+            case SocketEvents.Connected refused:
+                refused.Socket.Abort();
                 return true;
             case Stop or StopAccepting or ConnectionActor.Shutdown:
                 return true;
@@ -167,15 +173,16 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         }
     }
 
-    private void UnbindWhenEmpty(IActorRef listener, IPEndPoint local, IActorRef stopper)
+    private void UnbindWhenEmpty(ISocketListener listener, IPEndPoint local, IActorRef stopper)
     {
         if (!Context.GetChildren().Any()) Unbind(listener, local, stopper);
     }
 
-    private void Unbind(IActorRef listener, IPEndPoint local, IActorRef stopper)
+    private void Unbind(ISocketListener listener, IPEndPoint local, IActorRef stopper)
     {
         Timers.Cancel(ClosingTimedOut.Instance);
-        listener.Tell(Tcp.Unbind.Instance);
+        listener.Unbind();
+        _listening = null;
         Context.Become(m => Unbinding(stopper, local, m));
     }
 
@@ -183,13 +190,13 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case Tcp.Unbound:
+            case SocketEvents.Unbound:
                 _runtime.Log.Info("server on {0} stopped", local);
                 stopper.Tell(Stopped.Instance);
                 Context.Stop(Self);
                 return true;
-            case Tcp.Connected:
-                Sender.Tell(Tcp.Abort.Instance);
+            case SocketEvents.Connected refused:
+                refused.Socket.Abort();
                 return true;
             case Stop or StopAccepting or ConnectionActor.Shutdown or Terminated or ClosingTimedOut:
                 return true;
@@ -198,13 +205,13 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         }
     }
 
-    private void Accept(IActorRef tcp, Tcp.Connected connected)
+    private void Accept(ISocketConnection socket)
     {
         if (!_runtime.TryAdmit())
         {
             _runtime.Log.Warning("refusing {0}: the reactor holds packet.tcp.max-connections ({1}) connections",
-                connected.RemoteAddress, _runtime.Settings.MaxConnections);
-            tcp.Tell(Tcp.Abort.Instance);
+                socket.RemoteEndPoint, _runtime.Settings.MaxConnections);
+            socket.Abort();
             return;
         }
         Connection handler;
@@ -215,10 +222,10 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         catch (Exception e)
         {
             _runtime.Release();
-            tcp.Tell(Tcp.Abort.Instance);
+            socket.Abort();
             _runtime.ReportError(null, e, "a server's connection factory");
             return;
         }
-        _runtime.Spawn(Context, handler, new ConnectionActor.Accepted(tcp, connected.RemoteAddress, connected.LocalAddress), _onAccept);
+        _runtime.Spawn(Context, handler, new ConnectionActor.Accepted(socket), _onAccept);
     }
 }

@@ -4,6 +4,7 @@ namespace Packet.Io.Configuration;
 
 /// <summary>The transport settings of one reactor, read once from <c>packet.tcp</c> and <c>packet.framing</c>.</summary>
 internal sealed record TransportSettings(
+    string Transport,
     int Backlog,
     int MaxConnections,
     bool NoDelay,
@@ -22,6 +23,7 @@ internal sealed record TransportSettings(
     public static TransportSettings From(Config config)
     {
         var settings = new TransportSettings(
+            Transport: ConfigReader.Text(config, "packet.tcp.transport"),
             Backlog: ConfigReader.Int(config, "packet.tcp.backlog"),
             MaxConnections: ConfigReader.Int(config, "packet.tcp.max-connections"),
             NoDelay: ConfigReader.Bool(config, "packet.tcp.no-delay"),
@@ -36,6 +38,8 @@ internal sealed record TransportSettings(
             MaxBinaryLength: ConfigReader.Bytes(config, "packet.framing.max-binary-length"),
             MaxFrameLength: ConfigReader.Bytes(config, "packet.framing.max-frame-length"));
 
+        if (settings.Transport is not ("akka-io" or "kestrel"))
+            throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\" or \"kestrel\", not \"{settings.Transport}\"");
         if (settings.Backlog < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.backlog' must be at least 1");
         if (settings.MaxConnections < 1)

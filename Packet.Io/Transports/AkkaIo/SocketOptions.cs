@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using Akka.IO;
 using Packet.Io.Configuration;
 
-namespace Packet.Io.Tcp;
+namespace Packet.Io.Transports.AkkaIo;
 
 /// <summary>The Akka.IO socket options that carry <c>packet.tcp</c>'s socket settings to every connection.</summary>
 internal static class SocketOptions

@@ -1,0 +1,83 @@
+using System.Net;
+using Akka.Actor;
+using Akka.IO;
+using Packet.Io.Configuration;
+
+namespace Packet.Io.Transports.AkkaIo;
+
+/// <summary>
+/// Akka.IO's TCP actors as a transport: every socket is an Akka.IO connection actor, read in pull mode.
+/// Its <c>Tcp</c> events are translated in place by <see cref="Translate"/>.
+/// </summary>
+internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings settings) : ITransport
+{
+    private readonly IReadOnlyList<Inet.SocketOption> _options = SocketOptions.From(settings);
+
+    public void Bind(IActorRef owner, IPEndPoint endpoint) =>
+        system.Tcp().Tell(new Tcp.Bind(owner, endpoint, settings.Backlog, _options, pullMode: true), owner);
+
+    public void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel) =>
+        system.Tcp().Tell(new Tcp.Connect(endpoint, options: _options, pullMode: true), owner);
+
+    public object Translate(object message, IActorRef sender) => message switch
+    {
+        Tcp.Received received => new SocketEvents.Received(received.Data),
+        Tcp.PeerClosed => SocketEvents.PeerClosed.Instance,
+        Tcp.ErrorClosed error => new SocketEvents.Closed(error.Cause),
+        Tcp.ConnectionClosed => new SocketEvents.Closed(null),
+        Tcp.Connected connected => new SocketEvents.Connected(new AkkaIoSocket(sender, connected.RemoteAddress, connected.LocalAddress)),
+        Tcp.Bound bound => new SocketEvents.Bound(new AkkaIoListener(sender, (IPEndPoint)bound.LocalAddress)),
+        Tcp.Unbound => SocketEvents.Unbound.Instance,
+        Tcp.CommandFailed failed => Failure(failed),
+        _ => message,
+    };
+
+    /// <summary>Akka.IO's actors end with the actor system; nothing else to release.</summary>
+    public void Dispose()
+    {
+    }
+
+    private static object Failure(Tcp.CommandFailed failed)
+    {
+        var cause = failed.Cause.HasValue ? failed.Cause.Value : null;
+        return failed.Cmd switch
+        {
+            Tcp.Bind => new SocketEvents.BindFailed(cause ?? new InvalidOperationException("bind failed")),
+            // Akka.IO reports every failed connect with one generic ConnectException, so name both usual causes.
+            Tcp.Connect => new SocketEvents.ConnectFailed(new InvalidOperationException($"refused or unreachable ({cause?.Message})", cause)),
+            _ => new SocketEvents.Closed($"socket command {failed.Cmd.GetType().Name} failed: {cause?.Message}"),
+        };
+    }
+
+    /// <summary>An Akka.IO listener actor.</summary>
+    private sealed class AkkaIoListener(IActorRef listener, IPEndPoint local) : ISocketListener
+    {
+        public IPEndPoint LocalEndPoint => local;
+
+        public void Unbind() => listener.Tell(Tcp.Unbind.Instance);
+    }
+
+    /// <summary>An Akka.IO connection actor, commanded by message on behalf of its owner.</summary>
+    private sealed class AkkaIoSocket(IActorRef connection, EndPoint remote, EndPoint local) : ISocketConnection
+    {
+        private IActorRef _owner = ActorRefs.Nobody;
+
+        public EndPoint RemoteEndPoint => remote;
+
+        public EndPoint LocalEndPoint => local;
+
+        public void Register(IActorRef owner)
+        {
+            _owner = owner;
+            connection.Tell(new Tcp.Register(owner, keepOpenOnPeerClosed: true, useResumeWriting: false), owner);
+        }
+
+        public void ResumeReading() => connection.Tell(Tcp.ResumeReading.Instance, _owner);
+
+        public void Write(ByteString data) => connection.Tell(Tcp.Write.Create(data, new SocketEvents.Written(data.Count)), _owner);
+
+        public void Close() => connection.Tell(Tcp.Close.Instance, _owner);
+
+        public void Abort() => connection.Tell(Tcp.Abort.Instance, _owner);
+    }
+}

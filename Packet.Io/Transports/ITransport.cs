@@ -1,0 +1,63 @@
+using System.Net;
+using Akka.Actor;
+
+namespace Packet.Io.Transports;
+
+/// <summary>
+/// The seam under the connection and server actors: how a reactor listens and dials. Everything a
+/// transport does comes back to the actor that asked as a <see cref="SocketEvents"/> message, so the
+/// actors above it are the same for every transport.
+/// </summary>
+/// <remarks>
+/// Two transports exist, chosen by <c>packet.tcp.transport</c>: Akka.IO's TCP actors (the default) and
+/// Kestrel's socket transport. Akka.IO answers with its own <c>Tcp</c> messages; the actors pass every
+/// message through <see cref="Translate"/> first, which turns those into <see cref="SocketEvents"/> in
+/// place, with no actor in between.
+/// </remarks>
+internal interface ITransport : IDisposable
+{
+    /// <summary>Listens on <paramref name="endpoint"/>. <paramref name="owner"/> gets <see cref="SocketEvents.Bound"/> or <see cref="SocketEvents.BindFailed"/>, then a <see cref="SocketEvents.Connected"/> per accepted socket.</summary>
+    void Bind(IActorRef owner, IPEndPoint endpoint);
+
+    /// <summary>Dials <paramref name="endpoint"/>. <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/> or <see cref="SocketEvents.ConnectFailed"/>; after <paramref name="cancel"/>, a socket that connects late is closed, not handed over.</summary>
+    void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel);
+
+    /// <summary>Turns a transport's own message into its <see cref="SocketEvents"/> equivalent; any other message is returned as it is.</summary>
+    object Translate(object message, IActorRef sender);
+}
+
+/// <summary>A listening socket, as its owner drives it.</summary>
+internal interface ISocketListener
+{
+    /// <summary>The address it is bound to, with the real port when port 0 was asked for.</summary>
+    IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Stops listening and frees the port; the owner gets <see cref="SocketEvents.Unbound"/>. Accepted sockets are not touched.</summary>
+    void Unbind();
+}
+
+/// <summary>
+/// One connected socket, driven by the actor that <see cref="Register"/>ed. Calls come from that actor
+/// only, one at a time; events go back to it as <see cref="SocketEvents"/>.
+/// </summary>
+internal interface ISocketConnection
+{
+    EndPoint RemoteEndPoint { get; }
+
+    EndPoint LocalEndPoint { get; }
+
+    /// <summary>Makes <paramref name="owner"/> the receiver of this socket's events. Nothing is read until <see cref="ResumeReading"/>.</summary>
+    void Register(IActorRef owner);
+
+    /// <summary>Reads once: the owner gets one <see cref="SocketEvents.Received"/>, or <see cref="SocketEvents.PeerClosed"/> or <see cref="SocketEvents.Closed"/>.</summary>
+    void ResumeReading();
+
+    /// <summary>Queues <paramref name="data"/>; the owner gets <see cref="SocketEvents.Written"/> with its size once the transport has taken it.</summary>
+    void Write(Akka.IO.ByteString data);
+
+    /// <summary>Sends every queued byte, then FIN; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
+    void Close();
+
+    /// <summary>Resets the socket and discards queued output; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
+    void Abort();
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace Packet.Io.Transports.Kestrel;
+
+/// <summary>A Kestrel listening socket: accepts in a loop and hands each socket to the owner as <see cref="SocketEvents.Connected"/>.</summary>
+internal sealed class KestrelListener : ISocketListener
+{
+    private readonly IConnectionListener _listener;
+    private readonly IActorRef _owner;
+    private readonly bool _keepAlive;
+    private readonly Task _accepting;
+
+    public KestrelListener(IConnectionListener listener, IActorRef owner, bool keepAlive)
+    {
+        _listener = listener;
+        _owner = owner;
+        _keepAlive = keepAlive;
+        LocalEndPoint = (IPEndPoint)listener.EndPoint;
+        _accepting = AcceptAsync();
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    private async Task AcceptAsync()
+    {
+        while (true)
+        {
+            ConnectionContext? connection;
+            try
+            {
+                connection = await _listener.AcceptAsync();
+            }
+            catch (Exception) when (_unbinding)
+            {
+                return;
+            }
+            if (connection is null) return; // unbound
+            if (_keepAlive) connection.Features.Get<IConnectionSocketFeature>()?.Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            _owner.Tell(new SocketEvents.Connected(new KestrelSocket(connection)));
+        }
+    }
+
+    private volatile bool _unbinding;
+
+    public void Unbind() => _ = UnbindAsync();
+
+    private async Task UnbindAsync()
+    {
+        _unbinding = true;
+        await _listener.UnbindAsync();
+        await _accepting;
+        await _listener.DisposeAsync();
+        _owner.Tell(SocketEvents.Unbound.Instance);
+    }
+}

@@ -1,0 +1,49 @@
+using Akka.IO;
+
+namespace Packet.Io.Transports;
+
+/// <summary>What a transport tells the actor that listens or owns a socket. One vocabulary for every transport.</summary>
+internal static class SocketEvents
+{
+    /// <summary>The listener is bound.</summary>
+    internal sealed record Bound(ISocketListener Listener);
+
+    /// <summary>Binding failed; nothing listens.</summary>
+    internal sealed record BindFailed(Exception Cause);
+
+    /// <summary>The listener is closed and its port free.</summary>
+    internal sealed class Unbound
+    {
+        public static readonly Unbound Instance = new();
+    }
+
+    /// <summary>A socket is connected: accepted by a listener (to its owner), or dialled (to the dialler).</summary>
+    internal sealed record Connected(ISocketConnection Socket);
+
+    /// <summary>A dial failed: refused, unreachable or reset.</summary>
+    internal sealed record ConnectFailed(Exception Cause);
+
+    /// <summary>Bytes read from the peer, after a <see cref="ISocketConnection.ResumeReading"/>.</summary>
+    internal sealed record Received(ByteString Data)
+    {
+        public override string ToString() => $"Received({Data.Count} bytes)";
+    }
+
+    /// <summary>
+    /// The transport took <paramref name="bytes"/> bytes of a <see cref="ISocketConnection.Write"/>. It is an
+    /// Akka.IO event too, so Akka.IO hands it back as the write's acknowledgement unchanged.
+    /// </summary>
+    internal sealed class Written(int bytes) : Tcp.Event
+    {
+        public int Bytes { get; } = bytes;
+    }
+
+    /// <summary>The peer sent FIN: it will send no more, but may still read.</summary>
+    internal sealed class PeerClosed
+    {
+        public static readonly PeerClosed Instance = new();
+    }
+
+    /// <summary>The socket is closed: as asked (<paramref name="Error"/> null), or because of <paramref name="Error"/>.</summary>
+    internal sealed record Closed(string? Error);
+}

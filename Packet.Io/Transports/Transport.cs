@@ -1,0 +1,16 @@
+using Akka.Actor;
+using Packet.Io.Configuration;
+using Packet.Io.Transports.AkkaIo;
+using Packet.Io.Transports.Kestrel;
+
+namespace Packet.Io.Transports;
+
+/// <summary>Picks the transport that <c>packet.tcp.transport</c> names.</summary>
+internal static class Transport
+{
+    public static ITransport Create(TransportSettings settings, ActorSystem system) => settings.Transport switch
+    {
+        "kestrel" => new KestrelTransport(settings),
+        _ => new AkkaIoTransport(system, settings),
+    };
+}
