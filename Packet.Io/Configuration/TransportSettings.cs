@@ -5,6 +5,7 @@ namespace Packet.Io.Configuration;
 /// <summary>The transport settings of one reactor, read once from <c>packet.tcp</c> and <c>packet.framing</c>.</summary>
 internal sealed record TransportSettings(
     string Transport,
+    int KestrelReadSize,
     int Backlog,
     int MaxConnections,
     bool NoDelay,
@@ -24,6 +25,7 @@ internal sealed record TransportSettings(
     {
         var settings = new TransportSettings(
             Transport: ConfigReader.Text(config, "packet.tcp.transport"),
+            KestrelReadSize: ConfigReader.Bytes(config, "packet.tcp.kestrel.read-size"),
             Backlog: ConfigReader.Int(config, "packet.tcp.backlog"),
             MaxConnections: ConfigReader.Int(config, "packet.tcp.max-connections"),
             NoDelay: ConfigReader.Bool(config, "packet.tcp.no-delay"),

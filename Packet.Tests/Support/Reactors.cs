@@ -6,6 +6,13 @@ namespace Packet.Tests.Support;
 /// <summary>Reactors for tests: quiet logging and an overridable config.</summary>
 public static class Reactors
 {
+    /// <summary>The transports every reactor test suite runs on (<c>packet.tcp.transport</c>).</summary>
+    public const string AkkaIo = "akka-io", Kestrel = "kestrel";
+
+    /// <summary>A reactor on <paramref name="transport"/>, with <paramref name="hocon"/> on top.</summary>
+    public static Reactor On(string transport, string? hocon = null) =>
+        Start($"packet.tcp.transport = {transport}\n{hocon}");
+
     public static Reactor Start(string? hocon = null) => Reactor.Start(
         ConfigurationFactory.ParseString(hocon ?? "").WithFallback(ConfigurationFactory.ParseString("""
             akka.loglevel = WARNING

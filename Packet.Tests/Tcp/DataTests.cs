@@ -6,9 +6,10 @@ using Xunit;
 
 namespace Packet.Tests.Tcp;
 
-public sealed class DataTests : IAsyncLifetime
+/// <summary>Run once per transport: see <see cref="TransportSuites"/>.</summary>
+public abstract class DataTests(string transport) : IAsyncLifetime
 {
-    private readonly Reactor _reactor = Reactors.Start();
+    private readonly Reactor _reactor = Reactors.On(transport);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -128,7 +129,7 @@ public sealed class DataTests : IAsyncLifetime
     [Fact]
     public async Task A_slow_reader_pauses_the_echo_instead_of_growing_its_buffer()
     {
-        await using var reactor = Reactors.Start("""
+        await using var reactor = Reactors.On(transport, """
             packet.tcp.backpressure { high-water-mark = 64 KiB, low-water-mark = 16 KiB, max-outbound = 1 MiB }
             """);
         var accepted = new Accepted<Recorder>();
@@ -164,7 +165,7 @@ public sealed class DataTests : IAsyncLifetime
     [Fact]
     public async Task A_handler_that_writes_past_max_outbound_is_closed_with_OutboundOverflow()
     {
-        await using var reactor = Reactors.Start("""
+        await using var reactor = Reactors.On(transport, """
             packet.tcp.backpressure { high-water-mark = 64 KiB, low-water-mark = 16 KiB, max-outbound = 1 MiB }
             """);
         var accepted = new Accepted<Recorder>();

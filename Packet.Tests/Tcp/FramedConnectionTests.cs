@@ -7,9 +7,10 @@ using Xunit;
 
 namespace Packet.Tests.Tcp;
 
-public sealed class FramedConnectionTests : IAsyncLifetime
+/// <summary>Run once per transport: see <see cref="TransportSuites"/>.</summary>
+public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
 {
-    private readonly Reactor _reactor = Reactors.Start("packet.framing { max-line-length = 64, max-frame-length = 1 KiB }");
+    private readonly Reactor _reactor = Reactors.On(transport, "packet.framing { max-line-length = 64, max-frame-length = 1 KiB }");
 
     public Task InitializeAsync() => Task.CompletedTask;
 

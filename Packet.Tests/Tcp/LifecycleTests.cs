@@ -4,9 +4,10 @@ using Xunit;
 
 namespace Packet.Tests.Tcp;
 
-public sealed class LifecycleTests : IAsyncLifetime
+/// <summary>Run once per transport: see <see cref="TransportSuites"/>.</summary>
+public abstract class LifecycleTests(string transport) : IAsyncLifetime
 {
-    private readonly Reactor _reactor = Reactors.Start();
+    private readonly Reactor _reactor = Reactors.On(transport);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -105,7 +106,7 @@ public sealed class LifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Every_connection_unbinds_exactly_once_with_Shutdown_when_the_reactor_stops()
     {
-        await using var reactor = Reactors.Start();
+        await using var reactor = Reactors.On(transport);
         var accepted = new Accepted<Recorder>();
         var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
         var client = reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);

@@ -5,9 +5,10 @@ using Xunit;
 
 namespace Packet.Tests.Tcp;
 
-public sealed class TimerTests : IAsyncLifetime
+/// <summary>Run once per transport: see <see cref="TransportSuites"/>.</summary>
+public abstract class TimerTests(string transport) : IAsyncLifetime
 {
-    private readonly Reactor _reactor = Reactors.Start();
+    private readonly Reactor _reactor = Reactors.On(transport);
     private Recorder _connection = null!;
 
     public async Task InitializeAsync()

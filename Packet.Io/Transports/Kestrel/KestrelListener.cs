@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports.Kestrel;
 
@@ -11,14 +12,14 @@ internal sealed class KestrelListener : ISocketListener
 {
     private readonly IConnectionListener _listener;
     private readonly IActorRef _owner;
-    private readonly bool _keepAlive;
+    private readonly TransportSettings _settings;
     private readonly Task _accepting;
 
-    public KestrelListener(IConnectionListener listener, IActorRef owner, bool keepAlive)
+    public KestrelListener(IConnectionListener listener, IActorRef owner, TransportSettings settings)
     {
         _listener = listener;
         _owner = owner;
-        _keepAlive = keepAlive;
+        _settings = settings;
         LocalEndPoint = (IPEndPoint)listener.EndPoint;
         _accepting = AcceptAsync();
     }
@@ -39,8 +40,8 @@ internal sealed class KestrelListener : ISocketListener
                 return;
             }
             if (connection is null) return; // unbound
-            if (_keepAlive) connection.Features.Get<IConnectionSocketFeature>()?.Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            _owner.Tell(new SocketEvents.Connected(new KestrelSocket(connection)));
+            if (_settings.KeepAlive) connection.Features.Get<IConnectionSocketFeature>()?.Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            _owner.Tell(new SocketEvents.Connected(new KestrelSocket(connection, _settings.KestrelReadSize)));
         }
     }
 

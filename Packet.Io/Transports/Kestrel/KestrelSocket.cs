@@ -11,11 +11,11 @@ namespace Packet.Io.Transports.Kestrel;
 
 /// <summary>
 /// One Kestrel connection, driven through its pipes on behalf of the owning actor. A read is one
-/// <c>ReadAsync</c>, started only when the owner asks, so input stays in Kestrel's bounded pipe until the
-/// owner wants it. Writes go into the output pipe; while a flush waits for Kestrel (its write buffer is
+/// <c>ReadAsync</c>, started only when the owner asks, and hands over at most <c>readSize</c> bytes; input
+/// stays in Kestrel's bounded pipe until the owner wants it. Writes go into the output pipe; while a flush waits for Kestrel (its write buffer is
 /// full), later writes queue behind it and go out together when it completes.
 /// </summary>
-internal sealed class KestrelSocket(ConnectionContext connection) : ISocketConnection
+internal sealed class KestrelSocket(ConnectionContext connection, int readSize) : ISocketConnection
 {
     private readonly Lock _gate = new();
     private readonly Queue<ByteString> _queued = new();
@@ -53,8 +53,9 @@ internal sealed class KestrelSocket(ConnectionContext connection) : ISocketConne
                 if (result.IsCompleted) _owner.Tell(SocketEvents.PeerClosed.Instance);
                 return;
             }
-            var data = ByteString.FromBytes(buffer.ToArray());
-            input.AdvanceTo(buffer.End);
+            var taken = buffer.Slice(0, Math.Min(buffer.Length, readSize));
+            var data = ByteString.FromBytes(taken.ToArray());
+            input.AdvanceTo(taken.End);
             _owner.Tell(new SocketEvents.Received(data));
         }
         catch (Exception e)

@@ -36,7 +36,7 @@ internal sealed class KestrelTransport : ITransport
         try
         {
             var listener = await _listeners.BindAsync(endpoint);
-            owner.Tell(new SocketEvents.Bound(new KestrelListener(listener, owner, _settings.KeepAlive)));
+            owner.Tell(new SocketEvents.Bound(new KestrelListener(listener, owner, _settings)));
         }
         catch (Exception e)
         {
@@ -68,7 +68,7 @@ internal sealed class KestrelTransport : ITransport
             owner.Tell(new SocketEvents.ConnectFailed(e));
             return;
         }
-        owner.Tell(new SocketEvents.Connected(new KestrelSocket(_dialled.Create(socket))));
+        owner.Tell(new SocketEvents.Connected(new KestrelSocket(_dialled.Create(socket), _settings.KestrelReadSize)));
     }
 
     /// <summary>Kestrel's events are <see cref="SocketEvents"/> already.</summary>
