@@ -131,6 +131,9 @@ internal sealed class ServerActor : ActorBase, IWithTimers
                 return true;
             case StopAccepting:
                 return true;
+            case SocketEvents.BindFailed failed:
+                _runtime.Log.Error(failed.Cause, "server on {0} can no longer accept connections; those it has carry on", local);
+                return true;
             case ConnectionActor.Shutdown shutdown:
                 foreach (var child in Context.GetChildren()) child.Tell(shutdown);
                 return true;

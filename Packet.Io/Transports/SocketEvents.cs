@@ -8,7 +8,7 @@ internal static class SocketEvents
     /// <summary>The listener is bound.</summary>
     internal sealed record Bound(ISocketListener Listener);
 
-    /// <summary>Binding failed; nothing listens.</summary>
+    /// <summary>Binding failed, or a bound listener stopped accepting because of an error; nothing listens.</summary>
     internal sealed record BindFailed(Exception Cause);
 
     /// <summary>The listener is closed and its port free.</summary>

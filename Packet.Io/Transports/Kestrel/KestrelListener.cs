@@ -14,6 +14,7 @@ internal sealed class KestrelListener : ISocketListener
     private readonly IActorRef _owner;
     private readonly TransportSettings _settings;
     private readonly Task _accepting;
+    private volatile bool _unbinding;
 
     public KestrelListener(IConnectionListener listener, IActorRef owner, TransportSettings settings)
     {
@@ -35,8 +36,10 @@ internal sealed class KestrelListener : ISocketListener
             {
                 connection = await _listener.AcceptAsync();
             }
-            catch (Exception) when (_unbinding)
+            catch (Exception e)
             {
+                // Kestrel retries the errors an accept loop should survive; anything else ends listening.
+                if (!_unbinding) _owner.Tell(new SocketEvents.BindFailed(e));
                 return;
             }
             if (connection is null) return; // unbound
@@ -44,8 +47,6 @@ internal sealed class KestrelListener : ISocketListener
             _owner.Tell(new SocketEvents.Connected(new KestrelSocket(connection, _settings.KestrelReadSize)));
         }
     }
-
-    private volatile bool _unbinding;
 
     public void Unbind() => _ = UnbindAsync();
 
