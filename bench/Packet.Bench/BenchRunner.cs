@@ -54,7 +54,8 @@ public static class BenchRunner
             double Ratio(Cell cell, string server) =>
                 rows.Single(r => r.Cell == cell && r.Server == server).Result.Value / rows.Single(r => r.Cell == cell && r.Server == "raw-echo-server").Result.Value;
             Chart.Ratios(echo.Select(c => c.Title).ToArray(), echo.Select(c => Ratio(c, "kestrel-echo-server")).ToArray(),
-                echo.Select(c => Ratio(c, "echo-server")).ToArray(), Path.Combine(resultsFolder, "echo-ratios.png"));
+                echo.Select(c => Ratio(c, "echo-server")).ToArray(), echo.Select(c => Ratio(c, "echo-server-on-kestrel")).ToArray(),
+                Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
     }
@@ -136,14 +137,16 @@ public static class BenchRunner
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
                         "servers and load generator on the same machine over 127.0.0.1, each in its own process.");
         text.AppendLine();
-        text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka | PacketAkka ÷ raw |");
-        text.AppendLine("|---|---|---|---|---|---|");
+        text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka on Akka.IO | ÷ raw | PacketAkka on Kestrel | ÷ raw |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
         {
             double? Value(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server)?.Result.Value;
             var raw = Value("raw-echo-server");
-            var packet = Value("echo-server");
-            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Format(raw)} | {Format(Value("kestrel-echo-server"))} | {Format(packet)} | {(raw > 0 && packet is { } p ? $"{p / raw:0.00}×" : "–")} |");
+            string Ratio(double? value) => raw > 0 && value is { } v ? $"{v / raw:0.00}×" : "–";
+            var akkaIo = Value("echo-server");
+            var kestrel = Value("echo-server-on-kestrel");
+            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Format(raw)} | {Format(Value("kestrel-echo-server"))} | {Format(akkaIo)} | {Ratio(akkaIo)} | {Format(kestrel)} | {Ratio(kestrel)} |");
         }
         text.AppendLine();
         text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");

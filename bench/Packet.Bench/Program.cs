@@ -2,7 +2,8 @@
 //   dotnet run -c Release --project bench/Packet.Bench -- all
 // Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
-//   echo-server | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
+//   echo-server | echo-server-on-kestrel | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
+// (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-kestrel on packet.tcp.transport = kestrel)
 // The load generator, run by "all" in its own process:
 //   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
 // PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:
@@ -21,7 +22,10 @@ switch (mode)
     case "all":
         return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(RepositoryRoot(), "bench", "results"));
     case "echo-server":
-        await PacketEchoServer.RunAsync(port);
+        await PacketEchoServer.RunAsync(port, "akka-io");
+        return 0;
+    case "echo-server-on-kestrel":
+        await PacketEchoServer.RunAsync(port, "kestrel");
         return 0;
     case "raw-echo-server":
         await RawEchoServer.RunAsync(port);
