@@ -87,12 +87,30 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     }
 
     /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
+    /// <remarks>
+    /// This runs once per accepted or dialled socket, so it builds the actor with a plain constructor call:
+    /// an expression-tree <c>Props.Create(() => ...)</c> would evaluate its arguments by reflection on
+    /// every accept.
+    /// </remarks>
     public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)
     {
         handler.Prepare(this);
-        var self = context.ActorOf(Props.Create(() => new ConnectionActor(handler, origin, init, this)));
+        var self = context.ActorOf(Props.CreateBy(new ConnectionProducer(handler, origin, init, this)));
         handler.Attach(self);
         return self;
+    }
+
+    /// <summary>Builds one connection's actor from what it was spawned with.</summary>
+    private sealed class ConnectionProducer(Connection handler, ConnectionActor.Origin origin, Action<Connection>? init, ReactorRuntime runtime)
+        : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+
+        public ActorBase Produce() => new ConnectionActor(handler, origin, init, runtime);
+
+        public void Release(ActorBase actor)
+        {
+        }
     }
 
     /// <summary>Logs a handler failure and hands it to <see cref="Reactor.ErrorHandler"/>, which must not take the reactor down.</summary>
