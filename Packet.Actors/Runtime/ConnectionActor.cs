@@ -71,7 +71,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private readonly CallbackTimers _timers = new();
     private readonly Dictionary<long, Action<WorkerReply>?> _asks = new();
 
-    private readonly CancellationTokenSource _dialling = new();
+    private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
     private ISocketConnection? _socket;
     private ByteString _unflushed = ByteString.Empty;
     private ByteString? _heldBack;
@@ -113,6 +113,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 RequestRead();
                 break;
             case Dial dial:
+                _dialling = new CancellationTokenSource();
                 Become(Connecting);
                 Initialize();
                 if (_closing) return;
@@ -138,8 +139,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     protected override void PostStop()
     {
-        _dialling.Cancel();
-        _dialling.Dispose();
+        _dialling?.Cancel();
+        _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
         _runtime.AsksEnded(_asks.Count); // answers to a connection that has gone are dropped at the proxy
@@ -172,7 +173,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                     Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"host '{dial.Host}' has no address")));
                     return true;
                 }
-                _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _dialling.Token);
+                _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _dialling!.Token);
                 return true;
             case Status.Failure failure when _origin is Dial dial:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"cannot resolve host '{dial.Host}': {failure.Cause.Message}", failure.Cause));

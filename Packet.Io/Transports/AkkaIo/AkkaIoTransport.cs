@@ -16,6 +16,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
     public void Bind(IActorRef owner, IPEndPoint endpoint) =>
         system.Tcp().Tell(new Tcp.Bind(owner, endpoint, settings.Backlog, _options, pullMode: true), owner);
 
+    /// <remarks><paramref name="cancel"/> is not needed here: a connection whose owner has gone is never registered, and Akka.IO closes it after <c>register-timeout</c>.</remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel) =>
         system.Tcp().Tell(new Tcp.Connect(endpoint, options: _options, pullMode: true), owner);
 

@@ -163,7 +163,7 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
     {
         lock (_gate)
         {
-            if (_queued.Count == 0 || _stopped && _drained is null)
+            if (_queued.Count == 0) // Abort empties the queue, so an aborted socket stops here too
             {
                 _flushing = false;
                 _drained?.TrySetResult();
