@@ -48,12 +48,13 @@ await using var reactor = Reactor.Start(config);
 var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
 reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");
 
-// End of standard input means the master is gone.
-_ = Task.Run(() =>
+// End of standard input means the master is gone. The wait blocks, so it gets a thread of its own
+// rather than one of the thread pool's, which the actors run on.
+new Thread(() =>
 {
     while (Console.In.ReadLine() is not null) { }
     outcome.TrySetResult("the master closed its end of the pipe");
-});
+}) { IsBackground = true, Name = "master watch" }.Start();
 
 var reason = await outcome.Task;
 Console.Error.WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
