@@ -68,6 +68,12 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
+    /// <summary>Sends the jobs gathered since the last one; it queues behind the asks that came with them.</summary>
+    private sealed class SendWork
+    {
+        public static readonly SendWork Instance = new();
+    }
+
     private sealed record Pending(IActorRef Asker, long Deadline)
     {
         public bool AskerGone { get; set; }
@@ -83,6 +89,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private readonly Dictionary<long, Pending> _pending = new();
     private readonly HashSet<IActorRef> _watchedAskers = new();
     private readonly List<IActorRef> _readyWaiters = new();
+    private readonly Batch<WorkerProtocol.Job> _jobs;
     private IWorkerHost? _process;
     private int _quickFailures;
     private long _registeredAt;
@@ -94,6 +101,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         _key = key;
         _options = options;
         _workers = workers;
+        _jobs = new Batch<WorkerProtocol.Job>(workers.Payloads.MaxPayload, job => job.Payload.Length);
         _pimp = (Pimp)Activator.CreateInstance(type.Proxy)!;
         _pimp.Bind(Self, workers.Reactor, type.Name, key);
     }
@@ -151,7 +159,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         {
             case Ask ask:
                 Track(ask);
-                worker.Tell(new WorkerProtocol.Work(ask.RequestId, ask.Payload));
+                if (_jobs.IsEmpty) Self.Tell(SendWork.Instance);
+                if (_jobs.Add(new WorkerProtocol.Job(ask.RequestId, ask.Payload)) is { } full) worker.Tell(new WorkerProtocol.Work(full));
+                return true;
+            case SendWork:
+                if (!_jobs.IsEmpty) worker.Tell(new WorkerProtocol.Work(_jobs.Take()));
                 return true;
             case WorkerProtocol.Push push:
                 InPimp(() => _pimp.InvokeReceiveData(_workers.Payloads.Deserialize(push.Payload)), "ReceiveData");
@@ -210,11 +222,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 Sender.Tell(new Answer(ask.RequestId, _type.Name, _key, null, $"worker {Label} is unavailable: it is {StateName()}"));
                 Context.Parent.Tell(new WorkersActor.AskDone(Self));
                 return true;
-            case WorkerProtocol.Done done:
-                Finish(done.RequestId, done.Payload, null);
+            case WorkerProtocol.Outcomes outcomes:
+                foreach (var outcome in outcomes.Items) Finish(outcome.RequestId, outcome.Payload, outcome.Error);
                 return true;
-            case WorkerProtocol.Failed failed:
-                Finish(failed.RequestId, null, failed.Error);
+            case SendWork:
+                _jobs.Take(); // the instance went down first: FailAll has answered these asks
                 return true;
             case Exited exited when exited.HostId == _process?.Id:
                 OnExit(exited.ExitCode);

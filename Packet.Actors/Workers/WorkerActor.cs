@@ -6,9 +6,15 @@ namespace Packet.Actors.Workers;
 
 /// <summary>
 /// Hosts one <see cref="Worker"/> inside a WorkerHost process: registers with the master, then turns
-/// <see cref="WorkerProtocol.Work"/> into <see cref="Worker.ReceiveData"/> calls and their results
-/// into <see cref="WorkerProtocol.Done"/> or <see cref="WorkerProtocol.Failed"/>.
+/// each <see cref="WorkerProtocol.Job"/> into a <see cref="Worker.ReceiveData"/> call and its result
+/// into a <see cref="WorkerProtocol.Outcome"/>.
 /// </summary>
+/// <remarks>
+/// The outcomes of a batch go to the <see cref="OutboxActor"/>, which sends them on while the next job
+/// runs: a slow job never holds back the answers to the jobs before it. A lone job is answered straight
+/// from here, one actor hop sooner, once the outbox has sent everything it was given: answers leave in
+/// the order their jobs ran.
+/// </remarks>
 internal sealed class WorkerActor : ActorBase
 {
     /// <summary>The worker's <see cref="Worker.SendData"/>.</summary>
@@ -23,6 +29,7 @@ internal sealed class WorkerActor : ActorBase
     private readonly ActorSelection _master;
     private readonly TaskCompletionSource<string?> _outcome;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _atOutbox; // outcomes handed to the outbox that it has not yet reported sent
 
     public WorkerActor(Worker worker, HostStart start, PayloadSerializer payloads, Reactor reactor, TaskCompletionSource<string?> outcome)
     {
@@ -43,7 +50,8 @@ internal sealed class WorkerActor : ActorBase
         {
             case WorkerProtocol.Registered registered:
                 Context.Watch(registered.Proxy);
-                Become(m => Serving(registered.Proxy, m));
+                var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Proxy, _payloads.MaxPayload)), "outbox");
+                Become(m => Serving(registered.Proxy, outbox, m));
                 try
                 {
                     _worker.InvokeWorkerInit();
@@ -63,12 +71,22 @@ internal sealed class WorkerActor : ActorBase
         }
     }
 
-    private bool Serving(IActorRef proxy, object message)
+    private bool Serving(IActorRef proxy, IActorRef outbox, object message)
     {
         switch (message)
         {
+            case WorkerProtocol.Work { Jobs.Length: 1 } work when _atOutbox == 0:
+                proxy.Tell(new WorkerProtocol.Outcomes([Run(work.Jobs[0])]));
+                return true;
             case WorkerProtocol.Work work:
-                Sender.Tell(Answer(work));
+                foreach (var job in work.Jobs)
+                {
+                    outbox.Tell(Run(job));
+                    _atOutbox++;
+                }
+                return true;
+            case OutboxActor.Sent sent:
+                _atOutbox -= sent.Count;
                 return true;
             case WorkerProtocol.Deliver deliver:
                 try
@@ -95,16 +113,16 @@ internal sealed class WorkerActor : ActorBase
         }
     }
 
-    private object Answer(WorkerProtocol.Work work)
+    private WorkerProtocol.Outcome Run(WorkerProtocol.Job job)
     {
         object? request;
         try
         {
-            request = _payloads.Deserialize(work.Payload);
+            request = _payloads.Deserialize(job.Payload);
         }
         catch (PayloadException e)
         {
-            return new WorkerProtocol.Failed(work.RequestId, e.Message);
+            return Failed(job, e.Message);
         }
         object? result;
         try
@@ -114,17 +132,23 @@ internal sealed class WorkerActor : ActorBase
         catch (Exception e)
         {
             _log.Warning("{0}.ReceiveData threw {1}: {2}", _start.Name, e.GetType().Name, e.Message);
-            return new WorkerProtocol.Failed(work.RequestId, $"{_start.Name} threw {e.GetType().Name}: {e.Message}");
+            return Failed(job, $"{_start.Name} threw {e.GetType().Name}: {e.Message}");
         }
         try
         {
-            return new WorkerProtocol.Done(work.RequestId, _payloads.Serialize(result));
+            return new WorkerProtocol.Outcome(job.RequestId, _payloads.Serialize(result), null);
         }
         catch (PayloadException e)
         {
-            return new WorkerProtocol.Failed(work.RequestId, $"{_start.Name}'s reply cannot travel: {e.Message}");
+            return Failed(job, $"{_start.Name}'s reply cannot travel: {e.Message}");
         }
     }
+
+    /// <summary>An error outcome; its text is cut at <see cref="MaxErrorLength"/> characters, as an exception message can be any length.</summary>
+    private static WorkerProtocol.Outcome Failed(WorkerProtocol.Job job, string error) =>
+        new(job.RequestId, null, error.Length <= MaxErrorLength ? error : string.Concat(error.AsSpan(0, MaxErrorLength), "…"));
+
+    private const int MaxErrorLength = 4096;
 
     private byte[]? Encode(object? data, string where)
     {

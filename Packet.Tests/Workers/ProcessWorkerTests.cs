@@ -42,6 +42,39 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         Assert.Equal("back", await Reactor.AskWorkerAsync("echo_worker", "back"));
     }
 
+    /// <summary>Asks a burst of jobs in one handler call, so they reach the worker together.</summary>
+    private sealed class Burst : Connection
+    {
+        public readonly ConcurrentQueue<string> Replies = new();
+
+        public void Ask(string key, IEnumerable<string> jobs)
+        {
+            foreach (var job in jobs) AskWorker("echo_worker", job, reply => Replies.Enqueue($"{reply.Data ?? reply.Error}"), key);
+        }
+    }
+
+    [Fact]
+    public async Task A_hung_job_does_not_hold_back_the_replies_to_the_jobs_that_ran_before_it()
+    {
+        await Reactor.StartWorkerAsync("echo_worker", "burst");
+        try
+        {
+            var server = await Reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder());
+            var asker = Reactor.Connect(Loopback.Host, server.LocalEndPoint.Port, new Burst());
+            var before = Enumerable.Range(0, 20).Select(i => $"before-{i}").ToArray();
+
+            asker.AddTimer(TimeSpan.FromMilliseconds(1), () => asker.Ask("burst", [.. before, "hang", "after"]));
+
+            await Bounded.Until(() => asker.Replies.Count >= before.Length, "the replies to the jobs before the hung one");
+            Assert.Equal(before, asker.Replies);
+            await server.StopAsync();
+        }
+        finally
+        {
+            await Reactor.DeleteWorkerAsync("echo_worker", "burst");
+        }
+    }
+
     [Fact]
     public async Task Under_restart_policy_never_a_dead_worker_stays_stopped_and_asks_fail_at_once()
     {

@@ -17,10 +17,19 @@ internal static class WorkerProtocol
     /// <summary>Master → host: registration refused; the host exits.</summary>
     internal sealed record Refused(string Reason);
 
-    /// <summary>Master → worker: run <see cref="Worker.ReceiveData"/> and answer with <see cref="Done"/> or <see cref="Failed"/>.</summary>
-    internal sealed record Work(long RequestId, byte[] Payload)
+    /// <summary>
+    /// Master → worker: run <see cref="Worker.ReceiveData"/> on each job, in order, and answer each with
+    /// an <see cref="Outcome"/>. The asks that reach a proxy together travel in one <see cref="Work"/>.
+    /// </summary>
+    internal sealed record Work(Job[] Jobs)
     {
-        public override string ToString() => $"Work({RequestId}, {Payload.Length} bytes)";
+        public override string ToString() => $"Work({Jobs.Length} jobs)";
+    }
+
+    /// <summary>One ask, as the worker sees it.</summary>
+    internal sealed record Job(long RequestId, byte[] Payload)
+    {
+        public override string ToString() => $"Job({RequestId}, {Payload.Length} bytes)";
     }
 
     /// <summary>Master → worker: a request from another worker; no answer expected.</summary>
@@ -29,14 +38,23 @@ internal static class WorkerProtocol
         public override string ToString() => $"Deliver({Payload.Length} bytes)";
     }
 
-    /// <summary>Worker → master: the answer to <see cref="Work"/>.</summary>
-    internal sealed record Done(long RequestId, byte[] Payload)
+    /// <summary>Worker → master: the outcomes of jobs, as many in one message as were ready together.</summary>
+    internal sealed record Outcomes(Outcome[] Items)
     {
-        public override string ToString() => $"Done({RequestId}, {Payload.Length} bytes)";
+        public override string ToString() => $"Outcomes({Items.Length})";
     }
 
-    /// <summary>Worker → master: <see cref="Work"/> failed; <paramref name="Error"/> says why.</summary>
-    internal sealed record Failed(long RequestId, string Error);
+    /// <summary>
+    /// The answer to one <see cref="Job"/>: the reply's <paramref name="Payload"/>, or the
+    /// <paramref name="Error"/> that says why there is none.
+    /// </summary>
+    internal sealed record Outcome(long RequestId, byte[]? Payload, string? Error)
+    {
+        public override string ToString() => Error is null ? $"Outcome({RequestId}, {Payload?.Length} bytes)" : $"Outcome({RequestId}, error)";
+
+        /// <summary>What the outcome weighs in a <see cref="Batch{T}"/>: its payload, or its error text.</summary>
+        public int Size => Payload?.Length ?? (Error?.Length ?? 0) * 3;
+    }
 
     /// <summary>Worker → master: <see cref="Worker.SendData"/>, an unsolicited message for the worker's proxy.</summary>
     internal sealed record Push(byte[] Payload)
