@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using System.Runtime.Serialization;
 using System.Text;
+using Akka.Actor;
+using Akka.Configuration;
+using Packet.Actors.Workers.Protocol;
 using Packet.Io.Framing;
 using Xunit;
 
@@ -29,10 +33,10 @@ public sealed class FuzzTests
     };
 
     /// <summary>Random bytes, or a valid sample with flipped, inserted, deleted or repeated bytes.</summary>
-    private static byte[] Input(string parser, Random random)
+    private static byte[] Input(string parser, Random random, Func<Random, byte[]>? sample)
     {
         if (random.Next(3) == 0) return RandomBytes(random, 256);
-        var bytes = Sample(parser, random).ToList();
+        var bytes = (sample ?? (r => Sample(parser, r)))(random).ToList();
         for (var m = random.Next(1, 6); m > 0; m--)
         {
             var at = random.Next(bytes.Count + 1);
@@ -61,14 +65,14 @@ public sealed class FuzzTests
     /// <typeparamref name="TDocumented"/> may escape; each input must finish within a second and allocate
     /// at most a bounded amount (a parser that trusted a garbage length would allocate it).
     /// </summary>
-    private static void Fuzz<TDocumented>(string parser, int seed, Action<byte[][]> parse) where TDocumented : Exception
+    private static void Fuzz<TDocumented>(string parser, int seed, Action<byte[][]> parse, Func<Random, byte[]>? sample = null) where TDocumented : Exception
     {
         var random = new Random(seed);
         var rejected = 0;
         var clock = new Stopwatch();
         for (var i = 0; i < Iterations; i++)
         {
-            var input = Input(parser, random);
+            var input = Input(parser, random, sample);
             var chunks = Framing.Chunking.RandomChunks(input, random.Next(), 1 + random.Next(64));
             var allocated = GC.GetAllocatedBytesForCurrentThread();
             clock.Restart();
@@ -128,4 +132,38 @@ public sealed class FuzzTests
             var lines = new Lines(framer);
             foreach (var chunk in chunks) framer.Decode(chunk, lines);
         });
+
+    private static readonly string[] Kinds = ["work", "out", "reg", "ok", "no", "dlv", "push", "fwd"];
+
+    /// <summary>
+    /// The worker protocol, as a master reads it from a WorkerHost (which may run hostile code) and a
+    /// host from its master. An input's first byte picks the message kind; the rest is the message.
+    /// </summary>
+    [Fact]
+    public void The_worker_protocol_reader_survives_random_and_mutated_input()
+    {
+        using var system = ActorSystem.Create("fuzz", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        var serializer = new WorkerProtocolSerializer((ExtendedActorSystem)system);
+        object[] messages =
+        [
+            new WorkerProtocol.Work([new WorkerProtocol.Job(1, [1, 2, 3]), new WorkerProtocol.Job(2, [])]),
+            new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, [9], null), new WorkerProtocol.Outcome(8, null, "error")]),
+            new WorkerProtocol.Register("secret", 42, "eval_worker", system.DeadLetters),
+            new WorkerProtocol.Registered(system.DeadLetters),
+            new WorkerProtocol.Refused("wrong secret"),
+            new WorkerProtocol.Deliver([4, 5]),
+            new WorkerProtocol.Push([6]),
+            new WorkerProtocol.Forward("sink_worker", "key", [7]),
+        ];
+        Fuzz<SerializationException>("worker protocol", 404, chunks =>
+        {
+            var input = Concat(chunks);
+            if (input.Length == 0) throw new SerializationException("empty");
+            serializer.FromBinary(input[1..], Kinds[input[0] % Kinds.Length]);
+        }, random =>
+        {
+            var at = random.Next(messages.Length);
+            return [(byte)at, .. serializer.ToBinary(messages[at])];
+        });
+    }
 }

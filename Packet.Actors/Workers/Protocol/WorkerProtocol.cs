@@ -4,24 +4,28 @@ namespace Packet.Actors.Workers.Protocol;
 
 /// <summary>
 /// Everything that crosses the master ↔ WorkerHost link: ids, strings, byte arrays and actor
-/// references only. Payloads are bytes made by <see cref="PayloadSerializer"/>.
+/// references only. Payloads are bytes made by <see cref="PayloadSerializer"/>; the messages
+/// themselves are written by <see cref="WorkerProtocolSerializer"/>.
 /// </summary>
 internal static class WorkerProtocol
 {
+    /// <summary>Marks the messages of this protocol, which Akka.Remote hands to <see cref="WorkerProtocolSerializer"/>.</summary>
+    internal interface IMessage;
+
     /// <summary>Host → master, once its actor system is up: "I am instance <paramref name="Instance"/> of <paramref name="Name"/>, and here is the proof that you started me."</summary>
-    internal sealed record Register(string Secret, long Instance, string Name, IActorRef Worker);
+    internal sealed record Register(string Secret, long Instance, string Name, IActorRef Worker) : IMessage;
 
     /// <summary>Master → host: registration accepted; the worker may start.</summary>
-    internal sealed record Registered(IActorRef Proxy);
+    internal sealed record Registered(IActorRef Proxy) : IMessage;
 
     /// <summary>Master → host: registration refused; the host exits.</summary>
-    internal sealed record Refused(string Reason);
+    internal sealed record Refused(string Reason) : IMessage;
 
     /// <summary>
     /// Master → worker: run <see cref="Worker.ReceiveData"/> on each job, in order, and answer each with
     /// an <see cref="Outcome"/>. The asks that reach a proxy together travel in one <see cref="Work"/>.
     /// </summary>
-    internal sealed record Work(Job[] Jobs)
+    internal sealed record Work(Job[] Jobs) : IMessage
     {
         public override string ToString() => $"Work({Jobs.Length} jobs)";
     }
@@ -33,13 +37,13 @@ internal static class WorkerProtocol
     }
 
     /// <summary>Master → worker: a request from another worker; no answer expected.</summary>
-    internal sealed record Deliver(byte[] Payload)
+    internal sealed record Deliver(byte[] Payload) : IMessage
     {
         public override string ToString() => $"Deliver({Payload.Length} bytes)";
     }
 
     /// <summary>Worker → master: the outcomes of jobs, as many in one message as were ready together.</summary>
-    internal sealed record Outcomes(Outcome[] Items)
+    internal sealed record Outcomes(Outcome[] Items) : IMessage
     {
         public override string ToString() => $"Outcomes({Items.Length})";
     }
@@ -57,13 +61,13 @@ internal static class WorkerProtocol
     }
 
     /// <summary>Worker → master: <see cref="Worker.SendData"/>, an unsolicited message for the worker's proxy.</summary>
-    internal sealed record Push(byte[] Payload)
+    internal sealed record Push(byte[] Payload) : IMessage
     {
         public override string ToString() => $"Push({Payload.Length} bytes)";
     }
 
     /// <summary>Worker → master: <see cref="Worker.SendRequest"/>, to be delivered to another worker.</summary>
-    internal sealed record Forward(string Worker, string? Key, byte[] Payload)
+    internal sealed record Forward(string Worker, string? Key, byte[] Payload) : IMessage
     {
         public override string ToString() => $"Forward({Worker}, {Key}, {Payload.Length} bytes)";
     }
