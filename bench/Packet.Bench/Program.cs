@@ -9,7 +9,7 @@
 // PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:
 //   PACKET_BENCH_HOCON='akka.io.tcp { maximum-frame-size = 16k, send-buffer-size = 32k, receive-buffer-size = 32k }'
 // The worker cells (AskWorker through a real WorkerHost, and a raw Akka.Remote ping-pong as the floor):
-//   worker-cells --seconds S
+//   worker-cells --seconds S [--runs N]   (each AskWorker run takes turns with a run of the ping-pong floor)
 using System.Text.Json;
 using Packet.Bench;
 using Packet.Bench.Load;
@@ -40,7 +40,7 @@ switch (mode)
         await WorkerCells.PongServerAsync();
         return 0;
     case "worker-cells":
-        Console.WriteLine(JsonSerializer.Serialize(await WorkerCells.RunAsync(TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")))));
+        Console.WriteLine(JsonSerializer.Serialize(await WorkerCells.RunAsync(TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")), int.Parse(Option("--runs") ?? "1"))));
         return 0;
     case "loadgen":
         var cell = Cell.All.Single(c => c.Id == Option("--cell"));
