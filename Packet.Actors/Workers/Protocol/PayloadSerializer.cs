@@ -1,19 +1,24 @@
+using System.Text;
 using Hyperion;
 
 namespace Packet.Actors.Workers.Protocol;
 
 /// <summary>
-/// Turns worker payloads into bytes and back with Hyperion, allowing only simple built-in types and
-/// the types listed in <c>packet.workers.allowed-types</c>. Both the master and the WorkerHost use it,
-/// so a payload that one side may send the other side may read.
+/// Turns worker payloads into bytes and back, allowing only simple built-in types and the types listed
+/// in <c>packet.workers.allowed-types</c>. Both the master and the WorkerHost use it, so a payload that
+/// one side may send the other side may read.
 /// </summary>
 /// <remarks>
-/// Payloads travel as byte arrays inside the protocol messages: the size limit is checked before
-/// anything is sent, and a type that is not allowed fails at the asker with a clear message instead
-/// of deep inside Akka.Remote.
+/// The first byte says how the rest is written: strings as UTF-8 and byte arrays as they are, the most
+/// common payloads of a line or binary protocol, with no copy beyond the one into the payload; every
+/// other type with Hyperion. No bytes at all mean <see langword="null"/>.
 /// </remarks>
 internal sealed class PayloadSerializer
 {
+    private const byte TextTag = 1;
+    private const byte BytesTag = 2;
+    private const byte HyperionTag = 3;
+
     private static readonly HashSet<Type> BuiltIn =
     [
         typeof(string), typeof(bool), typeof(char), typeof(byte), typeof(sbyte), typeof(short), typeof(ushort),
@@ -43,13 +48,30 @@ internal sealed class PayloadSerializer
 
     public int MaxPayload { get; }
 
-    /// <summary>Serializes <paramref name="payload"/>, or throws <see cref="PayloadException"/> saying why it cannot travel.</summary>
+    /// <summary>
+    /// Serializes <paramref name="payload"/>, or throws <see cref="PayloadException"/> saying why it cannot
+    /// travel. The size limit is checked here, before anything is sent, so an oversized or disallowed
+    /// payload fails at the asker with a clear message instead of deep inside Akka.Remote.
+    /// </summary>
     public byte[] Serialize(object? payload)
     {
-        if (payload is null) return []; // Hyperion cannot write null at the top level; empty bytes mean null
+        switch (payload)
+        {
+            case null:
+                return [];
+            case string text:
+                var encoded = Tagged(TextTag, Encoding.UTF8.GetByteCount(text));
+                Encoding.UTF8.GetBytes(text, encoded.AsSpan(1));
+                return encoded;
+            case byte[] raw:
+                var copy = Tagged(BytesTag, raw.Length);
+                raw.CopyTo(copy, 1);
+                return copy;
+        }
         if (!IsAllowed(payload.GetType()))
             throw new PayloadException($"payload type {payload.GetType().FullName} is not allowed; add it to packet.workers.allowed-types");
         using var stream = new MemoryStream();
+        stream.WriteByte(HyperionTag);
         try
         {
             _hyperion.Serialize(payload, stream);
@@ -63,19 +85,39 @@ internal sealed class PayloadSerializer
         return stream.ToArray();
     }
 
-    /// <summary>Reads a payload; a type outside the allow-list throws <see cref="PayloadException"/>.</summary>
+    /// <summary>Reads a payload; a type outside the allow-list, or bytes that do not read, throw <see cref="PayloadException"/>.</summary>
     public object? Deserialize(byte[] bytes)
     {
         if (bytes.Length == 0) return null;
-        try
+        switch (bytes[0])
         {
-            using var stream = new MemoryStream(bytes, writable: false);
-            return _hyperion.Deserialize(stream);
+            case TextTag:
+                return Encoding.UTF8.GetString(bytes, 1, bytes.Length - 1);
+            case BytesTag:
+                return bytes[1..];
+            case HyperionTag:
+                try
+                {
+                    using var stream = new MemoryStream(bytes, 1, bytes.Length - 1, writable: false);
+                    return _hyperion.Deserialize(stream);
+                }
+                catch (Exception e) when (e is not PayloadException)
+                {
+                    throw new PayloadException($"payload cannot be read: {e.Message}", e);
+                }
+            default:
+                throw new PayloadException($"payload cannot be read: its first byte ({bytes[0]}) names no encoding");
         }
-        catch (Exception e) when (e is not PayloadException)
-        {
-            throw new PayloadException($"payload cannot be read: {e.Message}", e);
-        }
+    }
+
+    /// <summary>An array for a payload of <paramref name="length"/> bytes after its tag, once the size limit allows it.</summary>
+    private byte[] Tagged(byte tag, int length)
+    {
+        if (length + 1 > MaxPayload)
+            throw new PayloadException($"payload of {length + 1} bytes exceeds packet.workers.max-payload ({MaxPayload} bytes)");
+        var bytes = new byte[length + 1];
+        bytes[0] = tag;
+        return bytes;
     }
 
     public bool IsAllowed(Type type)
@@ -87,13 +129,26 @@ internal sealed class PayloadSerializer
         return false;
     }
 
-    /// <summary>Hyperion asks by type name when it reads a type from the wire.</summary>
+    /// <summary>
+    /// Hyperion asks by type name when it reads a type from the wire. It marks core-library assembly
+    /// names with a <c>,%core%</c> suffix (<c>List`1[[System.String, System.Private.CoreLib,%core%]], ...</c>),
+    /// which is dropped before the name is looked up; a name that does not load is refused. A dictionary
+    /// travels as <see cref="System.Collections.DictionaryEntry"/> items, whose keys and values are
+    /// filtered in their turn.
+    /// </summary>
     private sealed class NameFilter(PayloadSerializer owner) : ITypeFilter
     {
         public bool IsAllowed(string typeName)
         {
-            var type = Type.GetType(typeName, throwOnError: false);
-            return type is not null && owner.IsAllowed(type);
+            try
+            {
+                var type = Type.GetType(typeName.Replace(",%core%", "", StringComparison.Ordinal), throwOnError: false);
+                return type is not null && (type == typeof(System.Collections.DictionaryEntry) || owner.IsAllowed(type));
+            }
+            catch (Exception e) when (e is FileLoadException or ArgumentException or BadImageFormatException)
+            {
+                return false;
+            }
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.Serialization;
 using System.Text;
@@ -41,9 +40,18 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         _ => throw new ArgumentException($"{o.GetType()} is not a worker protocol message", nameof(o)),
     };
 
+    /// <summary>Writes the message twice: once to measure it, once into an array of exactly that size.</summary>
     public override byte[] ToBinary(object obj)
     {
-        var writer = new Writer();
+        var measure = new Writer(null);
+        Write(obj, measure);
+        var writer = new Writer(new byte[measure.Position]);
+        Write(obj, writer);
+        return writer.Buffer!;
+    }
+
+    private static void Write(object obj, Writer writer)
+    {
         switch (obj)
         {
             case WorkerProtocol.Work work:
@@ -89,7 +97,6 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             default:
                 throw new ArgumentException($"{obj.GetType()} is not a worker protocol message", nameof(obj));
         }
-        return writer.ToArray();
     }
 
     public override object FromBinary(byte[] bytes, string manifest)
@@ -123,20 +130,23 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         }
     }
 
-    private sealed class Writer
+    /// <summary>Writes into <see cref="Buffer"/>, or only counts the bytes when it is <see langword="null"/>.</summary>
+    private sealed class Writer(byte[]? buffer)
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(64);
+        public byte[]? Buffer => buffer;
+
+        public int Position { get; private set; }
 
         public void Int(int value)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(_buffer.GetSpan(4), value);
-            _buffer.Advance(4);
+            if (buffer is not null) BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(Position), value);
+            Position += 4;
         }
 
         public void Long(long value)
         {
-            BinaryPrimitives.WriteInt64LittleEndian(_buffer.GetSpan(8), value);
-            _buffer.Advance(8);
+            if (buffer is not null) BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(Position), value);
+            Position += 8;
         }
 
         /// <summary>A length (-1 for null), then the bytes.</summary>
@@ -144,7 +154,8 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         {
             Int(value?.Length ?? -1);
             if (value is null) return;
-            _buffer.Write(value);
+            if (buffer is not null) value.CopyTo(buffer, Position);
+            Position += value.Length;
         }
 
         /// <summary>A UTF-8 length (-1 for null), then the UTF-8 bytes.</summary>
@@ -157,11 +168,9 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             }
             var length = Encoding.UTF8.GetByteCount(value);
             Int(length);
-            Encoding.UTF8.GetBytes(value, _buffer.GetSpan(length));
-            _buffer.Advance(length);
+            if (buffer is not null) Encoding.UTF8.GetBytes(value, buffer.AsSpan(Position, length));
+            Position += length;
         }
-
-        public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>Reads what <see cref="Writer"/> wrote, trusting no length or count it finds.</summary>
