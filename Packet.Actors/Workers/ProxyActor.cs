@@ -20,7 +20,7 @@ namespace Packet.Actors.Workers;
 internal sealed class ProxyActor : ActorBase, IWithTimers
 {
     /// <summary>The answer to one ask, sent to the asker.</summary>
-    internal sealed record Answer(long RequestId, string Worker, string? Key, byte[]? Payload, string? Error);
+    internal sealed record Answer(long RequestId, string Worker, string? Key, ReadOnlyMemory<byte>? Payload, string? Error);
 
     /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker, watched when <paramref name="Lasting"/>.</summary>
     internal sealed record Ask(long RequestId, byte[] Payload, bool Lasting);
@@ -352,7 +352,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     }
 
     /// <summary>The one place an ask ends: the asker hears the outcome (unless it has gone) and the registry frees a slot.</summary>
-    private void Finish(long requestId, byte[]? payload, string? error)
+    private void Finish(long requestId, ReadOnlyMemory<byte>? payload, string? error)
     {
         if (!_pending.Remove(requestId, out var pending))
         {

@@ -26,7 +26,7 @@ public sealed class PayloadSerializerTests
     [Fact]
     public void Bytes_that_name_no_encoding_are_refused_with_a_clear_error()
     {
-        var error = Assert.Throws<PayloadException>(() => _payloads.Deserialize([9, 1, 2]));
+        var error = Assert.Throws<PayloadException>(() => _payloads.Deserialize(new byte[] { 9, 1, 2 }));
 
         Assert.Contains("names no encoding", error.Message);
     }

@@ -23,14 +23,14 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
         var someone = _reactor.System.DeadLetters;
         return kind switch
         {
-            "work" => new WorkerProtocol.Work([new WorkerProtocol.Job(1, [1, 2, 3]), new WorkerProtocol.Job(long.MaxValue, [])]),
-            "out" => new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, [9], null), new WorkerProtocol.Outcome(8, null, "échec: ☃")]),
+            "work" => new WorkerProtocol.Work([new WorkerProtocol.Job(1, new byte[] { 1, 2, 3 }), new WorkerProtocol.Job(long.MaxValue, Array.Empty<byte>())]),
+            "out" => new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, new byte[] { 9 }, null), new WorkerProtocol.Outcome(8, null, "échec: ☃")]),
             "reg" => new WorkerProtocol.Register("secret", 42, "eval_worker", someone),
             "ok" => new WorkerProtocol.Registered(someone),
             "no" => new WorkerProtocol.Refused("wrong secret"),
-            "dlv" => new WorkerProtocol.Deliver([4, 5]),
-            "push" => new WorkerProtocol.Push([6]),
-            _ => new WorkerProtocol.Forward("sink_worker", null, [7]),
+            "dlv" => new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
+            "push" => new WorkerProtocol.Push(new byte[] { 6 }),
+            _ => new WorkerProtocol.Forward("sink_worker", null, new byte[] { 7 }),
         };
     }
 
@@ -52,11 +52,11 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
     /// <summary>Records print their arrays as type names only; this prints their contents too.</summary>
     private static string Describe(object message) => message switch
     {
-        WorkerProtocol.Work work => string.Join(";", work.Jobs.Select(j => $"{j.RequestId}:{Convert.ToHexString(j.Payload)}")),
-        WorkerProtocol.Outcomes outcomes => string.Join(";", outcomes.Items.Select(o => $"{o.RequestId}:{(o.Payload is null ? "null" : Convert.ToHexString(o.Payload))}:{o.Error}")),
-        WorkerProtocol.Deliver deliver => Convert.ToHexString(deliver.Payload),
-        WorkerProtocol.Push push => Convert.ToHexString(push.Payload),
-        WorkerProtocol.Forward forward => $"{forward.Worker}:{forward.Key}:{Convert.ToHexString(forward.Payload)}",
+        WorkerProtocol.Work work => string.Join(";", work.Jobs.Select(j => $"{j.RequestId}:{Convert.ToHexString(j.Payload.Span)}")),
+        WorkerProtocol.Outcomes outcomes => string.Join(";", outcomes.Items.Select(o => $"{o.RequestId}:{(o.Payload is { } p ? Convert.ToHexString(p.Span) : "null")}:{o.Error}")),
+        WorkerProtocol.Deliver deliver => Convert.ToHexString(deliver.Payload.Span),
+        WorkerProtocol.Push push => Convert.ToHexString(push.Payload.Span),
+        WorkerProtocol.Forward forward => $"{forward.Worker}:{forward.Key}:{Convert.ToHexString(forward.Payload.Span)}",
         _ => message.ToString()!,
     };
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using Hyperion;
 
@@ -86,19 +87,20 @@ internal sealed class PayloadSerializer
     }
 
     /// <summary>Reads a payload; a type outside the allow-list, or bytes that do not read, throw <see cref="PayloadException"/>.</summary>
-    public object? Deserialize(byte[] bytes)
+    public object? Deserialize(ReadOnlyMemory<byte> payload)
     {
-        if (bytes.Length == 0) return null;
+        if (payload.IsEmpty) return null;
+        var bytes = payload.Span;
         switch (bytes[0])
         {
             case TextTag:
-                return Encoding.UTF8.GetString(bytes, 1, bytes.Length - 1);
+                return Encoding.UTF8.GetString(bytes[1..]);
             case BytesTag:
-                return bytes[1..];
+                return bytes[1..].ToArray();
             case HyperionTag:
                 try
                 {
-                    using var stream = new MemoryStream(bytes, 1, bytes.Length - 1, writable: false);
+                    using var stream = Stream(payload[1..]);
                     return _hyperion.Deserialize(stream);
                 }
                 catch (Exception e) when (e is not PayloadException)
@@ -109,6 +111,11 @@ internal sealed class PayloadSerializer
                 throw new PayloadException($"payload cannot be read: its first byte ({bytes[0]}) names no encoding");
         }
     }
+
+    private static MemoryStream Stream(ReadOnlyMemory<byte> bytes) =>
+        MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
 
     /// <summary>An array for a payload of <paramref name="length"/> bytes after its tag, once the size limit allows it.</summary>
     private byte[] Tagged(byte tag, int length)

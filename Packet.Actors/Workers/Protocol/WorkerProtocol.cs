@@ -5,7 +5,8 @@ namespace Packet.Actors.Workers.Protocol;
 /// <summary>
 /// Everything that crosses the master ↔ WorkerHost link: ids, strings, byte arrays and actor
 /// references only. Payloads are bytes made by <see cref="PayloadSerializer"/>; the messages
-/// themselves are written by <see cref="WorkerProtocolSerializer"/>.
+/// themselves are written by <see cref="WorkerProtocolSerializer"/>. A payload read off the link is a
+/// slice of its message's array, which Akka.Remote allocates for that message alone.
 /// </summary>
 internal static class WorkerProtocol
 {
@@ -31,13 +32,13 @@ internal static class WorkerProtocol
     }
 
     /// <summary>One ask, as the worker sees it.</summary>
-    internal sealed record Job(long RequestId, byte[] Payload)
+    internal sealed record Job(long RequestId, ReadOnlyMemory<byte> Payload)
     {
         public override string ToString() => $"Job({RequestId}, {Payload.Length} bytes)";
     }
 
     /// <summary>Master → worker: a request from another worker; no answer expected.</summary>
-    internal sealed record Deliver(byte[] Payload) : IMessage
+    internal sealed record Deliver(ReadOnlyMemory<byte> Payload) : IMessage
     {
         public override string ToString() => $"Deliver({Payload.Length} bytes)";
     }
@@ -52,22 +53,22 @@ internal static class WorkerProtocol
     /// The answer to one <see cref="Job"/>: the reply's <paramref name="Payload"/>, or the
     /// <paramref name="Error"/> that says why there is none.
     /// </summary>
-    internal sealed record Outcome(long RequestId, byte[]? Payload, string? Error)
+    internal sealed record Outcome(long RequestId, ReadOnlyMemory<byte>? Payload, string? Error)
     {
-        public override string ToString() => Error is null ? $"Outcome({RequestId}, {Payload?.Length} bytes)" : $"Outcome({RequestId}, error)";
+        public override string ToString() => Error is null ? $"Outcome({RequestId}, {Payload?.Length ?? 0} bytes)" : $"Outcome({RequestId}, error)";
 
         /// <summary>What the outcome weighs in a <see cref="Batch{T}"/>: its payload, or its error text.</summary>
         public int Size => Payload?.Length ?? (Error?.Length ?? 0) * 3;
     }
 
     /// <summary>Worker → master: <see cref="Worker.SendData"/>, an unsolicited message for the worker's proxy.</summary>
-    internal sealed record Push(byte[] Payload) : IMessage
+    internal sealed record Push(ReadOnlyMemory<byte> Payload) : IMessage
     {
         public override string ToString() => $"Push({Payload.Length} bytes)";
     }
 
     /// <summary>Worker → master: <see cref="Worker.SendRequest"/>, to be delivered to another worker.</summary>
-    internal sealed record Forward(string Worker, string? Key, byte[] Payload) : IMessage
+    internal sealed record Forward(string Worker, string? Key, ReadOnlyMemory<byte> Payload) : IMessage
     {
         public override string ToString() => $"Forward({Worker}, {Key}, {Payload.Length} bytes)";
     }

@@ -150,12 +150,12 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         }
 
         /// <summary>A length (-1 for null), then the bytes.</summary>
-        public void Bytes(byte[]? value)
+        public void Bytes(ReadOnlyMemory<byte>? value)
         {
             Int(value?.Length ?? -1);
-            if (value is null) return;
-            if (buffer is not null) value.CopyTo(buffer, Position);
-            Position += value.Length;
+            if (value is not { } bytes) return;
+            if (buffer is not null) bytes.Span.CopyTo(buffer.AsSpan(Position));
+            Position += bytes.Length;
         }
 
         /// <summary>A UTF-8 length (-1 for null), then the UTF-8 bytes.</summary>
@@ -184,9 +184,16 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
 
         public long Long() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
 
-        public byte[] Bytes() => NullableBytes() ?? throw Bad("a payload is missing");
+        public ReadOnlyMemory<byte> Bytes() => NullableBytes() ?? throw Bad("a payload is missing");
 
-        public byte[]? NullableBytes() => Length() is { } length ? Take(length).ToArray() : null;
+        /// <summary>A slice of the message's own array: Akka.Remote allocates one for each message and never reuses it.</summary>
+        public ReadOnlyMemory<byte>? NullableBytes()
+        {
+            if (Length() is not { } length) return null;
+            var start = _position;
+            Take(length);
+            return bytes.AsMemory(start, length);
+        }
 
         public string String() => NullableString() ?? throw Bad("a text field is missing");
 
