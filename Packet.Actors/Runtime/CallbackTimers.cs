@@ -12,11 +12,11 @@ internal sealed class CallbackTimers
     /// <summary>The tick the scheduler sends to the owning actor.</summary>
     internal sealed record Fired(long Id);
 
-    private readonly Dictionary<long, (TimerHandle Handle, Action Callback)> _timers = new();
+    private Dictionary<long, (TimerHandle Handle, Action Callback)>? _timers; // made by the first timer: most connections have none
 
     public void Start(ITimerScheduler scheduler, TimerHandle handle, Action callback)
     {
-        _timers[handle.Id] = (handle, callback);
+        (_timers ??= new())[handle.Id] = (handle, callback);
         if (handle.IsPeriodic)
             scheduler.StartPeriodicTimer(handle.Id, new Fired(handle.Id), handle.Interval);
         else
@@ -25,16 +25,16 @@ internal sealed class CallbackTimers
 
     public void Cancel(ITimerScheduler scheduler, TimerHandle handle)
     {
-        if (_timers.Remove(handle.Id)) scheduler.Cancel(handle.Id);
+        if (_timers is not null && _timers.Remove(handle.Id)) scheduler.Cancel(handle.Id);
     }
 
     /// <summary>The callback to run for a tick, or <see langword="null"/> if the timer was cancelled. A one-shot timer is forgotten here.</summary>
     public Action? Take(Fired fired)
     {
-        if (!_timers.TryGetValue(fired.Id, out var timer)) return null;
+        if (_timers is null || !_timers.TryGetValue(fired.Id, out var timer)) return null;
         if (!timer.Handle.IsPeriodic) _timers.Remove(fired.Id);
         return timer.Callback;
     }
 
-    public void Clear() => _timers.Clear();
+    public void Clear() => _timers?.Clear();
 }

@@ -69,7 +69,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private readonly ReactorRuntime _runtime;
     private readonly OutboundWindow _window;
     private readonly CallbackTimers _timers = new();
-    private readonly Dictionary<long, Action<WorkerReply>?> _asks = new();
+    private Dictionary<long, Action<WorkerReply>?>? _asks; // made by the first AskWorker: most connections never ask
 
     private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
     private ISocketConnection? _socket;
@@ -80,6 +80,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private bool _peerFinished;
     private UnbindReason? _unbound;
     private long _lastActivity = Environment.TickCount64;
+    private Func<object, bool> _state = _ => false; // set in PreStart
 
     public ConnectionActor(Connection handler, Origin origin, Action<Connection>? init, ReactorRuntime runtime)
     {
@@ -143,8 +144,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
-        _runtime.AsksEnded(_asks.Count); // answers to a connection that has gone are dropped at the proxy
-        _asks.Clear();
+        _runtime.AsksEnded(_asks?.Count ?? 0); // answers to a connection that has gone are dropped at the proxy
+        _asks?.Clear();
         if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
     }
 
@@ -156,7 +157,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         return handled;
     }
 
-    protected override bool Receive(object message) => throw new InvalidOperationException("replaced in PreStart");
+    protected override bool Receive(object message) => _state(message);
 
     // ---- states ------------------------------------------------------------------------------
 
@@ -295,7 +296,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Close(shutdown.Reason, graceful: true);
                 return true;
             case Workers.ProxyActor.Answer answer:
-                if (_asks.Remove(answer.RequestId, out var onReply))
+                if (_asks is not null && _asks.Remove(answer.RequestId, out var onReply))
                 {
                     _runtime.AsksEnded(1);
                     var reply = _runtime.ToReply(answer);
@@ -308,7 +309,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
     }
 
-    private void Become(Func<object, bool> state) => Context.Become(message => state(message));
+    /// <summary>
+    /// Switches state. The current state is a field rather than Akka's behaviour stack: the stack's first
+    /// <c>Become</c> gives the actor a full state record with death-watch tables, about 400 bytes that
+    /// every idle connection would carry.
+    /// </summary>
+    private void Become(Func<object, bool> state) => _state = state;
 
     // ---- operations called by the handler (on this actor) --------------------------------------
 
@@ -333,7 +339,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback)
     {
         var id = _runtime.NextRequestId();
-        _asks[id] = callback;
+        (_asks ??= new())[id] = callback;
         _runtime.AskSent();
         if (_runtime.Workers is not { } workers || _runtime.WorkersActor is not { } registry)
         {
@@ -413,7 +419,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// </summary>
     private void CloseIfPeerFinishedAndAnswered()
     {
-        if (_peerFinished && _asks.Count == 0)
+        if (_peerFinished && (_asks?.Count ?? 0) == 0)
             Close(new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"), graceful: true);
     }
 
@@ -436,7 +442,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         {
             Self.Tell(new Finish(reason));
         }
-        Context.Become(message => Closing(reason, graceful, message));
+        Become(message => Closing(reason, graceful, message));
     }
 
     /// <summary>The one place that ends the connection: Unbind exactly once, then stop.</summary>
