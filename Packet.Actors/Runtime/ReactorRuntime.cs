@@ -86,6 +86,9 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
         }
     }
 
+    /// <summary>The config path of <see cref="ConnectionMailbox"/>, in Packet.Actors's reference.conf.</summary>
+    private const string ConnectionMailboxId = "packet-connection-mailbox";
+
     /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
     /// <remarks>
     /// This runs once per accepted or dialled socket, so it builds the actor with a plain constructor call:
@@ -95,7 +98,7 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)
     {
         handler.Prepare(this);
-        var self = context.ActorOf(Props.CreateBy(new ConnectionProducer(handler, origin, init, this)));
+        var self = context.ActorOf(Props.CreateBy(new ConnectionProducer(handler, origin, init, this)).WithMailbox(ConnectionMailboxId));
         handler.Attach(self);
         return self;
     }
