@@ -172,16 +172,19 @@ public class Connection
     /// discarded (and logged at debug level).
     /// </summary>
     /// <param name="data">The bytes to send.</param>
-    public void SendData(ReadOnlySpan<byte> data)
-    {
-        if (data.IsEmpty) return;
-        var bytes = ByteString.CopyFrom(data.ToArray());
-        OnActor(actor => actor.Send(bytes));
-    }
+    public void SendData(ReadOnlySpan<byte> data) => Queue(data.ToArray());
 
     /// <summary>Queues the UTF-8 encoding of <paramref name="text"/>; otherwise as <see cref="SendData(ReadOnlySpan{byte})"/>.</summary>
     /// <param name="text">The text to send.</param>
-    public void SendData(string text) => SendData(Encoding.UTF8.GetBytes(text));
+    public void SendData(string text) => Queue(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Hands a fresh array, which nobody else holds, to the connection's actor without another copy.</summary>
+    private void Queue(byte[] fresh)
+    {
+        if (fresh.Length == 0) return;
+        var bytes = ByteString.FromBytes(fresh);
+        OnActor(actor => actor.Send(bytes));
+    }
 
     /// <summary>
     /// Closes at once, discarding output not yet sent (the socket is reset). <see cref="Unbind"/> follows
