@@ -286,10 +286,14 @@ public class Connection
         lock (_gate)
         {
             if (ReferenceEquals(_self, self)) return;
+            if (_early is not null)
+            {
+                foreach (var action in _early) self.Tell(new ConnectionActor.Run(action));
+                _early = null;
+            }
+            // Published only now: a caller on another thread that sees it (without the lock) sends
+            // after every early call, never between them.
             _self = self;
-            if (_early is null) return;
-            foreach (var action in _early) self.Tell(new ConnectionActor.Run(action));
-            _early = null;
         }
     }
 
