@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
@@ -207,7 +206,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 _readRequested = false;
                 _lastActivity = Environment.TickCount64;
                 if (_handler.IsPaused)
-                    _heldBack = _heldBack is null ? received.Data : _heldBack.Concat(received.Data);
+                    _heldBack = _heldBack is null ? Wrap(received.Data) : _heldBack.Concat(Wrap(received.Data));
                 else
                     Deliver(received.Data);
                 return true;
@@ -219,7 +218,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 if (_heldBack is { } held && !_handler.IsPaused)
                 {
                     _heldBack = null;
-                    Deliver(held);
+                    Deliver(held.ToArray());
                 }
                 return true;
             case InactivityCheck:
@@ -387,21 +386,11 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     // ---- internals ---------------------------------------------------------------------------
 
-    /// <summary>Hands the bytes to the handler in a pooled buffer that is valid only during the call.</summary>
-    private void Deliver(ByteString data)
-    {
-        var length = data.Count;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            data.CopyTo(buffer, 0, length);
-            Hook(() => _handler.InvokeReceiveData(buffer.AsMemory(0, length)), "ReceiveData");
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    /// <summary>Hands the bytes, which this actor alone holds (<see cref="SocketEvents.Received"/>), to the handler.</summary>
+    private void Deliver(ReadOnlyMemory<byte> data) => Hook(() => _handler.InvokeReceiveData(data), "ReceiveData");
+
+    /// <summary>Held-back input, kept as a rope of copies until the handler resumes (a paused handler is the rare case).</summary>
+    private static ByteString Wrap(ReadOnlyMemory<byte> data) => ByteString.FromBytes(data.ToArray());
 
     private void CheckInactivity()
     {

@@ -23,10 +23,13 @@ internal static class SocketEvents
     /// <summary>A dial failed: refused, unreachable or reset.</summary>
     internal sealed record ConnectFailed(Exception Cause);
 
-    /// <summary>Bytes read from the peer, after a <see cref="ISocketConnection.ResumeReading"/>.</summary>
-    internal sealed record Received(ByteString Data)
+    /// <summary>
+    /// Bytes read from the peer, after a <see cref="ISocketConnection.ResumeReading"/>, in an array of
+    /// their own that no one else holds or reuses: the owner may hand them on without copying.
+    /// </summary>
+    internal sealed record Received(ReadOnlyMemory<byte> Data)
     {
-        public override string ToString() => $"Received({Data.Count} bytes)";
+        public override string ToString() => $"Received({Data.Length} bytes)";
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
     public object Translate(object message, IActorRef sender) => message switch
     {
-        Tcp.Received received => new SocketEvents.Received(received.Data),
+        Tcp.Received received => new SocketEvents.Received(received.Data.ToArray()),
         Tcp.PeerClosed => SocketEvents.PeerClosed.Instance,
         Tcp.ErrorClosed error => new SocketEvents.Closed(error.Cause),
         Tcp.ConnectionClosed => new SocketEvents.Closed(null),

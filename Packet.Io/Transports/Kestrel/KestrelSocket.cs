@@ -54,7 +54,7 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
                 return;
             }
             var taken = buffer.Slice(0, Math.Min(buffer.Length, readSize));
-            var data = ByteString.FromBytes(taken.ToArray());
+            var data = taken.ToArray();
             input.AdvanceTo(taken.End);
             _owner.Tell(new SocketEvents.Received(data));
         }
