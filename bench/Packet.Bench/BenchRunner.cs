@@ -13,33 +13,51 @@ namespace Packet.Bench;
 /// </summary>
 public static class BenchRunner
 {
-    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB);
+    /// <summary>One server's median run of a cell.</summary>
+    /// <param name="Cell">The cell.</param>
+    /// <param name="Server">The server mode.</param>
+    /// <param name="Result">The median run's figures.</param>
+    /// <param name="CpuMicrosPerMessage">The server's CPU time per message in that run.</param>
+    /// <param name="PeakRssKiB">The server's peak resident memory.</param>
+    /// <param name="RatioToRaw">The median over runs of this run's value ÷ the raw baseline's run in the same turn.</param>
+    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB, double? RatioToRaw = null);
 
-    /// <summary>Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine is shared and noisy.</summary>
+    /// <summary>
+    /// Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine
+    /// is shared and noisy. The servers of a cell take turns, run by run, so each ratio to the raw baseline
+    /// compares runs made minutes apart at most, not a whole bench apart.
+    /// </summary>
     public static async Task<int> RunAsync(bool quick, int runs, string resultsFolder)
     {
         var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
         if (quick) runs = 1;
         var rows = new List<Row>();
-        foreach (var server in Cell.All.SelectMany(c => c.Servers).Distinct())
+        foreach (var cell in Cell.All)
         {
-            foreach (var cell in Cell.All.Where(c => c.Servers.Contains(server)))
+            var measured = cell.Servers.ToDictionary(server => server, _ => new List<Row>());
+            if (cell.Id == "idle")
             {
-                // Memory is read as RSS growth, so each idle run gets a fresh server; the others share one.
-                var measured = new List<Row>();
-                if (cell.Id == "idle")
+                // Memory is read as RSS growth, so each idle run gets a fresh server.
+                for (var run = 0; run < runs; run++)
+                    foreach (var server in cell.Servers)
+                        measured[server].Add(await WithServerAsync(server, (process, port) => MeasureAsync(cell, server, process, port, duration, quick)));
+            }
+            else
+            {
+                await WithServersAsync(cell.Servers, async started =>
+                {
                     for (var run = 0; run < runs; run++)
-                        measured.Add(await WithServerAsync(server, (process, port) => MeasureAsync(cell, server, process, port, duration, quick)));
-                else
-                    measured.AddRange(await WithServerAsync(server, async (process, port) =>
-                    {
-                        var results = new List<Row>();
-                        for (var run = 0; run < runs; run++) results.Add(await MeasureAsync(cell, server, process, port, duration, quick));
-                        return results;
-                    }));
-                var median = measured.OrderBy(r => r.Result.Value).ElementAt(measured.Count / 2);
+                        foreach (var server in cell.Servers)
+                            measured[server].Add(await MeasureAsync(cell, server, started[server].Process, started[server].Port, duration, quick));
+                });
+            }
+            var raw = measured.GetValueOrDefault("raw-echo-server");
+            foreach (var (server, results) in measured)
+            {
+                double? ratio = raw is null ? null : results.Zip(raw, (r, b) => r.Result.Value / b.Result.Value).Order().ElementAt(runs / 2);
+                var median = results.OrderBy(r => r.Result.Value).ElementAt(runs / 2) with { RatioToRaw = ratio };
                 rows.Add(median);
-                Console.Error.WriteLine($"{server,-20} {cell.Title,-42} {Format(median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", measured.Select(r => Format(r.Result.Value)))})");
+                Console.Error.WriteLine($"{server,-22} {cell.Title,-42} {Format(median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", results.Select(r => Format(r.Result.Value)))})");
             }
         }
         var workerRows = await WorkerRowsAsync(duration, runs);
@@ -51,8 +69,7 @@ public static class BenchRunner
             Directory.CreateDirectory(resultsFolder);
             await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table + "\n![echo cells as ratios to raw](echo-ratios.png)\n");
             var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
-            double Ratio(Cell cell, string server) =>
-                rows.Single(r => r.Cell == cell && r.Server == server).Result.Value / rows.Single(r => r.Cell == cell && r.Server == "raw-echo-server").Result.Value;
+            double Ratio(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server).RatioToRaw ?? 0;
             Chart.Ratios(echo.Select(c => c.Title).ToArray(), echo.Select(c => Ratio(c, "kestrel-echo-server")).ToArray(),
                 echo.Select(c => Ratio(c, "echo-server")).ToArray(), echo.Select(c => Ratio(c, "echo-server-on-kestrel")).ToArray(),
                 Path.Combine(resultsFolder, "echo-ratios.png"));
@@ -72,6 +89,31 @@ public static class BenchRunner
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Starts every server of a cell, each in its own process, runs <paramref name="measure"/>, and kills them all.</summary>
+    private static async Task WithServersAsync(IEnumerable<string> servers, Func<Dictionary<string, (Process Process, int Port)>, Task> measure)
+    {
+        var started = new Dictionary<string, (Process Process, int Port)>();
+        try
+        {
+            foreach (var server in servers)
+            {
+                var process = StartSelf(server, "--port", "0");
+                started[server] = (process, 0);
+                started[server] = (process, await ListeningPortAsync(process));
+            }
+            await measure(started);
+        }
+        finally
+        {
+            foreach (var (process, _) in started.Values)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+                process.Dispose();
+            }
         }
     }
 
@@ -135,18 +177,17 @@ public static class BenchRunner
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
         text.AppendLine();
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
-                        "servers and load generator on the same machine over 127.0.0.1, each in its own process.");
+                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. The servers of a cell take turns run by run, " +
+                        "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn.");
         text.AppendLine();
         text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka on Akka.IO | ÷ raw | PacketAkka on Kestrel | ÷ raw |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
         {
-            double? Value(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server)?.Result.Value;
-            var raw = Value("raw-echo-server");
-            string Ratio(double? value) => raw > 0 && value is { } v ? $"{v / raw:0.00}×" : "–";
-            var akkaIo = Value("echo-server");
-            var kestrel = Value("echo-server-on-kestrel");
-            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Format(raw)} | {Format(Value("kestrel-echo-server"))} | {Format(akkaIo)} | {Ratio(akkaIo)} | {Format(kestrel)} | {Ratio(kestrel)} |");
+            Row? Of(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server);
+            string Ratio(string server) => Of(server)?.RatioToRaw is { } ratio ? $"{ratio:0.00}×" : "–";
+            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Format(Of("raw-echo-server")?.Result.Value)} | {Format(Of("kestrel-echo-server")?.Result.Value)} | " +
+                            $"{Format(Of("echo-server")?.Result.Value)} | {Ratio("echo-server")} | {Format(Of("echo-server-on-kestrel")?.Result.Value)} | {Ratio("echo-server-on-kestrel")} |");
         }
         text.AppendLine();
         text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");
