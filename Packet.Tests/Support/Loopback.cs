@@ -44,17 +44,28 @@ public static class Loopback
     public static async Task SendAsync(this Socket socket, string text) =>
         await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(text), SocketFlags.None);
 
-    /// <summary>Reads exactly <paramref name="count"/> bytes, or fails if the peer closes first or time runs out.</summary>
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> bytes, or fails if the peer closes first or time runs out
+    /// (a <see cref="TimeoutException"/> that says how many bytes did arrive).
+    /// </summary>
     public static async Task<byte[]> ReadExactlyAsync(this Socket socket, int count, TimeSpan? limit = null)
     {
         var buffer = new byte[count];
-        using var cts = new CancellationTokenSource(limit ?? Bounded.Default);
+        var within = limit ?? Bounded.Default;
+        using var cts = new CancellationTokenSource(within);
         var read = 0;
-        while (read < count)
+        try
         {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
-            if (n == 0) throw new EndOfStreamException($"peer closed after {read} of {count} bytes");
-            read += n;
+            while (read < count)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
+                if (n == 0) throw new EndOfStreamException($"peer closed after {read} of {count} bytes");
+                read += n;
+            }
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{read} of {count} bytes arrived within {within}");
         }
         return buffer;
     }

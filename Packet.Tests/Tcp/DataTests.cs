@@ -158,8 +158,16 @@ public abstract class DataTests(string transport) : IAsyncLifetime
         Assert.False(serverSide.Unbound.IsCompleted, "backpressure must pause, not close");
 
         // Once the client reads, everything it wrote comes back.
-        var back = await client.ReadExactlyAsync((int)written, TimeSpan.FromSeconds(60));
-        Assert.Equal(written, back.Length);
+        try
+        {
+            var back = await client.ReadExactlyAsync((int)written, TimeSpan.FromSeconds(60));
+            Assert.Equal(written, back.Length);
+        }
+        catch (TimeoutException e)
+        {
+            Assert.Fail($"the echo stalled: {e.Message}; the server had received {serverSide.ReceivedCount} bytes, " +
+                        $"held {serverSide.OutboundDataSize} unsent, unbound: {serverSide.Unbound.IsCompleted}");
+        }
     }
 
     [Fact]
