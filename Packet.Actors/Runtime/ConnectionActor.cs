@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
@@ -389,8 +390,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>Hands the bytes, which this actor alone holds (<see cref="SocketEvents.Received"/>), to the handler.</summary>
     private void Deliver(ReadOnlyMemory<byte> data) => Hook(() => _handler.InvokeReceiveData(data), "ReceiveData");
 
-    /// <summary>Held-back input, kept as a rope of copies until the handler resumes (a paused handler is the rare case).</summary>
-    private static ByteString Wrap(ReadOnlyMemory<byte> data) => ByteString.FromBytes(data.ToArray());
+    /// <summary>Held-back input, kept as a rope over the received arrays (this actor alone holds them) until the handler resumes.</summary>
+    private static ByteString Wrap(ReadOnlyMemory<byte> data) =>
+        MemoryMarshal.TryGetArray(data, out var array) ? ByteString.FromBytes(array) : ByteString.FromBytes(data.ToArray());
 
     private void CheckInactivity()
     {

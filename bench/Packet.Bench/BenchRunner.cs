@@ -35,20 +35,21 @@ public static class BenchRunner
         foreach (var cell in Cell.All)
         {
             var measured = cell.Servers.ToDictionary(server => server, _ => new List<Row>());
+            async Task TakeTurns(Dictionary<string, (Process Process, int Port)> started)
+            {
+                foreach (var (server, (process, port)) in started)
+                    measured[server].Add(await MeasureAsync(cell, server, process, port, duration, quick));
+            }
             if (cell.Id == "idle")
             {
-                // Memory is read as RSS growth, so each idle run gets a fresh server.
-                for (var run = 0; run < runs; run++)
-                    foreach (var server in cell.Servers)
-                        measured[server].Add(await WithServerAsync(server, (process, port) => MeasureAsync(cell, server, process, port, duration, quick)));
+                // Memory is read as RSS growth, so each idle run gets fresh servers.
+                for (var run = 0; run < runs; run++) await WithServersAsync(cell.Servers, TakeTurns);
             }
             else
             {
                 await WithServersAsync(cell.Servers, async started =>
                 {
-                    for (var run = 0; run < runs; run++)
-                        foreach (var server in cell.Servers)
-                            measured[server].Add(await MeasureAsync(cell, server, started[server].Process, started[server].Port, duration, quick));
+                    for (var run = 0; run < runs; run++) await TakeTurns(started);
                 });
             }
             var raw = measured.GetValueOrDefault("raw-echo-server");
@@ -77,38 +78,24 @@ public static class BenchRunner
         return 0;
     }
 
-    /// <summary>Starts <paramref name="server"/> in its own process, runs <paramref name="measure"/> against it, and kills it.</summary>
-    private static async Task<T> WithServerAsync<T>(string server, Func<Process, int, Task<T>> measure)
-    {
-        using var process = StartSelf(server, "--port", "0");
-        try
-        {
-            return await measure(process, await ListeningPortAsync(process));
-        }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-    }
-
     /// <summary>Starts every server of a cell, each in its own process, runs <paramref name="measure"/>, and kills them all.</summary>
     private static async Task WithServersAsync(IEnumerable<string> servers, Func<Dictionary<string, (Process Process, int Port)>, Task> measure)
     {
-        var started = new Dictionary<string, (Process Process, int Port)>();
+        var processes = new List<Process>();
         try
         {
+            var started = new Dictionary<string, (Process Process, int Port)>();
             foreach (var server in servers)
             {
                 var process = StartSelf(server, "--port", "0");
-                started[server] = (process, 0);
+                processes.Add(process);
                 started[server] = (process, await ListeningPortAsync(process));
             }
             await measure(started);
         }
         finally
         {
-            foreach (var (process, _) in started.Values)
+            foreach (var process in processes)
             {
                 process.Kill(entireProcessTree: true);
                 await process.WaitForExitAsync();
