@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text;
 using Akka.Actor;
@@ -172,19 +173,38 @@ public class Connection
     /// discarded (and logged at debug level).
     /// </summary>
     /// <param name="data">The bytes to send.</param>
-    public void SendData(ReadOnlySpan<byte> data) => Queue(data.ToArray());
+    public void SendData(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty) return;
+        if (OwnActor() is { } actor)
+            actor.Send(data); // copied once, into the socket's output
+        else
+            Queue(data.ToArray());
+    }
 
     /// <summary>Queues the UTF-8 encoding of <paramref name="text"/>; otherwise as <see cref="SendData(ReadOnlySpan{byte})"/>.</summary>
     /// <param name="text">The text to send.</param>
-    public void SendData(string text) => Queue(Encoding.UTF8.GetBytes(text));
-
-    /// <summary>Hands a fresh array, which nobody else holds, to the connection's actor without another copy.</summary>
-    private void Queue(byte[] fresh)
+    public void SendData(string text)
     {
-        if (fresh.Length == 0) return;
-        var bytes = ByteString.FromBytes(fresh);
-        OnActor(actor => actor.Send(bytes));
+        if (string.IsNullOrEmpty(text)) return;
+        if (OwnActor() is not { } actor)
+        {
+            Queue(Encoding.UTF8.GetBytes(text));
+            return;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        try
+        {
+            actor.Send(buffer.AsSpan(0, Encoding.UTF8.GetBytes(text, buffer)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
+
+    /// <summary>Hands a fresh array, which nobody else holds, to the connection's actor from another thread.</summary>
+    private void Queue(byte[] fresh) => OnActor(actor => actor.Send(fresh));
 
     /// <summary>
     /// Closes at once, discarding output not yet sent (the socket is reset). <see cref="Unbind"/> follows
@@ -299,9 +319,13 @@ public class Connection
 
     internal bool IsAttached => _self is not null;
 
+    /// <summary>The hosting actor when the caller runs on it (in a hook, a timer or a reply), else null.</summary>
+    private ConnectionActor? OwnActor() =>
+        _actor is { } actor && Equals(InternalCurrentActorCellKeeper.Current?.Self, _actorSelf) ? actor : null;
+
     private void OnActor(Action<ConnectionActor> action)
     {
-        if (_actor is { } actor && Equals(InternalCurrentActorCellKeeper.Current?.Self, _actorSelf))
+        if (OwnActor() is { } actor)
         {
             action(actor);
             return;

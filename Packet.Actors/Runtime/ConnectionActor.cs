@@ -1,6 +1,6 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
@@ -18,8 +18,9 @@ namespace Packet.Actors.Runtime;
 /// <remarks>
 /// Reading runs in pull mode: exactly one read is requested at a time, and only while the
 /// handler is not paused and the output is below its high-water mark. So neither a slow handler nor
-/// a slow peer makes this actor buffer without bound. Writes made during one message are coalesced
-/// into one <see cref="ISocketConnection.Write"/> whose <see cref="SocketEvents.Written"/> drains the <see cref="OutboundWindow"/>.
+/// a slow peer makes this actor buffer without bound. Received bytes go to the handler in the transport's
+/// own memory; sent bytes are copied once, into the transport's. Writes made during one message go out
+/// as one <see cref="ISocketConnection.Flush"/> whose <see cref="SocketEvents.Written"/> drains the <see cref="OutboundWindow"/>.
 /// States: <see cref="Connecting"/> (outbound only), <see cref="Connected"/>, <see cref="Closing"/>.
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
@@ -73,7 +74,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
     private ISocketConnection? _socket;
-    private ByteString _unflushed = ByteString.Empty;
+    private ArrayBufferWriter<byte>? _unattached; // output sent before an outbound connect completes
     private ByteString? _heldBack;
     private bool _readRequested;
     private bool _closing;
@@ -206,10 +207,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case SocketEvents.Received received:
                 _readRequested = false;
                 _lastActivity = Environment.TickCount64;
-                if (_handler.IsPaused)
-                    _heldBack = _heldBack is null ? Wrap(received.Data) : _heldBack.Concat(Wrap(received.Data));
-                else
-                    Deliver(received.Data);
+                Deliver(received.Data);
                 return true;
             case SocketEvents.Written written:
                 _window.Acknowledge(written.Bytes);
@@ -219,7 +217,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 if (_heldBack is { } held && !_handler.IsPaused)
                 {
                     _heldBack = null;
-                    Deliver(held.ToArray());
+                    Deliver(new ReadOnlySequence<byte>(held.ToArray()));
                 }
                 return true;
             case InactivityCheck:
@@ -318,22 +316,26 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     // ---- operations called by the handler (on this actor) --------------------------------------
 
-    public void Send(ByteString bytes)
+    /// <summary>Copies <paramref name="bytes"/> into the socket's output (or, before an outbound connect completes, aside); they go out when this message ends.</summary>
+    public void Send(ReadOnlySpan<byte> bytes)
     {
         if (_closing)
         {
-            _runtime.Log.Debug("discarding {0} bytes sent to a closing connection", bytes.Count);
+            _runtime.Log.Debug("discarding {0} bytes sent to a closing connection", bytes.Length);
             return;
         }
-        if (!_window.Fits(bytes.Count))
+        if (!_window.Fits(bytes.Length))
         {
             Close(new UnbindReason(UnbindKind.OutboundOverflow,
-                $"sending {bytes.Count} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent"),
+                $"sending {bytes.Length} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent"),
                 graceful: false);
             return;
         }
-        _window.Add(bytes.Count);
-        _unflushed = _unflushed.Concat(bytes);
+        _window.Add(bytes.Length);
+        if (_socket is { } socket)
+            socket.Write(bytes);
+        else
+            (_unattached ??= new()).Write(bytes);
     }
 
     public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback)
@@ -387,12 +389,28 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     // ---- internals ---------------------------------------------------------------------------
 
-    /// <summary>Hands the bytes, which this actor alone holds (<see cref="SocketEvents.Received"/>), to the handler.</summary>
-    private void Deliver(ReadOnlyMemory<byte> data) => Hook(() => _handler.InvokeReceiveData(data), "ReceiveData");
-
-    /// <summary>Held-back input, kept as a rope over the received arrays (this actor alone holds them) until the handler resumes.</summary>
-    private static ByteString Wrap(ReadOnlyMemory<byte> data) =>
-        MemoryMarshal.TryGetArray(data, out var array) ? ByteString.FromBytes(array) : ByteString.FromBytes(data.ToArray());
+    /// <summary>
+    /// Hands received bytes to the handler, a call per buffer, in the memory the transport lent them in.
+    /// What arrives while the handler is paused is copied aside until it resumes; what arrives while
+    /// closing is dropped.
+    /// </summary>
+    private void Deliver(ReadOnlySequence<byte> data)
+    {
+        var position = data.Start;
+        var next = position;
+        while (data.TryGet(ref next, out var buffer))
+        {
+            if (_closing) return;
+            if (_handler.IsPaused)
+            {
+                var rest = ByteString.FromBytes(data.Slice(position).ToArray());
+                _heldBack = _heldBack is null ? rest : _heldBack.Concat(rest);
+                return;
+            }
+            if (!buffer.IsEmpty) Hook(() => _handler.InvokeReceiveData(buffer), "ReceiveData");
+            position = next;
+        }
+    }
 
     private void CheckInactivity()
     {
@@ -420,7 +438,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (_closing || _unbound is not null) return;
         if (graceful) Flush();
         _closing = true;
-        _unflushed = ByteString.Empty;
+        _unattached = null;
         Timers.Cancel(InactivityCheck.Instance);
         Timers.Cancel(ConnectTimedOut.Instance);
         if (_socket is { } socket)
@@ -444,7 +462,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (_runtime.IsStopping && reason.Kind is UnbindKind.PeerClosed or UnbindKind.Error)
             reason = new UnbindReason(UnbindKind.Shutdown, $"the reactor stopped ({reason.Message})");
         _closing = true;
-        _unflushed = ByteString.Empty;
+        _unattached = null;
         DeliverUnbind(reason);
         Context.Stop(Self);
     }
@@ -484,10 +502,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     private void Flush()
     {
-        if (_unflushed.IsEmpty || _socket is null || _closing) return;
-        var bytes = _unflushed;
-        _unflushed = ByteString.Empty;
-        _socket.Write(bytes);
+        if (_socket is null || _closing) return;
+        _socket.Flush();
     }
 
     private void RequestRead()
@@ -502,6 +518,11 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         _socket = socket;
         socket.Register(Self);
+        if (_unattached is { } early)
+        {
+            _unattached = null;
+            socket.Write(early.WrittenSpan);
+        }
         _handler.PeerEndPoint = socket.RemoteEndPoint;
         _handler.LocalEndPoint = socket.LocalEndPoint;
     }

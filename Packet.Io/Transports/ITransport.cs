@@ -49,13 +49,20 @@ internal interface ISocketConnection
     /// <summary>Makes <paramref name="owner"/> the receiver of this socket's events. Nothing is read until <see cref="ResumeReading"/>.</summary>
     void Register(IActorRef owner);
 
-    /// <summary>Reads once: the owner gets one <see cref="SocketEvents.Received"/>, or <see cref="SocketEvents.PeerClosed"/> or <see cref="SocketEvents.Closed"/>.</summary>
+    /// <summary>
+    /// Reads once: the owner gets one <see cref="SocketEvents.Received"/>, or <see cref="SocketEvents.PeerClosed"/>
+    /// or <see cref="SocketEvents.Closed"/>. The bytes of the previous <see cref="SocketEvents.Received"/> are
+    /// released here, so the owner must be done with them.
+    /// </summary>
     void ResumeReading();
 
-    /// <summary>Queues <paramref name="data"/>; the owner gets <see cref="SocketEvents.Written"/> with its size once the transport has taken it.</summary>
-    void Write(Akka.IO.ByteString data);
+    /// <summary>Copies <paramref name="data"/> into the socket's output at once (the caller may reuse its memory); nothing is sent before <see cref="Flush"/>.</summary>
+    void Write(ReadOnlySpan<byte> data);
 
-    /// <summary>Sends every queued byte, then FIN; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
+    /// <summary>Sends what was written since the last flush; the owner gets <see cref="SocketEvents.Written"/> with its size once the transport has taken it.</summary>
+    void Flush();
+
+    /// <summary>Sends every byte written, then FIN; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
     void Close();
 
     /// <summary>Resets the socket and discards queued output; the owner gets <see cref="SocketEvents.Closed"/>.</summary>

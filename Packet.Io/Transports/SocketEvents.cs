@@ -1,3 +1,4 @@
+using System.Buffers;
 using Akka.IO;
 
 namespace Packet.Io.Transports;
@@ -24,16 +25,17 @@ internal static class SocketEvents
     internal sealed record ConnectFailed(Exception Cause);
 
     /// <summary>
-    /// Bytes read from the peer, after a <see cref="ISocketConnection.ResumeReading"/>, in an array of
-    /// their own that no one else holds or reuses: the owner may hand them on without copying.
+    /// Bytes read from the peer, after a <see cref="ISocketConnection.ResumeReading"/>. They may lie in
+    /// the transport's own buffers, lent until the owner's next <see cref="ISocketConnection.ResumeReading"/>,
+    /// <see cref="ISocketConnection.Close"/> or <see cref="ISocketConnection.Abort"/>: the owner copies what it keeps longer.
     /// </summary>
-    internal sealed record Received(ReadOnlyMemory<byte> Data)
+    internal sealed record Received(ReadOnlySequence<byte> Data)
     {
         public override string ToString() => $"Received({Data.Length} bytes)";
     }
 
     /// <summary>
-    /// The transport took <paramref name="bytes"/> bytes of a <see cref="ISocketConnection.Write"/>. It is an
+    /// The transport took the <paramref name="bytes"/> bytes of a <see cref="ISocketConnection.Flush"/>. It is an
     /// Akka.IO event too, so Akka.IO hands it back as the write's acknowledgement unchanged.
     /// </summary>
     internal sealed class Written(int bytes) : Tcp.Event

@@ -109,6 +109,32 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_handler_that_pauses_inside_every_ReceiveData_gets_each_byte_once_and_in_order()
+    {
+        // Pausing mid-read leaves the rest of that read (on Kestrel, the pipe's further buffers) held back.
+        var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var calls = 0;
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnData = (c, _) =>
+            {
+                calls++;
+                c.Pause();
+                c.AddTimer(TimeSpan.FromMilliseconds(1), c.Resume);
+            },
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        await client.SendAsync(payload, SocketFlags.None);
+        await Bounded.Until(() => serverSide.ReceivedCount >= payload.Length, "the whole payload to arrive", TimeSpan.FromSeconds(60));
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(serverSide.Received));
+        Assert.True(Volatile.Read(ref calls) > 1, $"the payload arrived in {calls} call(s)");
+    }
+
+    [Fact]
     public async Task The_inactivity_timeout_closes_a_silent_connection_with_its_reason()
     {
         var accepted = new Accepted<Recorder>();

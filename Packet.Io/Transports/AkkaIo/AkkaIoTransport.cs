@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using Akka.Actor;
 using Akka.IO;
@@ -22,7 +23,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
     public object Translate(object message, IActorRef sender) => message switch
     {
-        Tcp.Received received => new SocketEvents.Received(received.Data.ToArray()),
+        Tcp.Received received => new SocketEvents.Received(new ReadOnlySequence<byte>(received.Data.ToArray())),
         Tcp.PeerClosed => SocketEvents.PeerClosed.Instance,
         Tcp.ErrorClosed error => new SocketEvents.Closed(error.Cause),
         Tcp.ConnectionClosed => new SocketEvents.Closed(null),
@@ -62,6 +63,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
     private sealed class AkkaIoSocket(IActorRef connection, EndPoint remote, EndPoint local) : ISocketConnection
     {
         private IActorRef _owner = ActorRefs.Nobody;
+        private ByteString _unflushed = ByteString.Empty; // what Write copied since the last Flush, as one Tcp.Write
 
         public EndPoint RemoteEndPoint => remote;
 
@@ -75,10 +77,25 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
         public void ResumeReading() => connection.Tell(Tcp.ResumeReading.Instance, _owner);
 
-        public void Write(ByteString data) => connection.Tell(Tcp.Write.Create(data, new SocketEvents.Written(data.Count)), _owner);
+        public void Write(ReadOnlySpan<byte> data) => _unflushed = _unflushed.Concat(ByteString.FromBytes(data.ToArray()));
 
-        public void Close() => connection.Tell(Tcp.Close.Instance, _owner);
+        public void Flush()
+        {
+            if (_unflushed.IsEmpty) return;
+            connection.Tell(Tcp.Write.Create(_unflushed, new SocketEvents.Written(_unflushed.Count)), _owner);
+            _unflushed = ByteString.Empty;
+        }
 
-        public void Abort() => connection.Tell(Tcp.Abort.Instance, _owner);
+        public void Close()
+        {
+            Flush();
+            connection.Tell(Tcp.Close.Instance, _owner);
+        }
+
+        public void Abort()
+        {
+            _unflushed = ByteString.Empty;
+            connection.Tell(Tcp.Abort.Instance, _owner);
+        }
     }
 }

@@ -3,27 +3,29 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Akka.IO;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
 namespace Packet.Io.Transports.Kestrel;
 
 /// <summary>
-/// One Kestrel connection, driven through its pipes on behalf of the owning actor. A read is one
-/// <c>ReadAsync</c>, started only when the owner asks, and hands over at most <c>readSize</c> bytes; input
-/// stays in Kestrel's bounded pipe until the owner wants it. Writes go into the output pipe; while a flush waits for Kestrel (its write buffer is
-/// full), later writes queue behind it and go out together when it completes.
+/// One Kestrel connection, driven through its pipes by the owning actor. A read is one <c>ReadAsync</c>,
+/// started only when the owner asks, and hands over at most <c>readSize</c> bytes. They stay in the input
+/// pipe, lent to the owner until it asks for the next read, so input is neither copied nor held beyond
+/// Kestrel's bounded pipe. Writes are copied straight into the output pipe's memory, and a flush sends
+/// them. One flush runs at a time: bytes written while a flush waits for Kestrel (its write buffer is
+/// full) go with the owner's next flush, which follows the <see cref="SocketEvents.Written"/> that ends the wait.
 /// </summary>
 internal sealed class KestrelSocket(ConnectionContext connection, int readSize) : ISocketConnection
 {
     private readonly Lock _gate = new();
-    private readonly Queue<ByteString> _queued = new();
     private IActorRef _owner = ActorRefs.Nobody;
     private Task _reading = Task.CompletedTask;
-    private bool _flushing;       // one writer at a time: the caller of Write, or a flush continuation
-    private bool _stopped;        // Close or Abort was called; nothing more is written or read
-    private TaskCompletionSource? _drained;
+    private SequencePosition? _lent;       // the end of the input handed to the owner, released at its next read
+    private int _unflushed;                 // bytes written since the last flush
+    private Task _flushing = Task.CompletedTask;
+    private volatile bool _flushWaiting;    // cleared before the waiting flush's Written is told
+    private volatile bool _stopped;         // Close or Abort was called; nothing more is written or read
     private Task? _disposing;
     private int _closedTold;
 
@@ -40,6 +42,11 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
         var input = connection.Transport.Input;
         try
         {
+            if (_lent is { } consumed)
+            {
+                _lent = null;
+                input.AdvanceTo(consumed);
+            }
             var result = await input.ReadAsync();
             var buffer = result.Buffer;
             if (result.IsCanceled)
@@ -54,172 +61,110 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
                 return;
             }
             var taken = buffer.Slice(0, Math.Min(buffer.Length, readSize));
-            var data = taken.ToArray();
-            input.AdvanceTo(taken.End);
-            _owner.Tell(new SocketEvents.Received(data));
+            _lent = taken.End; // published to the owner's next ResumeReading by the Tell
+            _owner.Tell(new SocketEvents.Received(taken));
         }
         catch (Exception e)
         {
-            if (!Volatile.Read(ref _stopped)) TellClosed(e.Message);
+            if (!_stopped) TellClosed(e.Message);
         }
     }
 
-    public void Write(ByteString data)
+    public void Write(ReadOnlySpan<byte> data)
     {
-        lock (_gate)
+        if (_stopped) return;
+        try
         {
-            if (_stopped) return;
-            if (_flushing)
-            {
-                _queued.Enqueue(data);
-                return;
-            }
-            _flushing = true;
+            connection.Transport.Output.Write(data); // into pooled blocks of the pipe
+            _unflushed += data.Length;
         }
-        WriteAndFlush(data);
-    }
-
-    /// <summary>Runs with <see cref="_flushing"/> held: writes, flushes, and goes on with whatever queued meanwhile.</summary>
-    private void WriteAndFlush(ByteString data)
-    {
-        var output = connection.Transport.Output;
-        while (true)
+        catch (Exception e)
         {
-            ValueTask<FlushResult> flush;
-            try
-            {
-                Copy(data, output);
-                flush = output.FlushAsync();
-            }
-            catch (Exception e)
-            {
-                WriteFailed(e.Message);
-                return;
-            }
-            if (!flush.IsCompleted)
-            {
-                _ = AwaitFlushAsync(flush, data.Count);
-                return;
-            }
-            if (!Flushed(flush, data.Count)) return;
-            if (Next() is not { } next) return;
-            data = next;
+            TellClosed(e.Message);
         }
     }
 
-    /// <summary>Copies into the pipe's own memory, a pooled block at a time.</summary>
-    private static void Copy(ByteString data, PipeWriter output)
+    public void Flush()
     {
-        for (var offset = 0; offset < data.Count;)
+        if (_unflushed == 0 || _stopped || _flushWaiting) return;
+        var bytes = _unflushed;
+        _unflushed = 0;
+        ValueTask<FlushResult> flush;
+        try
         {
-            var span = output.GetSpan(Math.Min(data.Count - offset, 64 * 1024));
-            var count = Math.Min(span.Length, data.Count - offset);
-            span = span[..count];
-            data.Slice(offset, count).CopyTo(ref span);
-            output.Advance(count);
-            offset += count;
+            flush = connection.Transport.Output.FlushAsync();
         }
+        catch (Exception e)
+        {
+            TellClosed(e.Message);
+            return;
+        }
+        if (flush.IsCompletedSuccessfully)
+        {
+            Flushed(flush.Result, bytes);
+            return;
+        }
+        _flushWaiting = true;
+        _flushing = AwaitFlushAsync(flush, bytes);
     }
 
     private async Task AwaitFlushAsync(ValueTask<FlushResult> pending, int bytes)
     {
-        try
-        {
-            await pending;
-        }
-        catch (Exception e)
-        {
-            WriteFailed(e.Message);
-            return;
-        }
-        if (!Flushed(pending, bytes)) return;
-        if (Next() is { } next) WriteAndFlush(next);
-    }
-
-    /// <summary>Acknowledges a completed flush, or reports that the socket is gone.</summary>
-    private bool Flushed(ValueTask<FlushResult> flush, int bytes)
-    {
         FlushResult result;
         try
         {
-            result = flush.Result;
+            result = await pending;
         }
         catch (Exception e)
         {
-            WriteFailed(e.Message);
-            return false;
+            TellClosed(e.Message);
+            return;
         }
+        _flushWaiting = false;
+        Flushed(result, bytes);
+    }
+
+    /// <summary>Acknowledges a completed flush, or reports that the socket is gone.</summary>
+    private void Flushed(FlushResult result, int bytes)
+    {
         if (result.IsCompleted)
-        {
-            WriteFailed("the connection was reset while writing");
-            return false;
-        }
-        _owner.Tell(new SocketEvents.Written(bytes));
-        return true;
+            TellClosed("the connection was reset while writing");
+        else
+            _owner.Tell(new SocketEvents.Written(bytes));
     }
 
-    /// <summary>Everything queued while a flush ran, as one write; or null, releasing the writer.</summary>
-    private ByteString? Next()
+    public void Close()
     {
-        lock (_gate)
-        {
-            if (_queued.Count == 0) // Abort empties the queue, so an aborted socket stops here too
-            {
-                _flushing = false;
-                _drained?.TrySetResult();
-                return null;
-            }
-            var next = _queued.Dequeue();
-            while (_queued.TryDequeue(out var more)) next = next.Concat(more);
-            return next;
-        }
+        if (_stopped) return;
+        _stopped = true;
+        _ = CloseAsync(_flushing, _unflushed > 0);
+        _unflushed = 0;
     }
 
-    private void WriteFailed(string error)
+    /// <summary>Lets the waiting flush finish, sends the rest, then completes the output: Kestrel sends it and FIN, then closes the socket.</summary>
+    private async Task CloseAsync(Task flushing, bool unflushed)
     {
-        lock (_gate)
+        string? error = null;
+        try
         {
-            _flushing = false;
-            _queued.Clear();
-            _drained?.TrySetResult();
+            await flushing;
+            var output = connection.Transport.Output;
+            if (unflushed) await output.FlushAsync();
+            await output.CompleteAsync();
         }
+        catch (Exception e)
+        {
+            error = e.Message;
+        }
+        await DisposeAsync();
         TellClosed(error);
     }
 
-    public void Close() => _ = CloseAsync();
-
-    /// <summary>Sends what is queued, then completes the output: Kestrel sends the rest and FIN, then closes the socket.</summary>
-    private async Task CloseAsync()
-    {
-        Task drained;
-        lock (_gate)
-        {
-            if (_stopped) return;
-            _stopped = true;
-            if (_flushing)
-            {
-                _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                drained = _drained.Task;
-            }
-            else
-            {
-                drained = Task.CompletedTask;
-            }
-        }
-        await drained;
-        await connection.Transport.Output.CompleteAsync();
-        await DisposeAsync();
-        TellClosed(null);
-    }
-
-    /// <summary>Resets the socket (linger 0 sends RST) and drops queued output.</summary>
+    /// <summary>Resets the socket (linger 0 sends RST) and drops unsent output.</summary>
     public void Abort()
     {
-        lock (_gate)
-        {
-            _stopped = true;
-            _queued.Clear();
-        }
+        _stopped = true;
+        _unflushed = 0;
         try
         {
             if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket) socket.LingerState = new LingerOption(true, 0);
