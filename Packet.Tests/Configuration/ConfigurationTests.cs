@@ -69,6 +69,18 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
+    [InlineData("2 KiB")]
+    [InlineData("2 MiB")]
+    public void A_kestrel_block_size_out_of_range_is_refused(string size)
+    {
+        var config = ConfigurationFactory.ParseString($"packet.tcp.kestrel.block-size = {size}").WithFallback(Reactor.DefaultConfig);
+
+        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
+
+        Assert.Contains("'packet.tcp.kestrel.block-size' must be between 4 KiB and 1 MiB", error.Message);
+    }
+
+    [Theory]
     [InlineData("echo-server.conf")]
     [InlineData("http-client.conf")]
     public void The_example_overrides_in_hocon_load(string file)

@@ -24,9 +24,9 @@ internal sealed class KestrelTransport : ITransport
     {
         _settings = settings;
         _listeners = new SocketTransportFactory(
-            Options.Create(new SocketTransportOptions { NoDelay = settings.NoDelay, Backlog = settings.Backlog }),
+            Options.Create(BlockPool.Install(new SocketTransportOptions { NoDelay = settings.NoDelay, Backlog = settings.Backlog }, settings.KestrelBlockSize)),
             NullLoggerFactory.Instance);
-        _dialled = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), NullLogger.Instance);
+        _dialled = new SocketConnectionContextFactory(BlockPool.Install(new SocketConnectionFactoryOptions(), settings.KestrelBlockSize), NullLogger.Instance);
     }
 
     public void Bind(IActorRef owner, IPEndPoint endpoint) => _ = BindAsync(owner, endpoint);

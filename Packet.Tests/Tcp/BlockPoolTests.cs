@@ -1,0 +1,62 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Packet.Io.Transports.Kestrel;
+using Xunit;
+
+namespace Packet.Tests.Tcp;
+
+public sealed class BlockPoolTests
+{
+    [Fact]
+    public void Blocks_have_the_configured_size_and_a_returned_block_is_reused()
+    {
+        using var pool = new BlockPool(16 * 1024);
+
+        var first = pool.Rent(4096);
+        var memory = first.Memory;
+        first.Dispose();
+        using var second = pool.Rent();
+
+        Assert.Equal(16 * 1024, memory.Length);
+        Assert.Equal(16 * 1024, pool.MaxBufferSize);
+        Assert.True(second.Memory.Span == memory.Span, "the returned block was not reused");
+    }
+
+    [Fact]
+    public void A_pool_keeps_at_most_its_retained_bytes_of_free_blocks()
+    {
+        const int blockSize = 1024 * 1024;
+        using var pool = new BlockPool(blockSize);
+        var blocks = Enumerable.Range(0, BlockPool.RetainedBytes / blockSize + 4).Select(_ => pool.Rent()).ToList();
+        foreach (var block in blocks) block.Dispose();
+
+        var again = Enumerable.Range(0, blocks.Count).Select(_ => pool.Rent()).ToList();
+        var reused = again.Count(b => blocks.Any(old => old.Memory.Span == b.Memory.Span));
+
+        Assert.Equal(BlockPool.RetainedBytes / blockSize, reused);
+    }
+
+    [Fact]
+    public void A_request_larger_than_a_block_is_refused()
+    {
+        using var pool = new BlockPool(4096);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(4097));
+    }
+
+    [Fact]
+    public void Kestrels_listener_and_dialler_options_take_the_pool()
+    {
+        // Kestrel takes a pool only through an internal property; this fails if a framework update drops it.
+        var listener = BlockPool.Install(new SocketTransportOptions(), 16 * 1024);
+        var dialler = BlockPool.Install(new SocketConnectionFactoryOptions(), 16 * 1024);
+
+        Assert.IsType<BlockPool.Factory>(PoolFactory(listener));
+        Assert.IsType<BlockPool.Factory>(PoolFactory(dialler));
+        Assert.Equal(16 * 1024, PoolFactory(listener).Create().MaxBufferSize);
+    }
+
+    private static IMemoryPoolFactory<byte> PoolFactory(object options) =>
+        (IMemoryPoolFactory<byte>)options.GetType().GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(options)!;
+}
