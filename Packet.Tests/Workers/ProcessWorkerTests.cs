@@ -255,6 +255,38 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         }
     }
 
+    [Fact]
+    public async Task Stopping_a_reactor_waits_no_longer_than_the_drain_timeout_for_an_ask_that_hangs()
+    {
+        var reactor = Reactors.Start("""
+            packet.workers.types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests"]
+            packet.reactor.drain-timeout = 1s
+            """);
+        try
+        {
+            var accepted = new Accepted<SlowAsker>();
+            var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new SlowAsker()));
+            await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Any(w => w.State == "running"), "echo_worker");
+            var host = (await reactor.GetWorkersAsync()).Single().ProcessId!.Value;
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+            var handler = await accepted.Next();
+            await client.SendAsync("sleep:60000\n");
+            await handler.Asked.Task.Within("the ask to be in flight");
+
+            // Bounded well below the ask's 60 s: the drain gives up after 1 s, then the connection and the host stop.
+            await reactor.StopAsync().Within("the reactor to stop after its drain timeout", TimeSpan.FromSeconds(20));
+
+            var (reply, _) = await client.ReadToEndAsync(TimeSpan.FromSeconds(5));
+            Assert.Empty(reply);
+            Assert.Equal(UnbindKind.Shutdown, (await handler.Unbound.Task.Within("the connection's unbind")).Kind);
+            await Hosts.GoneAsync(host);
+        }
+        finally
+        {
+            await reactor.StopAsync();
+        }
+    }
+
     /// <summary>Whether a new connection to <paramref name="port"/> is closed at once instead of served.</summary>
     private static bool IsTurnedAway(int port)
     {

@@ -10,10 +10,14 @@
 //   PACKET_BENCH_HOCON='akka.io.tcp { maximum-frame-size = 16k, send-buffer-size = 32k, receive-buffer-size = 32k }'
 // The worker cells (AskWorker through a real WorkerHost, and a raw Akka.Remote ping-pong as the floor):
 //   worker-cells --seconds S [--runs N]   (each AskWorker run takes turns with a run of the ping-pong floor)
+// The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
+// it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
+//   soak [--seconds 60 | --minutes 10] [--transport akka-io|kestrel]
 using System.Text.Json;
 using Packet.Bench;
 using Packet.Bench.Load;
 using Packet.Bench.Servers;
+using Packet.Bench.Soak;
 
 var mode = args.FirstOrDefault() ?? "all";
 var port = int.Parse(Option("--port") ?? "0");
@@ -41,6 +45,13 @@ switch (mode)
         return 0;
     case "worker-cells":
         Console.WriteLine(JsonSerializer.Serialize(await WorkerCells.RunAsync(TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")), int.Parse(Option("--runs") ?? "1"))));
+        return 0;
+    case "soak":
+        var minutes = Option("--minutes");
+        return await SoakRun.RunAsync(minutes is null ? TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "60")) : TimeSpan.FromMinutes(double.Parse(minutes)),
+            Option("--transport") ?? "akka-io");
+    case "soak-server":
+        await SoakServer.RunAsync(Option("--transport") ?? "akka-io");
         return 0;
     case "loadgen":
         var cell = Cell.All.Single(c => c.Id == Option("--cell"));

@@ -1,0 +1,441 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Packet.Bench.Load;
+
+namespace Packet.Bench.Soak;
+
+/// <summary>
+/// The soak and chaos run. It starts a <see cref="SoakServer"/> process and, for the time given, drives
+/// at once: 2,000 churning connections (connect, echo, close), 200 long-lived echo connections, 10
+/// slow readers taking 1 byte a second from the firehose, garbage senders on the framed server, and
+/// 20 clients asking three WorkerHosts through AskWorker while one WorkerHost is killed with SIGKILL
+/// every 5 s. Then it stops the server with SIGTERM and checks every invariant; each broken one is
+/// printed, and the exit code is 1.
+/// </summary>
+public static class SoakRun
+{
+    /// <summary>The server's resident memory must stay under this (the README's bound).</summary>
+    public const long RssBoundMiB = 512;
+
+    private const int Churners = 2000;
+    private const int Echoers = 200;
+    private const int SlowReaders = 10;
+    private const int GarbageSenders = 4;
+    private const int Askers = 20;
+    private const int AsksInFlight = 4;
+    private static readonly TimeSpan IoLimit = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> RunAsync(TimeSpan duration, string transport)
+    {
+        var soak = new Soak();
+        using var server = ServerProcess.Start(transport);
+        try
+        {
+            var ports = await server.ReadyAsync(TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(2)); // let the WorkerHosts settle before the baseline
+            var fdsBefore = ServerFds(server.Pid);
+            var rssBefore = ProcessStats.RssKiB(server.Pid) / 1024;
+            Console.WriteLine($"soak: {duration.TotalSeconds:F0} s on {transport}; server pid {server.Pid}, {fdsBefore} fds, {rssBefore} MiB");
+
+            var clock = Stopwatch.StartNew();
+            bool Running() => clock.Elapsed < duration;
+            var loads = new List<Task>();
+            loads.AddRange(Enumerable.Range(0, Churners).Select(i => soak.Churn(ports["echo"], i, Running)));
+            loads.AddRange(Enumerable.Range(0, Echoers).Select(i => soak.Echo(ports["echo"], i, Running)));
+            loads.AddRange(Enumerable.Range(0, SlowReaders).Select(i => soak.ReadSlowly(ports["firehose"], Running)));
+            loads.AddRange(Enumerable.Range(0, GarbageSenders).Select(i => soak.SendGarbage(ports["framed"], i, Running)));
+            loads.AddRange(Enumerable.Range(0, Askers).Select(i => soak.Ask(ports["asks"], i, Running)));
+            var chaos = soak.KillWorkerHosts(server, Running);
+            await Task.WhenAll(loads.Append(chaos)).WaitAsync(duration + TimeSpan.FromMinutes(2));
+
+            soak.Check(await Until(() => WorkerHosts(server.Pid).Count == SoakServer.WorkerKeys.Length, TimeSpan.FromSeconds(30)),
+                $"the restart policy did not bring back every WorkerHost: {WorkerHosts(server.Pid).Count} of {SoakServer.WorkerKeys.Length} run");
+            var fdsAfter = 0;
+            soak.Check(await Until(() => Math.Abs((fdsAfter = ServerFds(server.Pid)) - fdsBefore) <= 10, TimeSpan.FromSeconds(30)),
+                $"the server's open file descriptors did not return to their starting level: {fdsBefore} before, {fdsAfter} after");
+            soak.Check(soak.MaxRssMiB <= RssBoundMiB, $"the server's resident memory reached {soak.MaxRssMiB} MiB, above the bound of {RssBoundMiB} MiB");
+
+            var log = await server.StopAsync(TimeSpan.FromSeconds(60));
+            soak.Check(log is not null, "the server did not exit within 60 s of SIGTERM");
+            soak.Check(await Until(() => soak.SeenWorkerHosts.All(pid => !Alive(pid)), TimeSpan.FromSeconds(10)),
+                $"WorkerHosts outlived the server: {string.Join(", ", soak.SeenWorkerHosts.Where(Alive))}");
+            foreach (var line in (log ?? "").Split('\n').Where(l => l.Contains("Unhandled exception", StringComparison.Ordinal) || l.StartsWith("handler error:", StringComparison.Ordinal)).Take(5))
+                soak.Fail($"the server logged: {line}");
+            soak.Check(log?.Contains("handler errors: 0", StringComparison.Ordinal) == true, "the server did not report zero handler errors at its end");
+
+            Console.WriteLine(soak.Report(fdsBefore, fdsAfter, rssBefore));
+            return soak.Failed ? 1 : 0;
+        }
+        finally
+        {
+            foreach (var pid in soak.SeenWorkerHosts.Where(Alive)) Kill(pid); // a failed run still reaps what it started
+        }
+    }
+
+    /// <summary>Counters and failures of one run; every load loop below ends at its deadline, each I/O within <see cref="IoLimit"/>.</summary>
+    private sealed class Soak
+    {
+        private readonly ConcurrentQueue<string> _failures = new();
+        private readonly List<long> _rssKiB = []; // one sample a second, by the chaos loop only
+        private long _failureCount, _churned, _echoBytes, _slowBytes, _garbage, _goodFrames, _asked, _answered, _asksFailed, _kills;
+
+        public ConcurrentDictionary<int, bool> WorkerHostPids { get; } = new();
+
+        public IEnumerable<int> SeenWorkerHosts => WorkerHostPids.Keys;
+
+        public bool Failed => Interlocked.Read(ref _failureCount) > 0;
+
+        public long MaxRssMiB => MaxMiB(_rssKiB);
+
+        private static long MaxMiB(IEnumerable<long> samples) => samples.DefaultIfEmpty(0).Max() / 1024;
+
+        public void Fail(string what)
+        {
+            if (Interlocked.Increment(ref _failureCount) <= 20) _failures.Enqueue(what);
+        }
+
+        public void Check(bool held, string otherwise)
+        {
+            if (!held) Fail(otherwise);
+        }
+
+        /// <summary>Connect, echo 64 B to 1 KiB, close, pause up to a second; again until the end.</summary>
+        public async Task Churn(int port, int seed, Func<bool> running)
+        {
+            var random = new Random(seed);
+            await Task.Delay(random.Next(1000)); // spread the first connects
+            while (running())
+                await Guarded("churn", async () =>
+                {
+                    using var socket = await Connect(port);
+                    var payload = new byte[random.Next(64, 1025)];
+                    random.NextBytes(payload);
+                    await Exchange(socket, payload);
+                    Interlocked.Increment(ref _churned);
+                    await Task.Delay(random.Next(1000));
+                });
+        }
+
+        /// <summary>One connection for the whole run, echoing 1 to 16 KiB at a time.</summary>
+        public async Task Echo(int port, int seed, Func<bool> running)
+        {
+            var random = new Random(1000 + seed);
+            await Guarded("echo", async () =>
+            {
+                using var socket = await Connect(port);
+                while (running())
+                {
+                    var payload = new byte[random.Next(1, 16 * 1024 + 1)];
+                    random.NextBytes(payload);
+                    await Exchange(socket, payload);
+                    Interlocked.Add(ref _echoBytes, payload.Length);
+                    await Task.Delay(random.Next(100));
+                }
+            });
+        }
+
+        /// <summary>Reads the firehose one byte a second, checking each against the pattern.</summary>
+        public async Task ReadSlowly(int port, Func<bool> running) =>
+            await Guarded("slow reader", async () =>
+            {
+                using var socket = await Connect(port);
+                for (long offset = 0; running(); offset++)
+                {
+                    var one = await ReadExactly(socket, 1);
+                    if (one[0] != (byte)(offset % SoakServer.PatternPeriod))
+                        throw new InvalidDataException($"firehose byte {offset} is {one[0]}, not {offset % SoakServer.PatternPeriod}");
+                    Interlocked.Increment(ref _slowBytes);
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            });
+
+        /// <summary>Random bytes then FIN, expecting the server to close; every tenth connection sends a good frame and expects it back.</summary>
+        public async Task SendGarbage(int port, int seed, Func<bool> running)
+        {
+            var random = new Random(2000 + seed);
+            for (var i = 0; running(); i++)
+                await Guarded("framed", async () =>
+                {
+                    using var socket = await Connect(port);
+                    if (i % 10 == 0)
+                    {
+                        var frame = new byte[4 + random.Next(1, 1025)];
+                        random.NextBytes(frame.AsSpan(4));
+                        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)(frame.Length - 4));
+                        await Exchange(socket, frame);
+                        Interlocked.Increment(ref _goodFrames);
+                        return;
+                    }
+                    var garbage = new byte[random.Next(1, 4097)];
+                    random.NextBytes(garbage);
+                    await socket.SendAsync(garbage, SocketFlags.None);
+                    socket.Shutdown(SocketShutdown.Send);
+                    await ReadToEnd(socket); // the server must end it: a protocol error, or FIN after answering
+                    Interlocked.Increment(ref _garbage);
+                });
+        }
+
+        /// <summary>
+        /// Lines "cN-SEQ", up to <see cref="AsksInFlight"/> unanswered at once. Each must come back exactly
+        /// once, to this client, as "ok LINE" or "error LINE: WHY"; at the end none may be left.
+        /// </summary>
+        public async Task Ask(int port, int client, Func<bool> running) =>
+            await Guarded("asks", async () =>
+            {
+                using var socket = await Connect(port);
+                using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
+                var outstanding = new HashSet<string>();
+                using var slots = new SemaphoreSlim(AsksInFlight);
+                var reading = Task.Run(async () =>
+                {
+                    using var limit = new CancellationTokenSource(IoLimit + TimeSpan.FromMinutes(60));
+                    while (await reader.ReadLineAsync(limit.Token) is { } line)
+                    {
+                        var ok = line.StartsWith("ok ", StringComparison.Ordinal);
+                        var id = ok ? line[3..] : line.StartsWith("error ", StringComparison.Ordinal) && line.IndexOf(':') is > 6 and var colon ? line[6..colon] : null;
+                        bool known;
+                        lock (outstanding) known = id is not null && outstanding.Remove(id);
+                        if (!known)
+                        {
+                            Fail(id is not null && !id.StartsWith($"c{client}-", StringComparison.Ordinal)
+                                ? $"asker {client} got another connection's outcome: {line}"
+                                : $"asker {client} got an outcome it was not owed (duplicate or unknown): {line}");
+                            continue;
+                        }
+                        if (ok) Interlocked.Increment(ref _answered);
+                        else Interlocked.Increment(ref _asksFailed);
+                        slots.Release();
+                    }
+                });
+                for (var seq = 0; running(); seq++)
+                {
+                    if (!await slots.WaitAsync(IoLimit)) throw new TimeoutException($"asker {client}: no outcome for {IoLimit}");
+                    var id = $"c{client}-{seq}";
+                    lock (outstanding) outstanding.Add(id);
+                    await socket.SendAsync(Encoding.UTF8.GetBytes(id + "\n"), SocketFlags.None);
+                    Interlocked.Increment(ref _asked);
+                    await Task.Delay(10);
+                }
+                var drained = await Until(() => { lock (outstanding) return outstanding.Count == 0; }, IoLimit);
+                if (!drained) lock (outstanding) Fail($"asker {client}: {outstanding.Count} asks got no outcome ({string.Join(", ", outstanding.Take(3))}...)");
+                socket.Shutdown(SocketShutdown.Send); // the server closes once every ask is answered
+                await reading.WaitAsync(IoLimit);
+            });
+
+        /// <summary>Samples the server's memory each second, and kills one of its WorkerHosts every 5 s (SIGKILL), in turn.</summary>
+        public async Task KillWorkerHosts(ServerProcess server, Func<bool> running)
+        {
+            var next = 0;
+            for (var second = 1; running(); second++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                _rssKiB.Add(ProcessStats.RssKiB(server.Pid));
+                var hosts = WorkerHosts(server.Pid);
+                foreach (var pid in hosts) WorkerHostPids[pid] = true;
+                if (second % 5 != 0 || hosts.Count == 0) continue;
+                Kill(hosts[next++ % hosts.Count]);
+                Interlocked.Increment(ref _kills);
+            }
+        }
+
+        public string Report(int fdsBefore, int fdsAfter, long rssBefore)
+        {
+            var text = new StringBuilder();
+            text.AppendLine($"  churned connections        {_churned:N0}");
+            text.AppendLine($"  echo bytes verified        {_echoBytes:N0} on {Echoers} long-lived connections");
+            text.AppendLine($"  slow-reader bytes verified {_slowBytes:N0} on {SlowReaders} connections");
+            text.AppendLine($"  garbage connections ended  {_garbage:N0}, good frames echoed {_goodFrames:N0}");
+            text.AppendLine($"  asks                       {_asked:N0} sent: {_answered:N0} answered, {_asksFailed:N0} failed with an error outcome");
+            text.AppendLine($"  WorkerHosts killed         {_kills} (SIGKILL every 5 s); {WorkerHostPids.Count} WorkerHost processes seen");
+            var half = _rssKiB.Count / 2;
+            text.AppendLine($"  server memory              {rssBefore} MiB at start; at most {MaxMiB(_rssKiB.Take(half))} MiB in the first half, {MaxMiB(_rssKiB.Skip(half))} MiB in the second (bound {RssBoundMiB} MiB)");
+            text.AppendLine($"  server file descriptors    {fdsBefore} at start, {fdsAfter} at the end");
+            text.Append(Failed ? $"FAILED: {_failureCount} broken invariant(s):\n  " + string.Join("\n  ", _failures) : "PASSED: every invariant held");
+            return text.ToString();
+        }
+
+        private async Task Guarded(string load, Func<Task> body)
+        {
+            try
+            {
+                await body();
+            }
+            catch (Exception e)
+            {
+                Fail($"{load}: {e.GetType().Name}: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 100 ms; false if it still fails after <paramref name="limit"/>.</summary>
+    private static async Task<bool> Until(Func<bool> condition, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > limit) return false;
+            await Task.Delay(100);
+        }
+        return true;
+    }
+
+    // ---- sockets, each call bounded by IoLimit ------------------------------------------------
+
+    private static async Task<Socket> Connect(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var limit = new CancellationTokenSource(IoLimit);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), limit.Token);
+        return socket;
+    }
+
+    /// <summary>Sends <paramref name="payload"/> and checks that exactly it comes back.</summary>
+    private static async Task Exchange(Socket socket, byte[] payload)
+    {
+        var reading = ReadExactly(socket, payload.Length);
+        using (var limit = new CancellationTokenSource(IoLimit)) await socket.SendAsync(payload, SocketFlags.None, limit.Token);
+        if (!(await reading).AsSpan().SequenceEqual(payload)) throw new InvalidDataException($"an echo of {payload.Length} bytes came back different");
+    }
+
+    private static async Task<byte[]> ReadExactly(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        using var limit = new CancellationTokenSource(IoLimit);
+        for (var read = 0; read < count;)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, limit.Token);
+            if (n == 0) throw new EndOfStreamException($"the server closed after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>Reads until FIN or reset.</summary>
+    private static async Task ReadToEnd(Socket socket)
+    {
+        var buffer = new byte[64 * 1024];
+        using var limit = new CancellationTokenSource(IoLimit);
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // a protocol error resets the connection
+        }
+    }
+
+    // ---- processes ----------------------------------------------------------------------------
+
+    /// <summary>The server's WorkerHost children, from /proc.</summary>
+    private static List<int> WorkerHosts(int serverPid)
+    {
+        var hosts = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            try
+            {
+                var stat = File.ReadAllText($"{dir}/stat");
+                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                if (parent == serverPid && File.ReadAllText($"{dir}/cmdline").Contains("Packet.WorkerHost", StringComparison.Ordinal)) hosts.Add(pid);
+            }
+            catch (IOException)
+            {
+                // the process ended while being read
+            }
+        }
+        return hosts;
+    }
+
+    private static int ServerFds(int pid) => Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count();
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
+
+    private static void Kill(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+        }
+        catch (ArgumentException)
+        {
+            // already gone
+        }
+    }
+
+    /// <summary>The soak server, a child process: its output is kept, its ports read from it.</summary>
+    private sealed class ServerProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _log = new();
+        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Dictionary<string, int> _ports = [];
+
+        private ServerProcess(Process process) => _process = process;
+
+        public int Pid => _process.Id;
+
+        public static ServerProcess Start(string transport)
+        {
+            var start = new ProcessStartInfo("dotnet", ["exec", typeof(SoakRun).Assembly.Location, "soak-server", "--transport", transport])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            var server = new ServerProcess(new Process { StartInfo = start });
+            server._process.OutputDataReceived += (_, e) => server.Line(e.Data);
+            server._process.ErrorDataReceived += (_, e) => server.Line(e.Data);
+            server._process.Start();
+            server._process.BeginOutputReadLine();
+            server._process.BeginErrorReadLine();
+            return server;
+        }
+
+        private void Line(string? line)
+        {
+            if (line is null) return;
+            lock (_log) _log.AppendLine(line);
+            if (line.Split(" on ") is [var name, var endpoint] && IPEndPoint.TryParse(endpoint, out var parsed))
+                lock (_ports) _ports[name] = parsed.Port;
+            if (line == "ready") _ready.TrySetResult();
+        }
+
+        public async Task<IReadOnlyDictionary<string, int>> ReadyAsync(TimeSpan limit)
+        {
+            await _ready.Task.WaitAsync(limit);
+            lock (_ports) return new Dictionary<string, int>(_ports);
+        }
+
+        /// <summary>SIGTERM, then waits for the exit; returns the whole output, or null if it did not exit in time.</summary>
+        public async Task<string?> StopAsync(TimeSpan limit)
+        {
+            _ = SignalTerminate(Pid, 15);
+            try
+            {
+                await _process.WaitForExitAsync().WaitAsync(limit);
+            }
+            catch (TimeoutException)
+            {
+                return null;
+            }
+            lock (_log) return _log.ToString();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+
+        [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+        private static extern int SignalTerminate(int pid, int signal);
+    }
+}
