@@ -43,7 +43,7 @@ public class Connection
 {
     private readonly Lock _gate = new();
     private volatile IActorRef? _self;
-    private volatile bool _prepared;
+    private volatile bool _prepared = ReactorRuntime.MakingHandler; // made by a server's factory: a reactor owns it already
     private List<Action<ConnectionActor>>? _early;
     private ConnectionActor? _actor;
     private IActorRef? _actorSelf;

@@ -11,6 +11,15 @@ namespace Packet.Actors.Runtime;
 /// </summary>
 internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings, ITransport transport, ILoggingAdapter log)
 {
+    /// <summary>
+    /// True on a thread while it runs a server's connection factory. A handler made there belongs to a
+    /// reactor from its constructor on, even though its actor comes later: a factory may hand it to other
+    /// threads at once, and their calls are queued for the actor instead of refused as calls on a handler
+    /// no reactor knows. Thread-bound and scoped to one factory call, like Akka's own current-actor context.
+    /// </summary>
+    [ThreadStatic]
+    internal static bool MakingHandler;
+
     private int _connections;
 
     public Reactor Reactor { get; } = reactor;

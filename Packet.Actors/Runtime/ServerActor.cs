@@ -220,6 +220,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         Connection handler;
         try
         {
+            ReactorRuntime.MakingHandler = true;
             handler = _factory();
         }
         catch (Exception e)
@@ -228,6 +229,10 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             socket.Abort();
             _runtime.ReportError(null, e, "a server's connection factory");
             return;
+        }
+        finally
+        {
+            ReactorRuntime.MakingHandler = false;
         }
         _runtime.Spawn(Context, handler, new ConnectionActor.Accepted(socket), _onAccept);
     }
