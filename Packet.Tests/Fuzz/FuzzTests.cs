@@ -166,4 +166,22 @@ public sealed class FuzzTests
             return [(byte)at, .. serializer.ToBinary(messages[at])];
         });
     }
+
+    /// <summary>
+    /// Worker payloads, as a master reads a reply from a WorkerHost (which may run hostile code), with the
+    /// default empty allow-list: built-in values through <see cref="ValueCodec"/>, and Hyperion refused.
+    /// </summary>
+    [Fact]
+    public void The_worker_payload_reader_survives_random_and_mutated_input()
+    {
+        var payloads = new PayloadSerializer([], maxPayload: 64 * 1024);
+        object[] values =
+        [
+            "text", new byte[] { 1, 2 }, 42, 79.99m, new[] { 1, 2, 3 }, new List<string?> { "a", null },
+            new Dictionary<string, List<double>> { ["pi"] = [3.14] }, new HashSet<Guid> { Guid.Empty },
+            new KeyValuePair<string, int>("k", 1), DateTimeOffset.UnixEpoch, new List<int[]> { new[] { 5 } },
+        ];
+        Fuzz<PayloadException>("worker payload", 505, chunks => payloads.Deserialize(Concat(chunks)),
+            random => payloads.Serialize(values[random.Next(values.Length)]));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using Hyperion;
@@ -11,14 +12,19 @@ namespace Packet.Actors.Workers.Protocol;
 /// </summary>
 /// <remarks>
 /// The first byte says how the rest is written: strings as UTF-8 and byte arrays as they are, the most
-/// common payloads of a line or binary protocol, with no copy beyond the one into the payload; every
-/// other type with Hyperion. No bytes at all mean <see langword="null"/>.
+/// common payloads of a line or binary protocol, with no copy beyond the one into the payload; the
+/// other built-in types, and collections of them, by <see cref="ValueCodec"/>, which checks every length
+/// against the bytes it has; the types of <c>packet.workers.allowed-types</c> (and values holding them)
+/// with Hyperion. Hyperion trusts the lengths inside its bytes, so a Hyperion payload is read only when
+/// <c>allowed-types</c> names a type: by default no peer can make a reader allocate beyond the payload's
+/// size. No bytes at all mean <see langword="null"/>.
 /// </remarks>
 internal sealed class PayloadSerializer
 {
     private const byte TextTag = 1;
     private const byte BytesTag = 2;
     private const byte HyperionTag = 3;
+    private const byte ValueTag = 4;
 
     private static readonly HashSet<Type> BuiltIn =
     [
@@ -33,6 +39,7 @@ internal sealed class PayloadSerializer
     ];
 
     private readonly HashSet<Type> _allowed;
+    private readonly ValueCodec _values = new();
     private readonly Serializer _hyperion;
 
     public PayloadSerializer(IEnumerable<Type> allowed, int maxPayload)
@@ -69,8 +76,11 @@ internal sealed class PayloadSerializer
                 raw.CopyTo(copy, 1);
                 return copy;
         }
+        if (ValueCodec.Handles(payload.GetType())) return WriteValue(payload);
         if (!IsAllowed(payload.GetType()))
             throw new PayloadException($"payload type {payload.GetType().FullName} is not allowed; add it to packet.workers.allowed-types");
+        if (_allowed.Count == 0)
+            throw new PayloadException($"payload type {payload.GetType().FullName} nests built-in collections deeper than {ValueCodec.MaxDepth}");
         using var stream = new MemoryStream();
         stream.WriteByte(HyperionTag);
         try
@@ -97,6 +107,17 @@ internal sealed class PayloadSerializer
                 return Encoding.UTF8.GetString(bytes[1..]);
             case BytesTag:
                 return bytes[1..].ToArray();
+            case ValueTag:
+                try
+                {
+                    return _values.Read(bytes[1..]);
+                }
+                catch (Exception e) when (e is not PayloadException)
+                {
+                    throw new PayloadException($"payload cannot be read: {e.Message}", e);
+                }
+            case HyperionTag when _allowed.Count == 0:
+                throw new PayloadException("payload cannot be read: it is Hyperion-encoded, which is read only when packet.workers.allowed-types names a type");
             case HyperionTag:
                 try
                 {
@@ -110,6 +131,17 @@ internal sealed class PayloadSerializer
             default:
                 throw new PayloadException($"payload cannot be read: its first byte ({bytes[0]}) names no encoding");
         }
+    }
+
+    private byte[] WriteValue(object payload)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        output.GetSpan(1)[0] = ValueTag;
+        output.Advance(1);
+        ValueCodec.Write(output, payload);
+        if (output.WrittenCount > MaxPayload)
+            throw new PayloadException($"payload of {output.WrittenCount} bytes exceeds packet.workers.max-payload ({MaxPayload} bytes)");
+        return output.WrittenSpan.ToArray();
     }
 
     private static MemoryStream Stream(ReadOnlyMemory<byte> bytes) =>
