@@ -243,29 +243,29 @@ internal sealed class ValueCodec
                 for (var i = 0; i < length; i++) array.SetValue(ReadValue(element, depth + 1), i);
                 return array;
             }
-            var arguments2 = type.GetGenericArguments();
+            var typeArguments = type.GetGenericArguments();
             var definition = type.GetGenericTypeDefinition();
-            if (ReadCount(arguments2.Sum(MinimumSize)) is not { } count) return null;
+            if (ReadCount(typeArguments.Sum(MinimumSize)) is not { } count) return null;
             var collection = Activator.CreateInstance(type)!;
             if (definition == typeof(Dictionary<,>))
             {
                 var dictionary = (IDictionary)collection;
                 for (var i = 0; i < count; i++)
                 {
-                    var key = ReadValue(arguments2[0], depth + 1) ?? throw Bad("a dictionary key is null");
+                    var key = ReadValue(typeArguments[0], depth + 1) ?? throw Bad("a dictionary key is null");
                     if (dictionary.Contains(key)) throw Bad("a dictionary key comes twice");
-                    dictionary.Add(key, ReadValue(arguments2[1], depth + 1));
+                    dictionary.Add(key, ReadValue(typeArguments[1], depth + 1));
                 }
             }
             else if (definition == typeof(List<>))
             {
                 var list = (IList)collection;
-                for (var i = 0; i < count; i++) list.Add(ReadValue(arguments2[0], depth + 1));
+                for (var i = 0; i < count; i++) list.Add(ReadValue(typeArguments[0], depth + 1));
             }
             else
             {
                 var add = type.GetMethod("Add")!;
-                for (var i = 0; i < count; i++) add.Invoke(collection, [ReadValue(arguments2[0], depth + 1)]);
+                for (var i = 0; i < count; i++) add.Invoke(collection, [ReadValue(typeArguments[0], depth + 1)]);
             }
             return collection;
         }
