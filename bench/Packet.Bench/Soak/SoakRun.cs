@@ -38,6 +38,8 @@ public static class SoakRun
             var ports = await server.ReadyAsync(TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(2)); // let the WorkerHosts settle before the baseline
             var fdsBefore = ServerFds(server.Pid);
+            var kindsBefore = FdKinds(server.Pid);
+            var targetsBefore = FdTargets(server.Pid);
             var rssBefore = ProcessStats.RssKiB(server.Pid) / 1024;
             Console.WriteLine($"soak: {duration.TotalSeconds:F0} s on {transport}; server pid {server.Pid}, {fdsBefore} fds, {rssBefore} MiB");
 
@@ -55,8 +57,12 @@ public static class SoakRun
             soak.Check(await Until(() => WorkerHosts(server.Pid).Count == SoakServer.WorkerKeys.Length, TimeSpan.FromSeconds(30)),
                 $"the restart policy did not bring back every WorkerHost: {WorkerHosts(server.Pid).Count} of {SoakServer.WorkerKeys.Length} run");
             var fdsAfter = 0;
+            var kindsAfter = "";
             soak.Check(await Until(() => Math.Abs((fdsAfter = ServerFds(server.Pid)) - fdsBefore) <= 10, TimeSpan.FromSeconds(30)),
-                $"the server's open file descriptors did not return to their starting level: {fdsBefore} before, {fdsAfter} after");
+                $"the server's open sockets and pipes did not return to their starting level: {fdsBefore} before, {fdsAfter} after");
+            kindsAfter = FdKinds(server.Pid);
+            var opened = FdTargets(server.Pid).Except(targetsBefore).Select(t => t.StartsWith('/') ? Path.GetFileName(t) : t.Split('[')[0]).Distinct().Take(12);
+            kindsAfter += $"; opened since the start: {string.Join(", ", opened)}";
             soak.Check(soak.MaxRssMiB <= RssBoundMiB, $"the server's resident memory reached {soak.MaxRssMiB} MiB, above the bound of {RssBoundMiB} MiB");
 
             var log = await server.StopAsync(TimeSpan.FromSeconds(60));
@@ -67,7 +73,7 @@ public static class SoakRun
                 soak.Fail($"the server logged: {line}");
             soak.Check(log?.Contains("handler errors: 0", StringComparison.Ordinal) == true, "the server did not report zero handler errors at its end");
 
-            Console.WriteLine(soak.Report(fdsBefore, fdsAfter, rssBefore));
+            Console.WriteLine(soak.Report($"{fdsBefore} sockets and pipes at start, {fdsAfter} at the end; all kinds at start: {kindsBefore}; at the end: {kindsAfter}", rssBefore));
             return soak.Failed ? 1 : 0;
         }
         finally
@@ -242,7 +248,7 @@ public static class SoakRun
             }
         }
 
-        public string Report(int fdsBefore, int fdsAfter, long rssBefore)
+        public string Report(string fds, long rssBefore)
         {
             var text = new StringBuilder();
             text.AppendLine($"  churned connections        {_churned:N0}");
@@ -253,7 +259,7 @@ public static class SoakRun
             text.AppendLine($"  WorkerHosts killed         {_kills} (SIGKILL every 5 s); {WorkerHostPids.Count} WorkerHost processes seen");
             var half = _rssKiB.Count / 2;
             text.AppendLine($"  server memory              {rssBefore} MiB at start; at most {MaxMiB(_rssKiB.Take(half))} MiB in the first half, {MaxMiB(_rssKiB.Skip(half))} MiB in the second (bound {RssBoundMiB} MiB)");
-            text.AppendLine($"  server file descriptors    {fdsBefore} at start, {fdsAfter} at the end");
+            text.AppendLine($"  server file descriptors    {fds}");
             text.Append(Failed ? $"FAILED: {_failureCount} broken invariant(s):\n  " + string.Join("\n  ", _failures) : "PASSED: every invariant held");
             return text.ToString();
         }
@@ -354,7 +360,23 @@ public static class SoakRun
         return hosts;
     }
 
-    private static int ServerFds(int pid) => Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count();
+    /// <summary>
+    /// The process's sockets, pipes and other non-file descriptors: what a leaked connection or process
+    /// would leave. Files are left out: .NET opens assemblies as it first needs them.
+    /// </summary>
+    private static int ServerFds(int pid) =>
+        Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count(fd => new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'));
+
+    private static HashSet<string> FdTargets(int pid) =>
+        [.. Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Select(fd => new FileInfo(fd).LinkTarget ?? "?")];
+
+    /// <summary>The process's descriptors by kind (socket, pipe, anon_inode:..., file), for a failure message.</summary>
+    private static string FdKinds(int pid) =>
+        string.Join(", ", Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget ?? "?")
+            .GroupBy(target => target.Contains(':') ? target[..target.IndexOf(':')] + (target.StartsWith("anon_inode", StringComparison.Ordinal) ? target[target.IndexOf(':')..] : "") : "file")
+            .OrderByDescending(g => g.Count())
+            .Select(g => $"{g.Key} {g.Count()}"));
 
     private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
 
