@@ -198,8 +198,8 @@ public static class SoakRun
                 using var slots = new SemaphoreSlim(AsksInFlight);
                 var reading = Task.Run(async () =>
                 {
-                    using var limit = new CancellationTokenSource(IoLimit + TimeSpan.FromMinutes(60));
-                    while (await reader.ReadLineAsync(limit.Token) is { } line)
+                    // Ends at the server's FIN, or when this connection is disposed; awaited below within IoLimit.
+                    while (await reader.ReadLineAsync() is { } line)
                     {
                         var ok = line.StartsWith("ok ", StringComparison.Ordinal);
                         var id = ok ? line[3..] : line.StartsWith("error ", StringComparison.Ordinal) && line.IndexOf(':') is > 6 and var colon ? line[6..colon] : null;
