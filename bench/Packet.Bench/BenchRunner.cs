@@ -134,7 +134,8 @@ public static class BenchRunner
         return JsonSerializer.Deserialize<List<WorkerRow>>(output.Trim().Split('\n')[^1])!;
     }
 
-    private static Process StartSelf(params string[] arguments)
+    /// <summary>Starts this program in another mode, as its own process, with its standard streams redirected.</summary>
+    internal static Process StartSelf(params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet", ["exec", typeof(BenchRunner).Assembly.Location, .. arguments])
         {

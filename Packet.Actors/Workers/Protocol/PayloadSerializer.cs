@@ -26,18 +26,6 @@ internal sealed class PayloadSerializer
     private const byte HyperionTag = 3;
     private const byte ValueTag = 4;
 
-    private static readonly HashSet<Type> BuiltIn =
-    [
-        typeof(string), typeof(bool), typeof(char), typeof(byte), typeof(sbyte), typeof(short), typeof(ushort),
-        typeof(int), typeof(uint), typeof(long), typeof(ulong), typeof(float), typeof(double), typeof(decimal),
-        typeof(DateTime), typeof(DateTimeOffset), typeof(TimeSpan), typeof(Guid),
-    ];
-
-    private static readonly HashSet<Type> Collections =
-    [
-        typeof(List<>), typeof(Dictionary<,>), typeof(HashSet<>), typeof(KeyValuePair<,>),
-    ];
-
     private readonly HashSet<Type> _allowed;
     private readonly ValueCodec _values = new();
     private readonly Serializer _hyperion;
@@ -159,14 +147,8 @@ internal sealed class PayloadSerializer
         return bytes;
     }
 
-    public bool IsAllowed(Type type)
-    {
-        if (BuiltIn.Contains(type) || _allowed.Contains(type)) return true;
-        if (type.IsArray) return type.GetArrayRank() == 1 && IsAllowed(type.GetElementType()!);
-        if (type.IsGenericType && Collections.Contains(type.GetGenericTypeDefinition()))
-            return type.GetGenericArguments().All(IsAllowed);
-        return false;
-    }
+    /// <summary>Built-in scalars, the allowed types, and the collections <see cref="ValueCodec"/> knows of them, nested to any depth.</summary>
+    public bool IsAllowed(Type type) => ValueCodec.IsBuiltFrom(type, t => ValueCodec.IsScalar(t) || _allowed.Contains(t), int.MaxValue);
 
     /// <summary>
     /// Hyperion asks by type name when it reads a type from the wire. It marks core-library assembly

@@ -41,12 +41,23 @@ internal sealed class ValueCodec
     ];
 
     /// <summary>Whether values of <paramref name="type"/> are written here rather than by Hyperion.</summary>
-    public static bool Handles(Type type, int depth = 0)
+    public static bool Handles(Type type) => IsBuiltFrom(type, IsScalar, MaxDepth);
+
+    /// <summary>One of the built-in scalar types (string included).</summary>
+    public static bool IsScalar(Type type) => ScalarCode(type) > 0;
+
+    /// <summary>
+    /// Whether <paramref name="type"/> is a <paramref name="leaf"/> type, or a one-dimensional array,
+    /// <c>List</c>, <c>HashSet</c>, <c>Dictionary</c> or <c>KeyValuePair</c> of such types, nested at most
+    /// <paramref name="maxDepth"/> deep.
+    /// </summary>
+    public static bool IsBuiltFrom(Type type, Func<Type, bool> leaf, int maxDepth)
     {
-        if (depth > MaxDepth) return false;
-        if (ScalarCode(type) > 0) return true;
-        if (type.IsArray) return type.GetArrayRank() == 1 && Handles(type.GetElementType()!, depth + 1);
-        return type.IsGenericType && CollectionCode(type.GetGenericTypeDefinition()) > 0 && type.GetGenericArguments().All(t => Handles(t, depth + 1));
+        if (leaf(type)) return true;
+        if (maxDepth == 0) return false;
+        if (type.IsArray) return type.GetArrayRank() == 1 && IsBuiltFrom(type.GetElementType()!, leaf, maxDepth - 1);
+        return type.IsGenericType && CollectionCode(type.GetGenericTypeDefinition()) > 0
+            && type.GetGenericArguments().All(t => IsBuiltFrom(t, leaf, maxDepth - 1));
     }
 
     /// <summary>Writes <paramref name="value"/>, whose type <see cref="Handles"/>.</summary>

@@ -138,7 +138,8 @@ public static class LoadGenerator
             return socket;
         }));
 
-    private static async Task<Socket> ConnectAsync(int port)
+    /// <summary>Connects to 127.0.0.1:<paramref name="port"/> with Nagle off, within 30 s.</summary>
+    internal static async Task<Socket> ConnectAsync(int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

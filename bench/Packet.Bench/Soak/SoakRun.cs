@@ -117,7 +117,7 @@ public static class SoakRun
             while (running())
                 await Guarded("churn", async () =>
                 {
-                    using var socket = await Connect(port);
+                    using var socket = await LoadGenerator.ConnectAsync(port);
                     var payload = new byte[random.Next(64, 1025)];
                     random.NextBytes(payload);
                     await Exchange(socket, payload);
@@ -132,7 +132,7 @@ public static class SoakRun
             var random = new Random(1000 + seed);
             await Guarded("echo", async () =>
             {
-                using var socket = await Connect(port);
+                using var socket = await LoadGenerator.ConnectAsync(port);
                 while (running())
                 {
                     var payload = new byte[random.Next(1, 16 * 1024 + 1)];
@@ -148,7 +148,7 @@ public static class SoakRun
         public async Task ReadSlowly(int port, Func<bool> running) =>
             await Guarded("slow reader", async () =>
             {
-                using var socket = await Connect(port);
+                using var socket = await LoadGenerator.ConnectAsync(port);
                 for (long offset = 0; running(); offset++)
                 {
                     var one = await ReadExactly(socket, 1);
@@ -166,7 +166,7 @@ public static class SoakRun
             for (var i = 0; running(); i++)
                 await Guarded("framed", async () =>
                 {
-                    using var socket = await Connect(port);
+                    using var socket = await LoadGenerator.ConnectAsync(port);
                     if (i % 10 == 0)
                     {
                         var frame = new byte[4 + random.Next(1, 1025)];
@@ -192,7 +192,7 @@ public static class SoakRun
         public async Task Ask(int port, int client, Func<bool> running) =>
             await Guarded("asks", async () =>
             {
-                using var socket = await Connect(port);
+                using var socket = await LoadGenerator.ConnectAsync(port);
                 using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
                 var outstanding = new HashSet<string>();
                 using var slots = new SemaphoreSlim(AsksInFlight);
@@ -289,15 +289,7 @@ public static class SoakRun
         return true;
     }
 
-    // ---- sockets, each call bounded by IoLimit ------------------------------------------------
-
-    private static async Task<Socket> Connect(int port)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var limit = new CancellationTokenSource(IoLimit);
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), limit.Token);
-        return socket;
-    }
+    // ---- socket exchanges, each call bounded by IoLimit ------------------------------------------------
 
     /// <summary>Sends <paramref name="payload"/> and checks that exactly it comes back.</summary>
     private static async Task Exchange(Socket socket, byte[] payload)
@@ -407,15 +399,9 @@ public static class SoakRun
 
         public static ServerProcess Start(string transport)
         {
-            var start = new ProcessStartInfo("dotnet", ["exec", typeof(SoakRun).Assembly.Location, "soak-server", "--transport", transport])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            var server = new ServerProcess(new Process { StartInfo = start });
+            var server = new ServerProcess(BenchRunner.StartSelf("soak-server", "--transport", transport));
             server._process.OutputDataReceived += (_, e) => server.Line(e.Data);
             server._process.ErrorDataReceived += (_, e) => server.Line(e.Data);
-            server._process.Start();
             server._process.BeginOutputReadLine();
             server._process.BeginErrorReadLine();
             return server;
