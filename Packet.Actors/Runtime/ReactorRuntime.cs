@@ -98,31 +98,33 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// <summary>The config path of <see cref="ConnectionMailbox"/>, in Packet.Actors's reference.conf.</summary>
     private const string ConnectionMailboxId = "packet-connection-mailbox";
 
+    /// <summary>What every connection actor's <see cref="Props"/> shares: its type and its mailbox.</summary>
+    private static readonly Props ConnectionTemplate = Props.Create<ConnectionActor>().WithMailbox(ConnectionMailboxId);
+
     /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
-    /// <remarks>
-    /// This runs once per accepted or dialled socket, so it builds the actor with a plain constructor call:
-    /// an expression-tree <c>Props.Create(() => ...)</c> would evaluate its arguments by reflection on
-    /// every accept.
-    /// </remarks>
     public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)
     {
         handler.Prepare(this);
-        var self = context.ActorOf(Props.CreateBy(new ConnectionProducer(handler, origin, init, this)).WithMailbox(ConnectionMailboxId));
+        var self = context.ActorOf(new ConnectionProps(handler, origin, init, this));
         handler.Attach(self);
         return self;
     }
 
-    /// <summary>Builds one connection's actor from what it was spawned with.</summary>
-    private sealed class ConnectionProducer(Connection handler, ConnectionActor.Origin origin, Action<Connection>? init, ReactorRuntime runtime)
-        : IIndirectActorProducer
+    /// <summary>
+    /// One connection's <see cref="Props"/>: the shared template plus what this actor is built from, with
+    /// a plain constructor call. This runs once per accepted or dialled socket, and the usual ways cost
+    /// far more: <c>Props.Create(() => ...)</c> evaluates its arguments by reflection, and
+    /// <c>WithMailbox</c> makes a new <c>Deploy</c>, which parses an empty HOCON text, every time.
+    /// </summary>
+    private sealed class ConnectionProps(Connection handler, ConnectionActor.Origin origin, Action<Connection>? init, ReactorRuntime runtime)
+        : Props(ConnectionTemplate)
     {
-        public Type ActorType => typeof(ConnectionActor);
+#pragma warning disable AK1000 // the analyzer knows producers but not Props subclasses: this is the Props it asks for
+        public override ActorBase NewActor() => new ConnectionActor(handler, origin, init, runtime);
+#pragma warning restore AK1000
 
-        public ActorBase Produce() => new ConnectionActor(handler, origin, init, runtime);
-
-        public void Release(ActorBase actor)
-        {
-        }
+        /// <summary>Akka copies props to change their deployment; the copy still builds this connection's actor.</summary>
+        protected override Props Copy() => new ConnectionProps(handler, origin, init, runtime) { Deploy = Deploy, SupervisorStrategy = SupervisorStrategy };
     }
 
     /// <summary>Logs a handler failure and hands it to <see cref="Reactor.ErrorHandler"/>, which must not take the reactor down.</summary>
