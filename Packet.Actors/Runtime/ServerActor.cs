@@ -7,7 +7,7 @@ namespace Packet.Actors.Runtime;
 
 /// <summary>
 /// One listening socket. Binds through the reactor's transport and turns each accepted socket into a
-/// handler hosted by a child <see cref="ConnectionActor"/>.
+/// handler hosted by a <see cref="ConnectionActor"/>, spawned by one of this server's <see cref="ConnectionGroup"/>s.
 /// </summary>
 /// <remarks>
 /// Akka.IO makes every accepted connection a child of its listener, so closing the listening socket
@@ -51,6 +51,12 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     private readonly Action<Connection>? _onAccept;
     private readonly ReactorRuntime _runtime;
     private readonly IActorRef _binder;
+
+    /// <summary>How many <see cref="ConnectionGroup"/>s a server deals its connections to: with 10,000 connections, 80 or so each.</summary>
+    internal const int GroupCount = 128;
+
+    private readonly IActorRef?[] _groups = new IActorRef?[GroupCount]; // made on first use
+    private int _nextGroup;
 
     public ServerActor(IPEndPoint endpoint, Func<Connection> factory, Action<Connection>? onAccept, ReactorRuntime runtime, IActorRef binder)
     {
@@ -135,15 +141,15 @@ internal sealed class ServerActor : ActorBase, IWithTimers
                 _runtime.Log.Error(failed.Cause, "server on {0} can no longer accept connections; those it has carry on", local);
                 return true;
             case ConnectionActor.Shutdown shutdown:
-                foreach (var child in Context.GetChildren()) child.Tell(shutdown);
+                foreach (var group in Context.GetChildren()) group.Tell(shutdown);
                 return true;
             case Stop:
                 var stopper = Sender;
-                var reason = new UnbindReason(UnbindKind.Shutdown, $"the server on {local} stopped");
-                foreach (var child in Context.GetChildren())
+                var close = new ConnectionGroup.Close(new UnbindReason(UnbindKind.Shutdown, $"the server on {local} stopped"));
+                foreach (var group in Context.GetChildren())
                 {
-                    Context.Watch(child);
-                    child.Tell(new ConnectionActor.Shutdown(reason));
+                    Context.Watch(group);
+                    group.Tell(close);
                 }
                 Timers.StartSingleTimer(ClosingTimedOut.Instance, ClosingTimedOut.Instance, _runtime.Settings.CloseTimeout);
                 Context.Become(m => Closing(listener, local, stopper, m));
@@ -154,7 +160,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>Stopping: new connections are reset; the port is freed once the last connection has closed.</summary>
+    /// <summary>Stopping: new connections are reset; the port is freed once the last group, after its last connection, has stopped.</summary>
     private bool Closing(ISocketListener listener, IPEndPoint local, IActorRef stopper, object message)
     {
         switch (message)
@@ -234,6 +240,13 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         {
             ReactorRuntime.MakingHandler = false;
         }
-        _runtime.Spawn(Context, handler, new ConnectionActor.Accepted(socket), _onAccept);
+        NextGroup().Tell(new ConnectionGroup.Spawn(handler, new ConnectionActor.Accepted(socket), _onAccept));
+    }
+
+    private IActorRef NextGroup()
+    {
+        var index = _nextGroup;
+        _nextGroup = (index + 1) % GroupCount;
+        return _groups[index] ??= Context.ActorOf(Props.Create(() => new ConnectionGroup(_runtime)), $"connections-{index}");
     }
 }

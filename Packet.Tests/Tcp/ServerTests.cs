@@ -56,6 +56,38 @@ public abstract class ServerTests(string transport)
     }
 
     [Fact]
+    public async Task Stopping_a_server_closes_each_of_its_many_connections_gracefully_before_the_port_is_freed()
+    {
+        // More connections than the server has connection groups, so every group holds some.
+        await using var reactor = Reactors.On(transport);
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder { Echo = true }));
+        var clients = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+                clients.Add(client);
+                await client.SendAsync("x");
+                Assert.Equal("x"u8.ToArray(), await client.ReadExactlyAsync(1));
+            }
+            var handlers = new List<Recorder>();
+            for (var i = 0; i < clients.Count; i++) handlers.Add(await accepted.Next());
+
+            await server.StopAsync().Within("the server to stop");
+
+            foreach (var client in clients) Assert.False((await client.ReadToEndAsync()).Reset);
+            foreach (var handler in handlers) Assert.Equal(UnbindKind.Shutdown, (await handler.Unbound.Within("each connection's unbind")).Kind);
+            await Assert.ThrowsAsync<SocketException>(() => Loopback.ConnectAsync(server.LocalEndPoint));
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_a_clear_error()
     {
         await using var reactor = Reactors.On(transport);
