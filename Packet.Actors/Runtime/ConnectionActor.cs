@@ -134,9 +134,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (!_handler.Initialized)
         {
             _handler.Initialized = true;
-            Hook(_handler.InvokePostInit, "PostInit");
+            Hook(static handler => handler.InvokePostInit(), _handler, "PostInit");
         }
-        if (_init is { } init && !_closing) Hook(() => init(_handler), "the per-connection callback");
+        if (_init is { } init && !_closing) Hook(init, _handler, "the per-connection callback");
     }
 
     protected override void PostStop()
@@ -185,7 +185,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Attach(connected.Socket);
                 Become(Connected);
                 RestartInactivityTimer();
-                Hook(_handler.InvokeConnectionCompleted, "ConnectionCompleted");
+                Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
                 return true;
             case SocketEvents.ConnectFailed failed when _origin is Dial dial:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"could not connect to {dial.Host}:{dial.Port}: {failed.Cause.Message}", failed.Cause));
@@ -282,10 +282,10 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         switch (message)
         {
             case Run run:
-                Hook(() => run.Action(this), "a queued call");
+                Hook(run.Action, this, "a queued call");
                 return true;
             case CallbackTimers.Fired fired:
-                if (_timers.Take(fired) is { } callback) Hook(callback, "a timer callback");
+                if (_timers.Take(fired) is { } callback) Hook(static callback => callback(), callback, "a timer callback");
                 return true;
             case Finish finish:
                 Finished(finish.Reason);
@@ -298,7 +298,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 {
                     _runtime.AsksEnded(1);
                     var reply = _runtime.ToReply(answer);
-                    Hook(onReply is null ? () => _handler.InvokeWorkerReceive(reply) : () => onReply(reply), "WorkerReceive");
+                    Hook(onReply ?? _handler.InvokeWorkerReceive, reply, "WorkerReceive");
                     CloseIfPeerFinishedAndAnswered();
                 }
                 return true;
@@ -407,7 +407,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 _heldBack = _heldBack is null ? rest : _heldBack.Concat(rest);
                 return;
             }
-            if (!buffer.IsEmpty) Hook(() => _handler.InvokeReceiveData(buffer), "ReceiveData");
+            if (!buffer.IsEmpty) Hook(static read => read.Handler.InvokeReceiveData(read.Data), (Handler: _handler, Data: buffer), "ReceiveData");
             position = next;
         }
     }
@@ -481,12 +481,16 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
     }
 
-    private void Hook(Action hook, string name)
+    /// <summary>
+    /// Runs handler code with its <paramref name="argument"/>. Hooks run for every read, so callers pass
+    /// static lambdas and arguments instead of closures. A hook that throws closes the connection.
+    /// </summary>
+    private void Hook<T>(Action<T> hook, T argument, string name)
     {
         if (_unbound is not null) return;
         try
         {
-            hook();
+            hook(argument);
         }
         catch (FramingException e)
         {
