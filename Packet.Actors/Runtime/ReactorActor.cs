@@ -4,8 +4,8 @@ using Akka.Actor;
 namespace Packet.Actors.Runtime;
 
 /// <summary>
-/// The reactor's own actor: parent of its servers and outbound connections, and the thread of
-/// reactor-level timers and <see cref="Reactor.NextTick"/> work.
+/// The reactor's own actor: parent of its servers and of the <see cref="ConnectionGroup"/>s of its
+/// outbound connections, and the thread of reactor-level timers and <see cref="Reactor.NextTick"/> work.
 /// </summary>
 internal sealed class ReactorActor : ActorBase, IWithTimers
 {
@@ -26,10 +26,12 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
 
     private readonly ReactorRuntime _runtime;
     private readonly CallbackTimers _timers = new();
+    private readonly ConnectionGroups _dialled;
 
     public ReactorActor(ReactorRuntime runtime)
     {
         _runtime = runtime;
+        _dialled = new ConnectionGroups(runtime);
         runtime.ReactorActor = this;
     }
 
@@ -49,10 +51,10 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
                 return true;
             case Connect connect:
                 _runtime.Admit();
-                _runtime.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port), connect.Init);
+                _dialled.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port), connect.Init);
                 return true;
             case ServerActor.StopAccepting or ConnectionActor.Shutdown:
-                foreach (var child in Context.GetChildren()) child.Tell(message); // servers pass Shutdown on to their connections
+                foreach (var child in Context.GetChildren()) child.Tell(message); // servers and groups pass Shutdown on to their connections
                 return true;
             case Run run:
                 Safely(run.Action, "Reactor.NextTick work");

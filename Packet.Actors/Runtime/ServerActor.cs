@@ -51,12 +51,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     private readonly Action<Connection>? _onAccept;
     private readonly ReactorRuntime _runtime;
     private readonly IActorRef _binder;
-
-    /// <summary>How many <see cref="ConnectionGroup"/>s a server deals its connections to: with 10,000 connections, 80 or so each.</summary>
-    internal const int GroupCount = 128;
-
-    private readonly IActorRef?[] _groups = new IActorRef?[GroupCount]; // made on first use
-    private int _nextGroup;
+    private readonly ConnectionGroups _groups;
 
     public ServerActor(IPEndPoint endpoint, Func<Connection> factory, Action<Connection>? onAccept, ReactorRuntime runtime, IActorRef binder)
     {
@@ -65,6 +60,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         _onAccept = onAccept;
         _runtime = runtime;
         _binder = binder;
+        _groups = new ConnectionGroups(runtime);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -240,13 +236,6 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         {
             ReactorRuntime.MakingHandler = false;
         }
-        NextGroup().Tell(new ConnectionGroup.Spawn(handler, new ConnectionActor.Accepted(socket), _onAccept));
-    }
-
-    private IActorRef NextGroup()
-    {
-        var index = _nextGroup;
-        _nextGroup = (index + 1) % GroupCount;
-        return _groups[index] ??= Context.ActorOf(Props.Create(() => new ConnectionGroup(_runtime)), $"connections-{index}");
+        _groups.Spawn(Context, handler, new ConnectionActor.Accepted(socket), _onAccept);
     }
 }

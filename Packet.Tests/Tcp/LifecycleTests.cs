@@ -104,6 +104,38 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stopping_a_reactor_closes_each_of_its_many_outbound_connections_gracefully()
+    {
+        // More outbound connections than the reactor has connection groups, to a plain socket listener.
+        const int count = 200;
+        await using var reactor = Reactors.On(transport);
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(count);
+        var port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        var peers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            var clients = Enumerable.Range(0, count).Select(_ => reactor.Connect<Recorder>(Loopback.Host, port)).ToList();
+            for (var i = 0; i < count; i++) peers.Add(await listener.AcceptAsync().Within("each accept"));
+            foreach (var client in clients) await client.Completed.Within("each connect");
+
+            await reactor.StopAsync().Within("the reactor to stop");
+
+            foreach (var peer in peers) Assert.False((await peer.ReadToEndAsync()).Reset, "a connection was reset instead of closed");
+            foreach (var client in clients)
+            {
+                Assert.Equal(UnbindKind.Shutdown, (await client.Unbound).Kind);
+                Assert.Equal(1, client.UnbindCount);
+            }
+        }
+        finally
+        {
+            foreach (var peer in peers) peer.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Every_connection_unbinds_exactly_once_with_Shutdown_when_the_reactor_stops()
     {
         await using var reactor = Reactors.On(transport);
