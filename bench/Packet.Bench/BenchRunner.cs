@@ -107,7 +107,15 @@ public static class BenchRunner
     private static async Task<Row> MeasureAsync(Cell cell, string server, Process process, int port, TimeSpan duration, bool quick)
     {
         var cpuBefore = ProcessStats.CpuSeconds(process.Id);
-        var result = await LoadAsync(cell, port, process.Id, duration, quick);
+        CellResult result;
+        try
+        {
+            result = await LoadAsync(cell, port, process.Id, duration, quick);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"{server} failed the cell '{cell.Title}': {e.Message}", e);
+        }
         var cpu = ProcessStats.CpuSeconds(process.Id) - cpuBefore;
         return new Row(cell, server, result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
     }

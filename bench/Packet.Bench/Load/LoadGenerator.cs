@@ -43,7 +43,8 @@ public static class LoadGenerator
         var buffered = 0;
         while (received < sent)
         {
-            var n = await socket.ReceiveAsync(incoming.AsMemory(buffered), SocketFlags.None);
+            var n = await ReceiveAsync(socket, incoming.AsMemory(buffered),
+                $"connection {connection}: no echo for {Stall.TotalSeconds:0} s after {received} of {sent} messages and {buffered} bytes of the next");
             if (n == 0) throw new InvalidDataException($"connection {connection}: the server closed after {received} messages");
             buffered += n;
             var offset = 0;
@@ -67,6 +68,23 @@ public static class LoadGenerator
             Fill(outgoing, connection, message, lines);
             sentAt[message % window] = Stopwatch.GetTimestamp();
             await socket.SendAsync(outgoing, SocketFlags.None);
+        }
+    }
+
+    /// <summary>How long a receive waits for the server before the cell fails: a server that stops echoing is a finding, not a hang.</summary>
+    private static readonly TimeSpan Stall = TimeSpan.FromSeconds(30);
+
+    /// <summary>A receive that fails with <paramref name="stalled"/> when nothing arrives within <see cref="Stall"/>.</summary>
+    private static async Task<int> ReceiveAsync(Socket socket, Memory<byte> buffer, string stalled)
+    {
+        using var timeout = new CancellationTokenSource(Stall);
+        try
+        {
+            return await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException(stalled);
         }
     }
 
@@ -94,7 +112,7 @@ public static class LoadGenerator
                 await socket.SendAsync(message, SocketFlags.None);
                 for (var got = 0; got < 64;)
                 {
-                    var n = await socket.ReceiveAsync(back.AsMemory(got), SocketFlags.None);
+                    var n = await ReceiveAsync(socket, back.AsMemory(got), $"client {c}: no echo for {Stall.TotalSeconds:0} s after {got} of 64 bytes");
                     if (n == 0) throw new InvalidDataException("the server closed before echoing");
                     got += n;
                 }
@@ -134,7 +152,8 @@ public static class LoadGenerator
             var socket = await ConnectAsync(port);
             await socket.SendAsync(new byte[] { 42 }, SocketFlags.None);
             var one = new byte[1];
-            if (await socket.ReceiveAsync(one, SocketFlags.None) != 1 || one[0] != 42) throw new InvalidDataException("an idle connection's echo failed");
+            if (await ReceiveAsync(socket, one, $"an idle connection got no echo for {Stall.TotalSeconds:0} s") != 1 || one[0] != 42)
+                throw new InvalidDataException("an idle connection's echo failed");
             return socket;
         }));
 
