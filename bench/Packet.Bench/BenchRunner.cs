@@ -49,6 +49,7 @@ public static class BenchRunner
             {
                 await WithServersAsync(cell.Servers, async started =>
                 {
+                    if (!quick) await WarmUpAsync(cell, started);
                     for (var run = 0; run < runs; run++) await TakeTurns(started);
                 });
             }
@@ -102,6 +103,20 @@ public static class BenchRunner
                 process.Dispose();
             }
         }
+    }
+
+    /// <summary>How long each server runs a cell, unrecorded, before its measured runs.</summary>
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Runs the cell against each server for <see cref="WarmUp"/> and discards the figures, so the runs
+    /// measure servers whose code the JIT has compiled, as in a server that has been up a while. Without
+    /// it, a cold server's first run counts: PacketAkka's accept path (actor creation included) ran at
+    /// a third of its warm rate in its first 5 s, where raw sockets warm up within a second.
+    /// </summary>
+    private static async Task WarmUpAsync(Cell cell, Dictionary<string, (Process Process, int Port)> started)
+    {
+        foreach (var (_, (process, port)) in started) await LoadAsync(cell, port, process.Id, WarmUp, quick: false);
     }
 
     private static async Task<Row> MeasureAsync(Cell cell, string server, Process process, int port, TimeSpan duration, bool quick)
@@ -173,7 +188,8 @@ public static class BenchRunner
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
         text.AppendLine();
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
-                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. The servers of a cell take turns run by run, " +
+                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. Each server first runs the cell for 2 s, unrecorded, to warm up; " +
+                        "then the servers of a cell take turns run by run, " +
                         "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn.");
         text.AppendLine();
         text.AppendLine("| cell | unit | raw Socket | Kestrel | PacketAkka on Akka.IO | ÷ raw | PacketAkka on Kestrel | ÷ raw |");
