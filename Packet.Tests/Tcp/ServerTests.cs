@@ -88,6 +88,19 @@ public abstract class ServerTests(string transport)
     }
 
     [Fact]
+    public async Task A_deployment_configured_for_connection_actors_still_builds_each_from_its_own_handler()
+    {
+        // Akka copies an actor's Props when HOCON deploys its path; the copy must still host this connection's handler.
+        await using var reactor = Reactors.On(transport, """akka.actor.deployment { "/reactor/*/*/*" { dispatcher = akka.actor.default-dispatcher } }""");
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder { Echo = true });
+
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        await client.SendAsync("deployed");
+
+        Assert.Equal("deployed"u8.ToArray(), await client.ReadExactlyAsync(8));
+    }
+
+    [Fact]
     public async Task Binding_a_port_in_use_fails_with_a_clear_error()
     {
         await using var reactor = Reactors.On(transport);
