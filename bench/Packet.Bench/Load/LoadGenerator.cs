@@ -41,25 +41,32 @@ public static class LoadGenerator
         long sent = 0, received = 0;
         for (; sent < window; sent++) await SendAsync(sent);
         var buffered = 0;
-        while (received < sent)
+        using var stall = new CancellationTokenSource();
+        try
         {
-            var n = await ReceiveAsync(socket, incoming.AsMemory(buffered),
-                $"connection {connection}: no echo for {Stall.TotalSeconds:0} s after {received} of {sent} messages and {buffered} bytes of the next");
-            if (n == 0) throw new InvalidDataException($"connection {connection}: the server closed after {received} messages");
-            buffered += n;
-            var offset = 0;
-            while (buffered - offset >= size)
+            while (received < sent)
             {
-                Fill(expected, connection, received, lines);
-                if (!incoming.AsSpan(offset, size).SequenceEqual(expected))
-                    throw new InvalidDataException($"connection {connection}: message {received} came back different");
-                latencies.Add((Stopwatch.GetTimestamp() - sentAt[received % window]) * 1_000_000.0 / Stopwatch.Frequency);
-                received++;
-                offset += size;
-                if (clock.Elapsed < deadline) await SendAsync(sent++);
+                var n = await ReceiveAsync(socket, incoming.AsMemory(buffered), stall);
+                if (n == 0) throw new InvalidDataException($"connection {connection}: the server closed after {received} messages");
+                buffered += n;
+                var offset = 0;
+                while (buffered - offset >= size)
+                {
+                    Fill(expected, connection, received, lines);
+                    if (!incoming.AsSpan(offset, size).SequenceEqual(expected))
+                        throw new InvalidDataException($"connection {connection}: message {received} came back different");
+                    latencies.Add((Stopwatch.GetTimestamp() - sentAt[received % window]) * 1_000_000.0 / Stopwatch.Frequency);
+                    received++;
+                    offset += size;
+                    if (clock.Elapsed < deadline) await SendAsync(sent++);
+                }
+                Buffer.BlockCopy(incoming, offset, incoming, 0, buffered - offset);
+                buffered -= offset;
             }
-            Buffer.BlockCopy(incoming, offset, incoming, 0, buffered - offset);
-            buffered -= offset;
+        }
+        catch (OperationCanceledException) when (stall.IsCancellationRequested)
+        {
+            throw new TimeoutException($"connection {connection}: no echo for {Stall.TotalSeconds:0} s after {received} of {sent} messages and {buffered} bytes of the next");
         }
         return received;
 
@@ -74,18 +81,15 @@ public static class LoadGenerator
     /// <summary>How long a receive waits for the server before the cell fails: a server that stops echoing is a finding, not a hang.</summary>
     private static readonly TimeSpan Stall = TimeSpan.FromSeconds(30);
 
-    /// <summary>A receive that fails with <paramref name="stalled"/> when nothing arrives within <see cref="Stall"/>.</summary>
-    private static async Task<int> ReceiveAsync(Socket socket, Memory<byte> buffer, string stalled)
+    /// <summary>
+    /// A receive that is cancelled when nothing arrives within <see cref="Stall"/>. <paramref name="stall"/>
+    /// is the caller's, re-armed by each call, so a receive allocates nothing; the caller turns its
+    /// cancellation into an error that says how far it got.
+    /// </summary>
+    private static ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, CancellationTokenSource stall)
     {
-        using var timeout = new CancellationTokenSource(Stall);
-        try
-        {
-            return await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException(stalled);
-        }
+        stall.CancelAfter(Stall);
+        return socket.ReceiveAsync(buffer, SocketFlags.None, stall.Token);
     }
 
     /// <summary>Message <paramref name="message"/> of <paramref name="connection"/>: bytes that differ per message, so a misrouted or reordered echo is caught.</summary>
@@ -105,19 +109,27 @@ public static class LoadGenerator
             var message = new byte[64];
             var back = new byte[64];
             long done = 0;
-            while (clock.Elapsed < duration)
+            using var stall = new CancellationTokenSource();
+            try
             {
-                Fill(message, c, done, lines: false);
-                using var socket = await ConnectAsync(port);
-                await socket.SendAsync(message, SocketFlags.None);
-                for (var got = 0; got < 64;)
+                while (clock.Elapsed < duration)
                 {
-                    var n = await ReceiveAsync(socket, back.AsMemory(got), $"client {c}: no echo for {Stall.TotalSeconds:0} s after {got} of 64 bytes");
-                    if (n == 0) throw new InvalidDataException("the server closed before echoing");
-                    got += n;
+                    Fill(message, c, done, lines: false);
+                    using var socket = await ConnectAsync(port);
+                    await socket.SendAsync(message, SocketFlags.None);
+                    for (var got = 0; got < 64;)
+                    {
+                        var n = await ReceiveAsync(socket, back.AsMemory(got), stall);
+                        if (n == 0) throw new InvalidDataException("the server closed before echoing");
+                        got += n;
+                    }
+                    if (!back.AsSpan().SequenceEqual(message)) throw new InvalidDataException("an echo came back different");
+                    done++;
                 }
-                if (!back.AsSpan().SequenceEqual(message)) throw new InvalidDataException("an echo came back different");
-                done++;
+            }
+            catch (OperationCanceledException) when (stall.IsCancellationRequested)
+            {
+                throw new TimeoutException($"client {c}: no echo for {Stall.TotalSeconds:0} s after {done} connections");
             }
             return done;
         })));
@@ -152,8 +164,15 @@ public static class LoadGenerator
             var socket = await ConnectAsync(port);
             await socket.SendAsync(new byte[] { 42 }, SocketFlags.None);
             var one = new byte[1];
-            if (await ReceiveAsync(socket, one, $"an idle connection got no echo for {Stall.TotalSeconds:0} s") != 1 || one[0] != 42)
-                throw new InvalidDataException("an idle connection's echo failed");
+            using var stall = new CancellationTokenSource();
+            try
+            {
+                if (await ReceiveAsync(socket, one, stall) != 1 || one[0] != 42) throw new InvalidDataException("an idle connection's echo failed");
+            }
+            catch (OperationCanceledException) when (stall.IsCancellationRequested)
+            {
+                throw new TimeoutException($"an idle connection got no echo for {Stall.TotalSeconds:0} s");
+            }
             return socket;
         }));
 
