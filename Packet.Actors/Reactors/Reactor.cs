@@ -331,7 +331,8 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>
     /// Starts a worker at runtime in its own WorkerHost process (Packet's <c>start_worker</c>), typically
     /// one marked <see cref="WorkerAttribute.NoAutoLoad"/>. Completes when the worker has registered and
-    /// can serve. Several instances of one worker run side by side under different keys.
+    /// its <see cref="Worker.WorkerInit"/> has returned: from then on it takes asks. Several instances of
+    /// one worker run side by side under different keys.
     /// </summary>
     /// <param name="name">The worker name, from <see cref="WorkerAttribute"/>.</param>
     /// <param name="key">The instance key (backgroundrb's <c>worker_key</c>), or <see langword="null"/>.</param>

@@ -12,7 +12,8 @@ namespace Packet.Actors.Workers;
 /// the registry hears of it, so it always knows how many asks each instance holds.
 /// </summary>
 /// <remarks>
-/// States: <see cref="Starting"/> (process launched, waiting for it to register), <see cref="Running"/>,
+/// States: <see cref="Starting"/> (process launched, waiting for it to register), <see cref="Initialising"/>
+/// (registered, running its <see cref="Worker.WorkerInit"/>), <see cref="Running"/>,
 /// <see cref="Restarting"/> (process gone or being killed; restart scheduled with backoff),
 /// <see cref="Deleting"/>. The registry hands asks only to running instances; one that races a
 /// failure fails at once with "unavailable".
@@ -42,7 +43,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         public static readonly Describe Instance = new();
     }
 
-    /// <summary>Answered with <see cref="Status.Success"/> once the instance has registered.</summary>
+    /// <summary>Answered with <see cref="Status.Success"/> once the instance has registered and finished its <see cref="Worker.WorkerInit"/>.</summary>
     internal sealed class WhenReady
     {
         public static readonly WhenReady Instance = new();
@@ -134,15 +135,10 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case WorkerProtocol.Register register:
-                Timers.Cancel(StartTimedOut.Instance);
-                _registeredAt = Environment.TickCount64;
                 Context.Watch(register.Worker);
                 register.Worker.Tell(new WorkerProtocol.Registered(Self));
-                _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
-                foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
-                _readyWaiters.Clear();
-                Context.Parent.Tell(new WorkersActor.InstanceReady(Self));
-                Context.Become(m => Running(register.Worker, m));
+                _log.Info("worker {0} registered (host {1}); waiting for its WorkerInit", Label, _process?.Id);
+                Context.Become(m => Initialising(register.Worker, m));
                 return true;
             case StartTimedOut:
                 _log.Warning("worker {0} did not register within {1}; killing its process", Label, Settings.StartTimeout);
@@ -150,6 +146,29 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 return true;
             default:
                 return Common(message);
+        }
+    }
+
+    /// <summary>Registered, and running <see cref="Worker.WorkerInit"/>: it may already talk to the master, but takes no asks.</summary>
+    private bool Initialising(IActorRef worker, object message)
+    {
+        switch (message)
+        {
+            case WorkerProtocol.Ready:
+                Timers.Cancel(StartTimedOut.Instance);
+                _registeredAt = Environment.TickCount64;
+                _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
+                foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
+                _readyWaiters.Clear();
+                Context.Parent.Tell(new WorkersActor.InstanceReady(Self));
+                Context.Become(m => Running(worker, m));
+                return true;
+            case StartTimedOut:
+                _log.Warning("worker {0} did not finish WorkerInit within {1} of starting; killing its process", Label, Settings.StartTimeout);
+                _process?.Kill();
+                return true;
+            default:
+                return Relay(worker, message) || Common(message);
         }
     }
 
@@ -165,6 +184,19 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case SendWork:
                 if (!_jobs.IsEmpty) worker.Tell(new WorkerProtocol.Work(_jobs.Take()));
                 return true;
+            case WhenReady:
+                Sender.Tell(new Status.Success(Label));
+                return true;
+            default:
+                return Relay(worker, message) || Common(message);
+        }
+    }
+
+    /// <summary>What passes between the worker and the master once it has registered, asks aside.</summary>
+    private bool Relay(IActorRef worker, object message)
+    {
+        switch (message)
+        {
             case WorkerProtocol.Push push:
                 InPimp(() => _pimp.InvokeReceiveData(_workers.Payloads.Deserialize(push.Payload)), "ReceiveData");
                 return true;
@@ -177,11 +209,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case WorkerProtocol.Deliver deliver:
                 worker.Tell(deliver);
                 return true;
-            case WhenReady:
-                Sender.Tell(new Status.Success(Label));
-                return true;
             default:
-                return Common(message);
+                return false;
         }
     }
 

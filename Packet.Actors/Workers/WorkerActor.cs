@@ -5,7 +5,8 @@ using Packet.Actors.Workers.Protocol;
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// Hosts one <see cref="Worker"/> inside a WorkerHost process: registers with the master, then turns
+/// Hosts one <see cref="Worker"/> inside a WorkerHost process: registers with the master, runs
+/// <see cref="Worker.WorkerInit"/> and tells the master it is ready, then turns
 /// each <see cref="WorkerProtocol.Job"/> into a <see cref="Worker.ReceiveData"/> call and its result
 /// into a <see cref="WorkerProtocol.Outcome"/>.
 /// </summary>
@@ -22,6 +23,11 @@ internal sealed class WorkerActor : ActorBase
 
     /// <summary>The worker's <see cref="Worker.SendRequest"/>.</summary>
     internal sealed record Request(string Worker, string? Key, object? Data);
+
+    private sealed class InitDone
+    {
+        public static readonly InitDone Instance = new();
+    }
 
     private readonly Worker _worker;
     private readonly HostStart _start;
@@ -55,6 +61,7 @@ internal sealed class WorkerActor : ActorBase
                 try
                 {
                     _worker.InvokeWorkerInit();
+                    Self.Tell(InitDone.Instance); // behind what WorkerInit sent, which the master hears first
                 }
                 catch (Exception e)
                 {
@@ -84,6 +91,9 @@ internal sealed class WorkerActor : ActorBase
                     outbox.Tell(Run(job));
                     _atOutbox++;
                 }
+                return true;
+            case InitDone:
+                proxy.Tell(WorkerProtocol.Ready.Instance);
                 return true;
             case OutboxActor.Sent sent:
                 _atOutbox -= sent.Count;

@@ -34,7 +34,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public static readonly ListWorkers Instance = new();
     }
 
-    /// <summary>Proxy → registry: the instance registered and takes asks.</summary>
+    /// <summary>Proxy → registry: the instance registered, finished its WorkerInit and takes asks.</summary>
     internal sealed record InstanceReady(IActorRef Proxy);
 
     /// <summary>Proxy → registry: the instance takes no asks until it is ready again.</summary>
@@ -189,11 +189,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private void ExpireWaiting(Pool pool)
     {
         var deadline = Environment.TickCount64 - (long)_workers.Settings.AskTimeout.TotalMilliseconds;
+        var why = pool.Instances.Any(i => i.Ready) ? "free" : "ready (starting or restarting)";
         while (pool.Waiting.TryPeek(out var oldest) && oldest.Arrived <= deadline)
         {
             pool.Waiting.Dequeue();
             oldest.Asker.Tell(new ProxyActor.Answer(oldest.Ask.RequestId, pool.Type.Name, pool.Key, null,
-                $"no instance of worker {pool.Label} was free within {_workers.Settings.AskTimeout} ({pool.Waiting.Count} more waiting)"));
+                $"no instance of worker {pool.Label} was {why} within {_workers.Settings.AskTimeout} ({pool.Waiting.Count} more waiting)"));
         }
     }
 

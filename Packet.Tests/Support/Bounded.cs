@@ -20,10 +20,14 @@ public static class Bounded
     }
 
     /// <summary>Polls a condition that has no event to await, with a deadline.</summary>
-    public static async Task Until(Func<bool> condition, string what, TimeSpan? limit = null)
+    public static Task Until(Func<bool> condition, string what, TimeSpan? limit = null) =>
+        Until(() => Task.FromResult(condition()), what, limit);
+
+    /// <summary>Polls a condition that must itself be awaited (a question to the reactor), with a deadline; no thread blocks on it.</summary>
+    public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan? limit = null)
     {
         var deadline = DateTime.UtcNow + (limit ?? Default);
-        while (!condition())
+        while (!await condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited {(limit ?? Default).TotalSeconds:0.#} s for {what}");
             await Task.Delay(10);

@@ -85,7 +85,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "once"))!;
 
         Process.GetProcessById(pid).Kill();
-        await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Single().State == "stopped", "the worker to stay stopped");
+        await Bounded.Until(async () => (await reactor.GetWorkersAsync()).Single().State == "stopped", "the worker to stay stopped");
         var error = await Assert.ThrowsAsync<WorkerException>(() => reactor.AskWorkerAsync("keyed_worker", "x", "once").Within("an ask to a stopped worker", TimeSpan.FromSeconds(2)));
 
         Assert.Contains("is stopped", error.Message);
@@ -101,6 +101,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
 
         Assert.Contains("did not answer within", error.Message);
         await Hosts.GoneAsync(pid);
+        await Fixture.RunningAsync("echo_worker", replacing: pid);
         Assert.Equal("alive", await Reactor.AskWorkerAsync("echo_worker", "alive"));
     }
 
@@ -119,12 +120,42 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
 
             Assert.Equal(Enumerable.Range(0, 5).Select(i => (object?)$"ask {i}"), served);
             Assert.Contains("did not answer within", (await Assert.ThrowsAsync<WorkerException>(() => hung)).Message);
-            await Bounded.Until(() => Reactor.GetWorkersAsync().GetAwaiter().GetResult()
+            await Bounded.Until(async () => (await Reactor.GetWorkersAsync())
                 .Count(w => w.Name == "pool_worker" && w.State == "running" && !pids.Contains(w.ProcessId)) == 1, "the hung instance to be replaced");
         }
         finally
         {
             await Reactor.DeleteWorkerAsync("pool_worker");
+        }
+    }
+
+    [Fact]
+    public async Task A_worker_takes_asks_only_once_its_WorkerInit_returns_and_a_slow_start_is_not_held_against_it()
+    {
+        var folder = Directory.CreateTempSubdirectory("packet-gate-").FullName;
+        var options = new Dictionary<string, string> { ["entered"] = Path.Combine(folder, "entered"), ["gate"] = Path.Combine(folder, "gate") };
+        try
+        {
+            var start = Reactor.StartWorkerAsync("gated_worker", options: options);
+            await Bounded.Until(() => File.Exists(options["entered"]), "the worker to be in its WorkerInit", TimeSpan.FromSeconds(30));
+            var starting = (await Reactor.GetWorkersAsync()).Single(w => w.Name == "gated_worker");
+            Assert.Equal("starting", starting.State);
+
+            // The fixture's ask-timeout passes while WorkerInit still runs: the ask fails at the master,
+            // and the worker, which never had it, is not killed for it.
+            var early = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("gated_worker", "pid"));
+            Assert.Contains("was ready (starting or restarting) within", early.Message);
+            Assert.False(start.IsCompleted, "StartWorkerAsync completed before WorkerInit returned");
+
+            await File.WriteAllTextAsync(options["gate"], "");
+            await start.Within("the worker to finish starting", TimeSpan.FromSeconds(30));
+            Assert.Equal("initialised", Reactor.WorkerResults["gated_worker"]);
+            Assert.Equal(starting.ProcessId, await Reactor.AskWorkerAsync("gated_worker", "pid"));
+        }
+        finally
+        {
+            await Reactor.DeleteWorkerAsync("gated_worker");
+            Directory.Delete(folder, recursive: true);
         }
     }
 
@@ -230,8 +261,8 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         {
             var accepted = new Accepted<SlowAsker>();
             var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new SlowAsker()));
-            var host = (await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Any(w => w.State == "running"), "echo_worker")
-                .ContinueWith(_ => reactor.GetWorkersAsync().GetAwaiter().GetResult().Single().ProcessId))!.Value;
+            await Bounded.Until(async () => (await reactor.GetWorkersAsync()).Any(w => w.State == "running"), "echo_worker");
+            var host = (await reactor.GetWorkersAsync()).Single().ProcessId!.Value;
             using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
             var handler = await accepted.Next();
             await client.SendAsync("sleep:800\n");
@@ -266,7 +297,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         {
             var accepted = new Accepted<SlowAsker>();
             var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new SlowAsker()));
-            await Bounded.Until(() => reactor.GetWorkersAsync().GetAwaiter().GetResult().Any(w => w.State == "running"), "echo_worker");
+            await Bounded.Until(async () => (await reactor.GetWorkersAsync()).Any(w => w.State == "running"), "echo_worker");
             var host = (await reactor.GetWorkersAsync()).Single().ProcessId!.Value;
             using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
             var handler = await accepted.Next();

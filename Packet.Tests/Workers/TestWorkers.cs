@@ -132,3 +132,21 @@ public sealed class Unnamed : Worker
 {
     protected override object? ReceiveData(object? data) => data;
 }
+
+/// <summary>
+/// Its WorkerInit takes as long as the test likes: it creates the file named by the "entered" option,
+/// then waits (at most 30 s) for the file named by "gate". It answers every ask with its process id.
+/// </summary>
+[Worker("gated_worker", NoAutoLoad = true)]
+public sealed class GatedWorker : Worker
+{
+    protected override void WorkerInit()
+    {
+        File.WriteAllText(WorkerOptions["entered"], "");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(WorkerOptions["gate"]) && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        SendData("initialised");
+    }
+
+    protected override object? ReceiveData(object? data) => Environment.ProcessId;
+}

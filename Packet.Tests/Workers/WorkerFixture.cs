@@ -17,7 +17,7 @@ public abstract class WorkerFixture : IAsyncLifetime
         Reactor = Reactors.Start($$"""
             packet.workers {
               in-process = {{InProcess}}
-              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
+              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.GatedWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
               allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
               ask-timeout = 3s
               restart.min-backoff = 100ms
@@ -38,9 +38,9 @@ public abstract class WorkerFixture : IAsyncLifetime
     public async Task<int?> RunningAsync(string name, string? key = null, int? replacing = null)
     {
         WorkerInfo? info = null;
-        await Bounded.Until(() =>
+        await Bounded.Until(async () =>
         {
-            info = Reactor.GetWorkersAsync().GetAwaiter().GetResult().FirstOrDefault(w => w.Name == name && w.Key == key);
+            info = (await Reactor.GetWorkersAsync()).FirstOrDefault(w => w.Name == name && w.Key == key);
             return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
         }, $"worker {name} to run", TimeSpan.FromSeconds(30));
         return info!.ProcessId;

@@ -16,7 +16,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _reactor.DisposeAsync();
 
-    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "no", "dlv", "push", "fwd"];
+    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "rdy", "no", "dlv", "push", "fwd"];
 
     private object Message(string kind)
     {
@@ -27,6 +27,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
             "out" => new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, new byte[] { 9 }, null), new WorkerProtocol.Outcome(8, null, "échec: ☃")]),
             "reg" => new WorkerProtocol.Register("secret", 42, "eval_worker", someone),
             "ok" => new WorkerProtocol.Registered(someone),
+            "rdy" => WorkerProtocol.Ready.Instance,
             "no" => new WorkerProtocol.Refused("wrong secret"),
             "dlv" => new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
             "push" => new WorkerProtocol.Push(new byte[] { 6 }),

@@ -98,7 +98,7 @@ public abstract class WorkerSuite(WorkerFixture fixture)
         var reply = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", "forbidden"));
 
         Assert.StartsWith("no worker is named \"no_such_worker\" (known: ", unknown.Message);
-        Assert.Contains("echo_worker, keyed_worker, pool_worker, shout_worker, sink_worker)", unknown.Message);
+        Assert.Contains("echo_worker, gated_worker, keyed_worker, pool_worker, shout_worker, sink_worker)", unknown.Message);
         Assert.Contains("Packet.Tests.Workers.Forbidden is not allowed", forbidden.Message);
         Assert.Contains("reply cannot travel", reply.Message);
         Assert.Equal("still fine", await Reactor.AskWorkerAsync("echo_worker", "still fine"));

@@ -19,6 +19,16 @@ internal static class WorkerProtocol
     /// <summary>Master → host: registration accepted; the worker may start.</summary>
     internal sealed record Registered(IActorRef Proxy) : IMessage;
 
+    /// <summary>
+    /// Worker → master, once <see cref="Worker.WorkerInit"/> has returned: the worker takes asks from
+    /// now on. Until then the master hands it none, so an ask never waits behind a slow start, nor
+    /// times out and restarts a worker that is still starting.
+    /// </summary>
+    internal sealed record Ready : IMessage
+    {
+        public static readonly Ready Instance = new();
+    }
+
     /// <summary>Master → host: registration refused; the host exits.</summary>
     internal sealed record Refused(string Reason) : IMessage;
 

@@ -33,6 +33,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         WorkerProtocol.Outcomes => "out",
         WorkerProtocol.Register => "reg",
         WorkerProtocol.Registered => "ok",
+        WorkerProtocol.Ready => "rdy",
         WorkerProtocol.Refused => "no",
         WorkerProtocol.Deliver => "dlv",
         WorkerProtocol.Push => "push",
@@ -80,6 +81,8 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             case WorkerProtocol.Registered registered:
                 writer.String(Serialization.SerializedActorPath(registered.Proxy));
                 break;
+            case WorkerProtocol.Ready:
+                break;
             case WorkerProtocol.Refused refused:
                 writer.String(refused.Reason);
                 break;
@@ -108,6 +111,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "out" => new WorkerProtocol.Outcomes(reader.Array(minItemBytes: 16, r => new WorkerProtocol.Outcome(r.Long(), r.NullableBytes(), r.NullableString()))),
             "reg" => new WorkerProtocol.Register(reader.String(), reader.Long(), reader.String(), Resolve(reader.String())),
             "ok" => new WorkerProtocol.Registered(Resolve(reader.String())),
+            "rdy" => WorkerProtocol.Ready.Instance,
             "no" => new WorkerProtocol.Refused(reader.String()),
             "dlv" => new WorkerProtocol.Deliver(reader.Bytes()),
             "push" => new WorkerProtocol.Push(reader.Bytes()),
