@@ -40,6 +40,9 @@ public sealed class EvalServerTests : IAsyncLifetime
         _port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..]);
         _ = Task.Run(() => _master.StandardOutput.ReadToEnd()); // keep draining
         await Bounded.Until(() => ChildProcesses(_master.Id).Length == 2, "eval_worker's two WorkerHost processes", TimeSpan.FromSeconds(30));
+        // Ready means answering: on a loaded machine warming Roslyn up can outlast the sample's 5 s
+        // ask-timeout, and an ask sent meanwhile is answered with an error line, as the README says.
+        await Bounded.Until(async () => await EvalAsync("0") == "0\n", "eval_worker to answer", TimeSpan.FromSeconds(60));
     }
 
     public async Task DisposeAsync()
