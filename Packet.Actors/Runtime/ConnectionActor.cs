@@ -175,7 +175,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                     Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"host '{dial.Host}' has no address")));
                     return true;
                 }
-                _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _dialling!.Token);
+                _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _handler.PendingConnectTimeout, _dialling!.Token);
                 return true;
             case Status.Failure failure when _origin is Dial dial:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"cannot resolve host '{dial.Host}': {failure.Cause.Message}", failure.Cause));

@@ -19,8 +19,13 @@ internal interface ITransport : IDisposable
     /// <summary>Listens on <paramref name="endpoint"/>. <paramref name="owner"/> gets <see cref="SocketEvents.Bound"/> or <see cref="SocketEvents.BindFailed"/>, then a <see cref="SocketEvents.Connected"/> per accepted socket.</summary>
     void Bind(IActorRef owner, IPEndPoint endpoint);
 
-    /// <summary>Dials <paramref name="endpoint"/>. <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/> or <see cref="SocketEvents.ConnectFailed"/>; after <paramref name="cancel"/>, a socket that connects late is closed, not handed over.</summary>
-    void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel);
+    /// <summary>
+    /// Dials <paramref name="endpoint"/>. <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/> or
+    /// <see cref="SocketEvents.ConnectFailed"/>. The owner gives up after <paramref name="timeout"/> by its own
+    /// timer and signals <paramref name="cancel"/> when it goes; the transport closes the pending socket on
+    /// either, so a dial given up never stays in the kernel retrying, nor connects late.
+    /// </summary>
+    void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel);
 
     /// <summary>Turns a transport's own message into its <see cref="SocketEvents"/> equivalent; any other message is returned as it is.</summary>
     object Translate(object message, IActorRef sender);

@@ -33,6 +33,16 @@ public static class Loopback
         return socket;
     }
 
+    /// <summary>How many sockets on this machine are in SYN-SENT towards <paramref name="port"/>: dials the kernel is still retrying (read from /proc/net).</summary>
+    public static int DialsPendingTo(int port) =>
+        new[] { "/proc/net/tcp", "/proc/net/tcp6" }
+            .Where(File.Exists)
+            .SelectMany(File.ReadLines)
+            .Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Count(fields => fields.Length > 3 && fields[1] != "local_address" && fields[3] == "02"
+                             && Convert.ToInt32(fields[2][(fields[2].LastIndexOf(':') + 1)..], 16) == port);
+
     /// <summary>A port that was free a moment ago and has no listener now: connects to it are refused.</summary>
     public static int ClosedPort()
     {

@@ -51,7 +51,7 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_pending_connect_times_out_with_its_own_reason()
+    public async Task A_pending_connect_times_out_with_its_own_reason_and_its_socket_is_closed()
     {
         // A listener that never accepts and has a full queue: the kernel drops further SYNs, so a connect stays pending.
         using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
@@ -67,7 +67,11 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
                 fillers.Add(filler);
                 using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
                 try { await filler.ConnectAsync(listener.LocalEndPoint!, cts.Token); }
-                catch (OperationCanceledException) { break; } // the queue is full
+                catch (OperationCanceledException)
+                {
+                    filler.Dispose(); // the queue is full; this one would stay pending
+                    break;
+                }
             }
 
             var client = _reactor.Connect<Recorder>(Loopback.Host, port, c => c.PendingConnectTimeout = TimeSpan.FromMilliseconds(300));
@@ -75,6 +79,8 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
 
             Assert.Equal(UnbindKind.ConnectTimeout, reason.Kind);
             Assert.Equal(["PostInit", "Unbind:ConnectTimeout"], client.Events);
+            // Left open, the kernel would go on retrying the SYN for about two minutes, and could still connect.
+            await Bounded.Until(() => Loopback.DialsPendingTo(port) == 0, "the timed-out dial's socket to close", TimeSpan.FromSeconds(5));
         }
         finally
         {

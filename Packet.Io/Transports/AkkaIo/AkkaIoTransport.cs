@@ -17,9 +17,17 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
     public void Bind(IActorRef owner, IPEndPoint endpoint) =>
         system.Tcp().Tell(new Tcp.Bind(owner, endpoint, settings.Backlog, _options, pullMode: true), owner);
 
-    /// <remarks><paramref name="cancel"/> is not needed here: a connection whose owner has gone is never registered, and Akka.IO closes it after <c>register-timeout</c>.</remarks>
-    public void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel) =>
-        system.Tcp().Tell(new Tcp.Connect(endpoint, options: _options, pullMode: true), owner);
+    /// <remarks>
+    /// Akka.IO cannot cancel a pending connect, and its connecting actor outlives an owner that has gone:
+    /// without a timeout of its own the socket would stay in SYN-SENT for as long as the kernel retries
+    /// (about two minutes), and could still connect. So it gets the owner's timeout plus
+    /// <see cref="ConnectTimeoutGrace"/>, after which it closes the socket; the owner's own timer fires
+    /// first and decides the outcome. A dial whose owner went earlier ends at that same deadline.
+    /// </remarks>
+    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
+        system.Tcp().Tell(new Tcp.Connect(endpoint, options: _options, timeout: timeout + ConnectTimeoutGrace, pullMode: true), owner);
+
+    private static readonly TimeSpan ConnectTimeoutGrace = TimeSpan.FromMilliseconds(500);
 
     public object Translate(object message, IActorRef sender) => message switch
     {

@@ -44,7 +44,8 @@ internal sealed class KestrelTransport : ITransport
         }
     }
 
-    public void Connect(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel) => _ = ConnectAsync(owner, endpoint, cancel);
+    /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
+    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) => _ = ConnectAsync(owner, endpoint, cancel);
 
     private async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel)
     {
