@@ -33,6 +33,18 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     public int ConnectionCount => Volatile.Read(ref _connections);
 
+    /// <summary>The most connections this reactor accepts: <c>packet.tcp.max-connections</c>, lowered to what the open-file limit leaves room for.</summary>
+    public int MaxConnections { get; } = MaxConnectionsUnder(settings.MaxConnections, OpenFiles.Limit(), log);
+
+    private static int MaxConnectionsUnder(int configured, long? openFiles, ILoggingAdapter log)
+    {
+        if (openFiles is not { } limit || OpenFiles.ConnectionCap(limit) >= configured) return configured;
+        var cap = OpenFiles.ConnectionCap(limit);
+        log.Warning("packet.tcp.max-connections is {0}, but this process may open only {1} files (ulimit -n): the reactor accepts at most {2} connections " +
+                    "and leaves the other files to the runtime, which cannot start a thread without one. Raise the limit to accept more.", configured, limit, cap);
+        return cap;
+    }
+
     /// <summary>Set when the reactor starts to stop: a connection that ends from then on ends because of the shutdown.</summary>
     public bool IsStopping
     {
@@ -64,13 +76,13 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
     public ReactorActor? ReactorActor { get; set; }
 
-    /// <summary>Counts an accepted connection unless the reactor is at <c>max-connections</c>.</summary>
+    /// <summary>Counts an accepted connection unless the reactor is at <see cref="MaxConnections"/>.</summary>
     public bool TryAdmit()
     {
         while (true)
         {
             var current = Volatile.Read(ref _connections);
-            if (current >= Settings.MaxConnections) return false;
+            if (current >= MaxConnections) return false;
             if (Interlocked.CompareExchange(ref _connections, current + 1, current) == current) return true;
         }
     }

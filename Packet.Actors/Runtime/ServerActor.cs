@@ -214,8 +214,8 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     {
         if (!_runtime.TryAdmit())
         {
-            _runtime.Log.Warning("refusing {0}: the reactor holds packet.tcp.max-connections ({1}) connections",
-                socket.RemoteEndPoint, _runtime.Settings.MaxConnections);
+            _runtime.Log.Warning("refusing {0}: the reactor holds its most connections, {1} (packet.tcp.max-connections, or less under the open-file limit)",
+                socket.RemoteEndPoint, _runtime.MaxConnections);
             socket.Abort();
             return;
         }

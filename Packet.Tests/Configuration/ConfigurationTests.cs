@@ -48,6 +48,17 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
+    [InlineData(300, 150)]
+    [InlineData(512, 256)]
+    [InlineData(1024, 768)]
+    [InlineData(1_048_576, 786_432)]
+    public void The_connection_cap_keeps_a_quarter_of_the_open_file_limit_free_at_least_256_files_and_at_most_half(long limit, int cap)
+    {
+        Assert.Equal(cap, OpenFiles.ConnectionCap(limit));
+        Assert.True(OpenFiles.Limit() is null or > 0);
+    }
+
+    [Theory]
     [MemberData(nameof(DocumentedKeys))]
     public void Every_documented_key_is_read_and_a_bad_value_is_named(string key)
     {
