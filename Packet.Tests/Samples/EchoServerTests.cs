@@ -41,7 +41,8 @@ public sealed class EchoServerTests : IAsyncLifetime
         _server.Start();
         _server.BeginOutputReadLine();
         _server.BeginErrorReadLine();
-        await _port.Task.Within("EchoServer to listen", TimeSpan.FromSeconds(60));
+        await Task.WhenAny(_port.Task, _server.WaitForExitAsync()).Within("EchoServer to listen", TimeSpan.FromSeconds(60));
+        Assert.True(_port.Task.IsCompleted, $"EchoServer ended without listening:\n{Output}");
     }
 
     private void Record(string? line)
