@@ -3,7 +3,11 @@ namespace Packet.Tests.Support;
 /// <summary>Every wait in the suite is bounded: these turn a hang into a failing test that says what it waited for.</summary>
 public static class Bounded
 {
-    public static readonly TimeSpan Default = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// Long enough to ride out the stalls of a shared CI machine (a whole test process was seen making no
+    /// progress for over 15 s), short enough that a real hang still fails the run in good time.
+    /// </summary>
+    public static readonly TimeSpan Default = TimeSpan.FromSeconds(30);
 
     public static async Task<T> Within<T>(this Task<T> task, string what, TimeSpan? limit = null)
     {

@@ -3,7 +3,7 @@ using Packet.Actors;
 
 namespace Packet.Tests.Support;
 
-/// <summary>Reactors for tests: quiet logging and an overridable config.</summary>
+/// <summary>Reactors for tests: quiet logging, questions to the reactor that wait as long as <see cref="Bounded.Default"/>, and an overridable config.</summary>
 public static class Reactors
 {
     /// <summary>The transports every reactor test suite runs on (<c>packet.tcp.transport</c>).</summary>
@@ -18,5 +18,6 @@ public static class Reactors
             akka.loglevel = WARNING
             akka.stdout-loglevel = ERROR
             packet.reactor.name = test
+            packet.reactor.operation-timeout = 30s
             """)));
 }
