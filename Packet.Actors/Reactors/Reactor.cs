@@ -232,7 +232,8 @@ public sealed class Reactor : IAsyncDisposable
     /// Connects to <paramref name="host"/>:<paramref name="port"/> with a new <typeparamref name="T"/> and
     /// returns the handler at once. The outcome arrives in its hooks: <see cref="Connection.ConnectionCompleted"/>
     /// on success, otherwise <see cref="Connection.Unbind"/> with <see cref="UnbindKind.ConnectFailed"/>
-    /// or <see cref="UnbindKind.ConnectTimeout"/>.
+    /// (also, without dialling, when the reactor already holds <c>packet.tcp.max-connections</c>
+    /// connections) or <see cref="UnbindKind.ConnectTimeout"/>.
     /// </summary>
     /// <typeparam name="T">The handler type.</typeparam>
     /// <param name="host">An IP address or a host name (resolved without blocking; IPv4 preferred).</param>

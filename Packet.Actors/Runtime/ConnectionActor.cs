@@ -31,8 +31,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>An accepted connection, already connected and waiting for <see cref="ISocketConnection.Register"/>.</summary>
     internal sealed record Accepted(ISocketConnection Socket) : Origin;
 
-    /// <summary>An outbound connection still to be dialled.</summary>
-    internal sealed record Dial(string Host, int Port) : Origin;
+    /// <summary>An outbound connection; still to be dialled; not <paramref name="Admitted"/> when the reactor already held its most connections, and then it fails at once.</summary>
+    internal sealed record Dial(string Host, int Port, bool Admitted) : Origin;
 
     /// <summary>A handler call made off this actor's thread, queued here.</summary>
     internal sealed record Run(Action<ConnectionActor> Action);
@@ -119,6 +119,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Become(Connecting);
                 Initialize();
                 if (_closing) return;
+                if (!dial.Admitted)
+                {
+                    Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed,
+                        $"not dialled: the reactor holds its most connections, {_runtime.MaxConnections} (packet.tcp.max-connections, or less under the open-file limit)")));
+                    return;
+                }
                 Timers.StartSingleTimer(ConnectTimedOut.Instance, ConnectTimedOut.Instance, _handler.PendingConnectTimeout);
                 if (IPAddress.TryParse(dial.Host, out var address))
                     Self.Tell(new Resolved([address]));

@@ -50,8 +50,8 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
                 Context.ActorOf(Props.Create(() => new ServerActor(start.EndPoint, start.Factory, start.OnAccept, _runtime, Sender)));
                 return true;
             case Connect connect:
-                _runtime.Admit();
-                _dialled.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port), connect.Init);
+                var admitted = _runtime.AdmitDial();
+                _dialled.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port, admitted), connect.Init);
                 return true;
             case ServerActor.StopAccepting or ConnectionActor.Shutdown:
                 foreach (var child in Context.GetChildren()) child.Tell(message); // servers and groups pass Shutdown on to their connections

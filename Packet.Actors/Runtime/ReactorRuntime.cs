@@ -87,8 +87,11 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
         }
     }
 
-    /// <summary>Counts an outbound connection; these are not limited.</summary>
-    public void Admit() => Interlocked.Increment(ref _connections);
+    /// <summary>
+    /// Counts an outbound connection; false when that takes the reactor past <see cref="MaxConnections"/>.
+    /// The dial then fails at once, and, like every connection, is released when its actor stops.
+    /// </summary>
+    public bool AdmitDial() => Interlocked.Increment(ref _connections) <= MaxConnections;
 
     public void Release() => Interlocked.Decrement(ref _connections);
 

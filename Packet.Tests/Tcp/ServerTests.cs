@@ -187,6 +187,30 @@ public abstract class ServerTests(string transport)
     }
 
     [Fact]
+    public async Task A_connect_above_max_connections_fails_at_once_without_dialling_and_a_freed_slot_dials_again()
+    {
+        await using var reactor = Reactors.On(transport, "packet.tcp.max-connections = 2");
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        var client = reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        await client.Completed.Within("the first connect");
+        await accepted.Next(); // two connections now: the client and the side the server accepted
+
+        var over = reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        var reason = await over.Unbound.Within("the connect over the limit to fail");
+
+        Assert.Equal(UnbindKind.ConnectFailed, reason.Kind);
+        Assert.Contains("packet.tcp.max-connections", reason.Message);
+        Assert.Equal(["PostInit", "Unbind:ConnectFailed"], over.Events);
+        await Bounded.Until(() => reactor.ConnectionCount == 2, "the refused dial to release its count");
+
+        client.CloseConnection();
+        await Bounded.Until(() => reactor.ConnectionCount == 0, "both sides of the closed connection to go");
+        var again = reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        await again.Completed.Within("a connect into the freed slot");
+    }
+
+    [Fact]
     public async Task The_per_connection_callback_injects_state_into_each_accepted_instance()
     {
         await using var reactor = Reactors.On(transport);
