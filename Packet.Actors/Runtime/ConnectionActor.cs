@@ -31,7 +31,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>An accepted connection, already connected and waiting for <see cref="ISocketConnection.Register"/>.</summary>
     internal sealed record Accepted(ISocketConnection Socket) : Origin;
 
-    /// <summary>An outbound connection; still to be dialled; not <paramref name="Admitted"/> when the reactor already held its most connections, and then it fails at once.</summary>
+    /// <summary>An outbound connection still to be dialled; one not <paramref name="Admitted"/> (the reactor held its most connections) fails at once instead.</summary>
     internal sealed record Dial(string Host, int Port, bool Admitted) : Origin;
 
     /// <summary>A handler call made off this actor's thread, queued here.</summary>
@@ -121,8 +121,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 if (_closing) return;
                 if (!dial.Admitted)
                 {
-                    Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed,
-                        $"not dialled: the reactor holds its most connections, {_runtime.MaxConnections} (packet.tcp.max-connections, or less under the open-file limit)")));
+                    Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"not dialled: {_runtime.AtMaxConnections}")));
                     return;
                 }
                 Timers.StartSingleTimer(ConnectTimedOut.Instance, ConnectTimedOut.Instance, _handler.PendingConnectTimeout);

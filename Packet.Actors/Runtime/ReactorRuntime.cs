@@ -36,10 +36,14 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// <summary>The most connections this reactor accepts: <c>packet.tcp.max-connections</c>, lowered to what the open-file limit leaves room for.</summary>
     public int MaxConnections { get; } = MaxConnectionsUnder(settings.MaxConnections, OpenFiles.Limit(), log);
 
+    /// <summary>Why a connection over <see cref="MaxConnections"/> is refused.</summary>
+    public string AtMaxConnections => $"the reactor holds its most connections, {MaxConnections} (packet.tcp.max-connections, or less under the open-file limit)";
+
     private static int MaxConnectionsUnder(int configured, long? openFiles, ILoggingAdapter log)
     {
-        if (openFiles is not { } limit || OpenFiles.ConnectionCap(limit) >= configured) return configured;
+        if (openFiles is not { } limit) return configured;
         var cap = OpenFiles.ConnectionCap(limit);
+        if (cap >= configured) return configured;
         log.Warning("packet.tcp.max-connections is {0}, but this process may open only {1} files (ulimit -n): the reactor accepts at most {2} connections " +
                     "and leaves the other files to the runtime, which cannot start a thread without one. Raise the limit to accept more.", configured, limit, cap);
         return cap;

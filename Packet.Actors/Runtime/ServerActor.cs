@@ -214,8 +214,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     {
         if (!_runtime.TryAdmit())
         {
-            _runtime.Log.Warning("refusing {0}: the reactor holds its most connections, {1} (packet.tcp.max-connections, or less under the open-file limit)",
-                socket.RemoteEndPoint, _runtime.MaxConnections);
+            _runtime.Log.Warning("refusing {0}: {1}", socket.RemoteEndPoint, _runtime.AtMaxConnections);
             socket.Abort();
             return;
         }

@@ -107,4 +107,11 @@ public sealed class ConfigurationTests
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PacketAkka.sln"))) directory = directory.Parent;
         return directory?.FullName ?? throw new InvalidOperationException("the tests run outside the repository");
     }
+
+    /// <summary>A sample's program, built in the tests' own configuration (the test project references every sample it runs).</summary>
+    internal static string SampleDll(string sample)
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+        return Path.Combine(RepositoryRoot(), "samples", sample, "bin", configuration, "net10.0", $"{sample}.dll");
+    }
 }

@@ -26,8 +26,7 @@ public sealed class EchoServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-        var dll = Path.Combine(ConfigurationTests.RepositoryRoot(), "samples", "EchoServer", "bin", configuration, "net10.0", "EchoServer.dll");
+        var dll = ConfigurationTests.SampleDll("EchoServer");
         _server = new Process
         {
             StartInfo = new ProcessStartInfo("prlimit", [$"--nofile={OpenFileLimit}:{OpenFileLimit}", "dotnet", "exec", dll, "--port", "0"])

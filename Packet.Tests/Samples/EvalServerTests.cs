@@ -19,8 +19,7 @@ public sealed class EvalServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-        var server = Path.Combine(ConfigurationTests.RepositoryRoot(), "samples", "EvalServer", "bin", configuration, "net10.0", "EvalServer.dll");
+        var server = ConfigurationTests.SampleDll("EvalServer");
         _master = Process.Start(new ProcessStartInfo("dotnet", ["exec", server, "--port", "0"])
         {
             RedirectStandardOutput = true,
