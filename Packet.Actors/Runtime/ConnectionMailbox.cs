@@ -20,6 +20,15 @@ internal sealed class ConnectionMailbox(Settings settings, Config config) : Mail
     /// consumer sees the queue end early, and the sender's own scheduling of the mailbox, which comes
     /// after its link, runs the consumer again.
     /// </summary>
+    /// <remarks>
+    /// That scheduling is a handshake: the sender reads the mailbox status after <see cref="Enqueue"/>,
+    /// and the consumer, going idle, writes the status and then reads <see cref="HasMessages"/>. Each
+    /// side must see the other's write, so the link is an interlocked write, a full fence. A plain
+    /// (volatile) write may still wait in the sender's store buffer while it reads the status (x86
+    /// reorders a store with a later load): both sides then miss each other, and the message waits
+    /// for the next one to arrive. With one read in flight, as in pull mode, none does and the
+    /// connection stalls.
+    /// </remarks>
     internal sealed class Queue : IMessageQueue
     {
         private sealed class Node
@@ -50,7 +59,7 @@ internal sealed class ConnectionMailbox(Settings settings, Config config) : Mail
         {
             var node = new Node { Envelope = envelope };
             var previous = Interlocked.Exchange(ref _tail, node);
-            Volatile.Write(ref previous.Next, node);
+            Interlocked.Exchange(ref previous.Next, node); // a full fence: see the remarks above
         }
 
         public bool TryDequeue(out Envelope envelope)
