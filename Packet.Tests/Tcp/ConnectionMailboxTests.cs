@@ -1,9 +1,11 @@
 using Akka.Actor;
 using Packet.Actors.Runtime;
+using Packet.Tests.Support;
 using Xunit;
 
 namespace Packet.Tests.Tcp;
 
+[Collection(nameof(Alone))]
 public sealed class ConnectionMailboxTests
 {
     [Fact]
