@@ -52,6 +52,7 @@ public sealed class Reactor : IAsyncDisposable
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
         System = ActorSystem.Create(reactor.Name, full);
+        StartScheduler(System);
         _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, "packet.reactor"));
         if (workers.Enabled)
         {
@@ -62,6 +63,15 @@ public sealed class Reactor : IAsyncDisposable
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
     }
+
+    /// <summary>
+    /// Starts the actor system's timer thread now. Akka starts it on first use, and that first use waits,
+    /// blocking its thread, until a thread-pool thread has started it. When a burst of new connection
+    /// actors each set their first timer at once, they all block on pool threads while the start waits
+    /// behind them in the pool's queue: on a small machine the reactor stood still for up to two minutes,
+    /// the pool growing by a thread or two a second, before the start ran.
+    /// </summary>
+    private static void StartScheduler(ActorSystem system) => system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
 
     /// <summary>
     /// Called on the connection's actor when a handler hook, a timer callback or a factory throws,
