@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Packet.Io.Configuration;
@@ -64,7 +65,7 @@ public sealed class EchoServerTests : IAsyncLifetime
         // Without a cap the server would accept until the process has no file left, and then the .NET
         // runtime, unable to start a thread, aborts it ("Out of memory.").
         const int flood = 600;
-        var port = await _port.Task;
+        var endpoint = new IPEndPoint(IPAddress.Loopback, await _port.Task);
         var clients = new List<Socket>();
         int echoed = 0, refused = 0;
         try
@@ -74,7 +75,7 @@ public sealed class EchoServerTests : IAsyncLifetime
                 Socket client;
                 try
                 {
-                    client = await Loopback.ConnectAllowingResetAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+                    client = await Loopback.ConnectAllowingResetAsync(endpoint);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
                 {
@@ -97,7 +98,7 @@ public sealed class EchoServerTests : IAsyncLifetime
 
         await Bounded.Until(async () =>
         {
-            using var fresh = await Loopback.ConnectAllowingResetAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            using var fresh = await Loopback.ConnectAllowingResetAsync(endpoint);
             return await EchoesAsync(fresh);
         }, "a new client to be served once the flood has gone");
     }

@@ -38,7 +38,6 @@ public static class Loopback
         new[] { "/proc/net/tcp", "/proc/net/tcp6" }
             .Where(File.Exists)
             .SelectMany(File.ReadLines)
-            .Skip(1)
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Count(fields => fields.Length > 3 && fields[1] != "local_address" && fields[3] == "02"
                              && Convert.ToInt32(fields[2][(fields[2].LastIndexOf(':') + 1)..], 16) == port);
