@@ -20,7 +20,7 @@ namespace Packet.Actors.Runtime;
 /// handler is not paused and the output is below its high-water mark. So neither a slow handler nor
 /// a slow peer makes this actor buffer without bound. Received bytes go to the handler in the transport's
 /// own memory; sent bytes are copied once, into the transport's. Writes made during one message go out
-/// as one <see cref="ISocketConnection.Flush"/> whose <see cref="SocketEvents.Written"/> drains the <see cref="OutboundWindow"/>.
+/// as one <see cref="ISocketConnection.Flush"/>, whose acknowledgement (at once, or a later <see cref="SocketEvents.Written"/>) drains the <see cref="OutboundWindow"/>.
 /// States: <see cref="Connecting"/> (outbound only), <see cref="Connected"/>, <see cref="Closing"/>.
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
@@ -215,8 +215,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Deliver(received.Data);
                 return true;
             case SocketEvents.Written written:
-                _window.Acknowledge(written.Bytes);
-                _lastActivity = Environment.TickCount64;
+                Acknowledge(written.Bytes);
                 return true;
             case DeliverHeldBack:
                 if (_heldBack is { } held && !_handler.IsPaused)
@@ -512,7 +511,14 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private void Flush()
     {
         if (_socket is null || _closing) return;
-        _socket.Flush();
+        if (_socket.Flush() is > 0 and var taken) Acknowledge(taken);
+    }
+
+    /// <summary>The transport took <paramref name="bytes"/> of output: they leave the window, and the connection was active.</summary>
+    private void Acknowledge(int bytes)
+    {
+        _window.Acknowledge(bytes);
+        _lastActivity = Environment.TickCount64;
     }
 
     private void RequestRead()

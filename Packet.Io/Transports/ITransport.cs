@@ -64,8 +64,12 @@ internal interface ISocketConnection
     /// <summary>Copies <paramref name="data"/> into the socket's output at once (the caller may reuse its memory); nothing is sent before <see cref="Flush"/>.</summary>
     void Write(ReadOnlySpan<byte> data);
 
-    /// <summary>Sends what was written since the last flush; the owner gets <see cref="SocketEvents.Written"/> with its size once the transport has taken it.</summary>
-    void Flush();
+    /// <summary>
+    /// Sends what was written since the last flush. Returns how many of those bytes the transport took at
+    /// once; when it took them later instead, the owner gets <see cref="SocketEvents.Written"/> with their number
+    /// then. Either way each flushed byte is acknowledged exactly once.
+    /// </summary>
+    int Flush();
 
     /// <summary>Sends every byte written, then FIN; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
     void Close();

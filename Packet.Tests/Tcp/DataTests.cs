@@ -197,6 +197,28 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Every_byte_of_many_small_echoes_is_acknowledged_so_reading_never_stops()
+    {
+        // Small writes are the ones a transport may take at once, without a later acknowledgement message.
+        await using var reactor = Reactors.On(transport, "packet.tcp.backpressure { high-water-mark = 4 KiB, low-water-mark = 1 KiB }");
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder { Echo = true }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        var message = new byte[64];
+        for (var i = 0; i < 1000; i++) // 64,000 bytes in all, 15 times the high-water mark
+        {
+            message[0] = (byte)i;
+            await client.SendAsync(message, SocketFlags.None);
+            Assert.Equal(message, await client.ReadExactlyAsync(message.Length));
+        }
+
+        await Bounded.Until(() => serverSide.OutboundDataSize == 0, "every echoed byte to be acknowledged");
+        Assert.False(serverSide.Unbound.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_handler_that_writes_past_max_outbound_is_closed_with_OutboundOverflow()
     {
         await using var reactor = Reactors.On(transport, """

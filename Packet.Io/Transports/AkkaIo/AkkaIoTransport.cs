@@ -87,11 +87,13 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
         public void Write(ReadOnlySpan<byte> data) => _unflushed = _unflushed.Concat(ByteString.FromBytes(data.ToArray()));
 
-        public void Flush()
+        /// <summary>Akka.IO takes a write by message, so its acknowledgement always comes later, as the write's ack.</summary>
+        public int Flush()
         {
-            if (_unflushed.IsEmpty) return;
+            if (_unflushed.IsEmpty) return 0;
             connection.Tell(Tcp.Write.Create(_unflushed, new SocketEvents.Written(_unflushed.Count)), _owner);
             _unflushed = ByteString.Empty;
+            return 0;
         }
 
         public void Close()

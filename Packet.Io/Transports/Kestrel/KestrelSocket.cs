@@ -84,9 +84,13 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
         }
     }
 
-    public void Flush()
+    /// <summary>
+    /// A flush that Kestrel's pipe takes at once, the usual case, is acknowledged by the return value, with
+    /// no message; one that waits for room is acknowledged by <see cref="SocketEvents.Written"/> when it ends.
+    /// </summary>
+    public int Flush()
     {
-        if (_unflushed == 0 || _stopped || _flushWaiting) return;
+        if (_unflushed == 0 || _stopped || _flushWaiting) return 0;
         var bytes = _unflushed;
         _unflushed = 0;
         ValueTask<FlushResult> flush;
@@ -97,15 +101,17 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
         catch (Exception e)
         {
             TellClosed(e.Message);
-            return;
+            return 0;
         }
         if (flush.IsCompletedSuccessfully)
         {
-            Flushed(flush.Result, bytes);
-            return;
+            if (!flush.Result.IsCompleted) return bytes;
+            TellClosed(ResetWhileWriting);
+            return 0;
         }
         _flushWaiting = true;
         _flushing = AwaitFlushAsync(flush, bytes);
+        return 0;
     }
 
     private async Task AwaitFlushAsync(ValueTask<FlushResult> pending, int bytes)
@@ -121,17 +127,13 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
             return;
         }
         _flushWaiting = false;
-        Flushed(result, bytes);
-    }
-
-    /// <summary>Acknowledges a completed flush, or reports that the socket is gone.</summary>
-    private void Flushed(FlushResult result, int bytes)
-    {
         if (result.IsCompleted)
-            TellClosed("the connection was reset while writing");
+            TellClosed(ResetWhileWriting);
         else
             _owner.Tell(new SocketEvents.Written(bytes));
     }
+
+    private const string ResetWhileWriting = "the connection was reset while writing";
 
     public void Close()
     {
