@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text;
 using Packet.Actors;
 using Packet.Tests.Support;
 using Xunit;
@@ -216,6 +217,41 @@ public abstract class DataTests(string transport) : IAsyncLifetime
 
         await Bounded.Until(() => serverSide.OutboundDataSize == 0, "every echoed byte to be acknowledged");
         Assert.False(serverSide.Unbound.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Received_bytes_stay_intact_until_ReceiveData_returns_even_when_it_closes_the_connection()
+    {
+        // The first client's handler closes its connection, then reads its data again once the second
+        // client's bytes have been read: a transport that freed the first read's memory at the close
+        // would have handed it to the second read by then.
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seenAfterClose = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, () => new Recorder
+        {
+            OnData = (connection, data) =>
+            {
+                if (data.Span[0] != (byte)'A')
+                {
+                    secondRead.TrySetResult();
+                    return;
+                }
+                connection.CloseConnection();
+                closed.TrySetResult();
+                secondRead.Task.Wait(TimeSpan.FromSeconds(10)); // bounded: the test fails below if it never came
+                seenAfterClose.TrySetResult(Encoding.ASCII.GetString(data.Span));
+            },
+        });
+        using var first = await Loopback.ConnectAsync(server.LocalEndPoint);
+        using var second = await Loopback.ConnectAsync(server.LocalEndPoint);
+
+        await first.SendAsync(Encoding.ASCII.GetBytes(new string('A', 1000)), SocketFlags.None);
+        await closed.Task.Within("the first handler to close its connection");
+        await second.SendAsync(Encoding.ASCII.GetBytes(new string('B', 1000)), SocketFlags.None);
+        await secondRead.Task.Within("the second connection's read");
+
+        Assert.Equal(new string('A', 1000), await seenAfterClose.Task.Within("the first handler to read its data again"));
     }
 
     [Fact]
