@@ -7,6 +7,7 @@ internal sealed record TransportSettings(
     string Transport,
     int KestrelReadSize,
     int KestrelBlockSize,
+    int SocketsReadSize,
     int Backlog,
     int MaxConnections,
     bool NoDelay,
@@ -28,6 +29,7 @@ internal sealed record TransportSettings(
             Transport: ConfigReader.Text(config, "packet.tcp.transport"),
             KestrelReadSize: ConfigReader.Bytes(config, "packet.tcp.kestrel.read-size"),
             KestrelBlockSize: ConfigReader.Bytes(config, "packet.tcp.kestrel.block-size"),
+            SocketsReadSize: ConfigReader.Bytes(config, "packet.tcp.sockets.read-size"),
             Backlog: ConfigReader.Int(config, "packet.tcp.backlog"),
             MaxConnections: ConfigReader.Int(config, "packet.tcp.max-connections"),
             NoDelay: ConfigReader.Bool(config, "packet.tcp.no-delay"),
@@ -42,10 +44,12 @@ internal sealed record TransportSettings(
             MaxBinaryLength: ConfigReader.Bytes(config, "packet.framing.max-binary-length"),
             MaxFrameLength: ConfigReader.Bytes(config, "packet.framing.max-frame-length"));
 
-        if (settings.Transport is not ("akka-io" or "kestrel"))
-            throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\" or \"kestrel\", not \"{settings.Transport}\"");
+        if (settings.Transport is not ("akka-io" or "kestrel" or "sockets"))
+            throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\", \"kestrel\" or \"sockets\", not \"{settings.Transport}\"");
         if (settings.KestrelBlockSize is < 4096 or > 1024 * 1024)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.kestrel.block-size' must be between 4 KiB and 1 MiB");
+        if (settings.SocketsReadSize is < 4096 or > 1024 * 1024)
+            throw new ConfigurationException("PacketAkka setting 'packet.tcp.sockets.read-size' must be between 4 KiB and 1 MiB");
         if (settings.Backlog < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.backlog' must be at least 1");
         if (settings.MaxConnections < 1)

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Packet.Io.Configuration;
 using Packet.Io.Transports.AkkaIo;
 using Packet.Io.Transports.Kestrel;
+using Packet.Io.Transports.Sockets;
 
 namespace Packet.Io.Transports;
 
@@ -11,6 +12,7 @@ internal static class Transport
     public static ITransport Create(TransportSettings settings, ActorSystem system) => settings.Transport switch
     {
         "kestrel" => new KestrelTransport(settings),
+        "sockets" => new SocketsTransport(settings),
         _ => new AkkaIoTransport(system, settings),
     };
 }

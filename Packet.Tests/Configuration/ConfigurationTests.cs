@@ -80,15 +80,27 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
-    [InlineData("2 KiB")]
-    [InlineData("2 MiB")]
-    public void A_kestrel_block_size_out_of_range_is_refused(string size)
+    [InlineData("kestrel.block-size", "2 KiB")]
+    [InlineData("kestrel.block-size", "2 MiB")]
+    [InlineData("sockets.read-size", "2 KiB")]
+    [InlineData("sockets.read-size", "2 MiB")]
+    public void A_pooled_block_size_out_of_range_is_refused(string key, string size)
     {
-        var config = ConfigurationFactory.ParseString($"packet.tcp.kestrel.block-size = {size}").WithFallback(Reactor.DefaultConfig);
+        var config = ConfigurationFactory.ParseString($"packet.tcp.{key} = {size}").WithFallback(Reactor.DefaultConfig);
 
         var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
 
-        Assert.Contains("'packet.tcp.kestrel.block-size' must be between 4 KiB and 1 MiB", error.Message);
+        Assert.Contains($"'packet.tcp.{key}' must be between 4 KiB and 1 MiB", error.Message);
+    }
+
+    [Fact]
+    public void An_unknown_transport_is_refused_with_the_names_it_may_take()
+    {
+        var config = ConfigurationFactory.ParseString("packet.tcp.transport = epoll").WithFallback(Reactor.DefaultConfig);
+
+        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
+
+        Assert.Contains("must be \"akka-io\", \"kestrel\" or \"sockets\", not \"epoll\"", error.Message);
     }
 
     [Theory]

@@ -1,7 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Packet.Io.Transports.Kestrel;
+using Packet.Io.Transports;
 using Xunit;
 
 namespace Packet.Tests.Tcp;

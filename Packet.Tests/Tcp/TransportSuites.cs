@@ -29,6 +29,16 @@ public static class TransportSuites
     public sealed class TimersOnAkkaIo() : TimerTests(Reactors.AkkaIo);
 
     public sealed class TimersOnKestrel() : TimerTests(Reactors.Kestrel);
+
+    public sealed class DataOnSockets() : DataTests(Reactors.Sockets);
+
+    public sealed class FramedConnectionsOnSockets() : FramedConnectionTests(Reactors.Sockets);
+
+    public sealed class LifecycleOnSockets() : LifecycleTests(Reactors.Sockets);
+
+    public sealed class ServersOnSockets() : ServerTests(Reactors.Sockets);
+
+    public sealed class TimersOnSockets() : TimerTests(Reactors.Sockets);
 }
 
 /// <summary>What only the Akka.IO transport has: its own akka.io.tcp settings.</summary>

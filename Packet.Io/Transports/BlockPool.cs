@@ -2,13 +2,14 @@ using System.Buffers;
 using System.Reflection;
 using Microsoft.AspNetCore.Connections;
 
-namespace Packet.Io.Transports.Kestrel;
+namespace Packet.Io.Transports;
 
 /// <summary>
-/// The memory Kestrel's pipes rent: pinned blocks of one size (<c>packet.tcp.kestrel.block-size</c>),
-/// reused. Kestrel's own pool has 4 KiB blocks, so a socket read takes at most 4 KiB per system call;
-/// larger blocks let one call take a 16 KiB message whole. Idle connections hold no block (Kestrel
-/// waits for data before renting one), and at most <see cref="RetainedBytes"/> of free blocks are kept.
+/// Pinned blocks of one size, reused: the memory Kestrel's pipes rent (<c>packet.tcp.kestrel.block-size</c>)
+/// and that the sockets transport reads into (<c>packet.tcp.sockets.read-size</c>). Kestrel's own pool has
+/// 4 KiB blocks, so a socket read takes at most 4 KiB per system call; larger blocks let one call take a
+/// 16 KiB message whole. Idle connections hold no block (both transports wait for data before renting
+/// one), and at most <see cref="RetainedBytes"/> of free blocks are kept.
 /// </summary>
 internal sealed class BlockPool(int blockSize) : MemoryPool<byte>
 {

@@ -1,0 +1,208 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+
+namespace Packet.Io.Transports.Sockets;
+
+/// <summary>
+/// One socket, driven by its owner. A read first waits for data with a zero-byte receive, so an idle
+/// connection holds no buffer, then takes what is there into a pooled block lent to the owner until
+/// its next read. Writes are copied into a pooled array; a flush hands it to the kernel, which takes
+/// it at once unless its send buffer is full. Then the send finishes in the background and bytes
+/// written meanwhile go with the owner's next flush, which follows the <see cref="SocketEvents.Written"/>.
+/// </summary>
+internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocketConnection
+{
+    private readonly Lock _gate = new();
+    private IActorRef _owner = ActorRefs.Nobody;
+    private Task _reading = Task.CompletedTask;
+    private IMemoryOwner<byte>? _lent;     // the block handed to the owner, released at its next read
+    private byte[]? _output;                // bytes written since the last flush, from ArrayPool
+    private int _unflushed;
+    private Task _sending = Task.CompletedTask;
+    private volatile bool _sendWaiting;     // cleared before the waiting send's Written is told
+    private volatile string? _sendFailed;
+    private volatile bool _stopped;         // Close or Abort was called; nothing more is written or read
+    private Task? _disposing;
+    private int _closedTold;
+
+    public EndPoint RemoteEndPoint { get; } = socket.RemoteEndPoint!;
+
+    public EndPoint LocalEndPoint { get; } = socket.LocalEndPoint!;
+
+    public void Register(IActorRef owner) => _owner = owner;
+
+    public void ResumeReading()
+    {
+        if (_stopped) return;
+        _lent?.Dispose();
+        _lent = null;
+        _reading = ReadAsync();
+    }
+
+    private async Task ReadAsync()
+    {
+        IMemoryOwner<byte>? block = null;
+        try
+        {
+            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+            block = pool.Rent();
+            var read = await socket.ReceiveAsync(block.Memory, SocketFlags.None);
+            if (read == 0)
+            {
+                block.Dispose();
+                _owner.Tell(SocketEvents.PeerClosed.Instance);
+                return;
+            }
+            _lent = block; // published to the owner's next ResumeReading by the Tell
+            block = null;
+            _owner.Tell(new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read])));
+        }
+        catch (Exception e)
+        {
+            block?.Dispose();
+            if (!_stopped) TellClosed(e.Message);
+        }
+    }
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        if (_stopped) return;
+        if (_output is null || _output.Length - _unflushed < data.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_unflushed + data.Length, 4096));
+            if (_output is not null)
+            {
+                _output.AsSpan(0, _unflushed).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_output);
+            }
+            _output = larger;
+        }
+        data.CopyTo(_output.AsSpan(_unflushed));
+        _unflushed += data.Length;
+    }
+
+    public int Flush()
+    {
+        if (_unflushed == 0 || _stopped || _sendWaiting) return 0;
+        var buffer = _output!;
+        var bytes = _unflushed;
+        _output = null;
+        _unflushed = 0;
+        ValueTask<int> send;
+        try
+        {
+            send = socket.SendAsync(buffer.AsMemory(0, bytes), SocketFlags.None);
+        }
+        catch (Exception e)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            TellClosed(e.Message);
+            return 0;
+        }
+        if (send.IsCompletedSuccessfully)
+        {
+            _ = send.Result;
+            ArrayPool<byte>.Shared.Return(buffer);
+            return bytes;
+        }
+        _sendWaiting = true;
+        _sending = AwaitSendAsync(send, buffer, bytes);
+        return 0;
+    }
+
+    private async Task AwaitSendAsync(ValueTask<int> send, byte[] buffer, int bytes)
+    {
+        try
+        {
+            await send;
+        }
+        catch (Exception e)
+        {
+            _sendFailed = e.Message;
+            if (!_stopped) TellClosed(e.Message);
+            return;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        _sendWaiting = false;
+        _owner.Tell(new SocketEvents.Written(bytes));
+    }
+
+    public void Close()
+    {
+        if (_stopped) return;
+        Flush();
+        _stopped = true;
+        _ = CloseAsync();
+    }
+
+    /// <summary>Lets the waiting send finish, sends the rest, then FIN, and closes the socket.</summary>
+    private async Task CloseAsync()
+    {
+        string? error = null;
+        try
+        {
+            await _sending;
+            if (_sendFailed is { } failed) throw new IOException(failed);
+            if (_unflushed > 0) await socket.SendAsync(_output.AsMemory(0, _unflushed), SocketFlags.None);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e)
+        {
+            error = e.Message;
+        }
+        await DisposeAsync();
+        TellClosed(error);
+    }
+
+    /// <summary>Resets the socket (linger 0 sends RST) and drops unsent output.</summary>
+    public void Abort()
+    {
+        _stopped = true;
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // already closed
+        }
+        _ = AbortAsync();
+    }
+
+    private async Task AbortAsync()
+    {
+        await DisposeAsync();
+        TellClosed(null);
+    }
+
+    /// <summary>Closes the socket, which ends a read or send in progress (once).</summary>
+    private Task DisposeAsync()
+    {
+        lock (_gate)
+        {
+            return _disposing ??= DisposeOnceAsync();
+        }
+    }
+
+    private async Task DisposeOnceAsync()
+    {
+        socket.Dispose();
+        await _reading;
+        await _sending;
+        // Left to the GC rather than returned to their pools: the owner may still be reading the lent
+        // block inside the hook that closed the connection, and a last send may still hold the array.
+        _lent = null;
+        _output = null;
+        _unflushed = 0;
+    }
+
+    private void TellClosed(string? error)
+    {
+        if (Interlocked.Exchange(ref _closedTold, 1) == 0) _owner.Tell(new SocketEvents.Closed(error));
+    }
+}

@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Packet.Io.Configuration;
+
+namespace Packet.Io.Transports.Sockets;
+
+/// <summary>
+/// .NET's <see cref="Socket"/> under PacketAkka's actors, with nothing between: a read completes straight
+/// into the connection actor's mailbox, and a write goes to the kernel from the actor's own thread.
+/// </summary>
+internal sealed class SocketsTransport(TransportSettings settings) : ITransport
+{
+    private readonly BlockPool _pool = new(settings.SocketsReadSize);
+
+    public void Bind(IActorRef owner, IPEndPoint endpoint)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(endpoint);
+            socket.Listen(settings.Backlog);
+        }
+        catch (Exception e)
+        {
+            socket.Dispose();
+            owner.Tell(new SocketEvents.BindFailed(e));
+            return;
+        }
+        owner.Tell(new SocketEvents.Bound(new SocketsListener(socket, owner, this)));
+    }
+
+    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) => _ = ConnectAsync(owner, endpoint, cancel);
+
+    private async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose(); // the dialler gave up (connect timeout or close): nobody owns this socket
+            return;
+        }
+        catch (Exception e)
+        {
+            socket.Dispose();
+            owner.Tell(new SocketEvents.ConnectFailed(e));
+            return;
+        }
+        owner.Tell(new SocketEvents.Connected(Wrap(socket)));
+    }
+
+    /// <summary>A connected socket with this transport's options, ready for its owner.</summary>
+    internal SocketsConnection Wrap(Socket socket)
+    {
+        socket.NoDelay = settings.NoDelay;
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, settings.KeepAlive);
+        return new SocketsConnection(socket, _pool);
+    }
+
+    /// <summary>This transport's events are <see cref="SocketEvents"/> already.</summary>
+    public object Translate(object message, IActorRef sender) => message;
+
+    public void Dispose() => _pool.Dispose();
+}
