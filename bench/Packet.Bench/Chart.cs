@@ -5,29 +5,26 @@ namespace Packet.Bench;
 /// <summary>Draws the echo cells as ratios to the raw Socket baseline: one group of bars per cell.</summary>
 public static class Chart
 {
+    private static readonly Color[] Palette = [Colors.SteelBlue, Colors.DarkOrange, Colors.SeaGreen, Colors.MediumPurple];
+
     /// <param name="cells">Cell titles, in order.</param>
-    /// <param name="kestrel">Kestrel ÷ raw, per cell.</param>
-    /// <param name="akkaIo">PacketAkka on its Akka.IO transport ÷ raw, per cell.</param>
-    /// <param name="onKestrel">PacketAkka on its Kestrel transport ÷ raw, per cell.</param>
+    /// <param name="servers">Each server's name and its ÷ raw per cell, one bar per cell each.</param>
     /// <param name="path">Where to write the PNG.</param>
-    public static void Ratios(IReadOnlyList<string> cells, IReadOnlyList<double> kestrel, IReadOnlyList<double> akkaIo, IReadOnlyList<double> onKestrel, string path)
+    public static void Ratios(IReadOnlyList<string> cells, IReadOnlyList<(string Name, double[] Ratios)> servers, string path)
     {
         var plot = new Plot();
+        var group = servers.Count + 1;
         var bars = new List<Bar>();
         for (var i = 0; i < cells.Count; i++)
-        {
-            bars.Add(new Bar { Position = i * 4, Value = kestrel[i], FillColor = Colors.SteelBlue });
-            bars.Add(new Bar { Position = i * 4 + 1, Value = akkaIo[i], FillColor = Colors.DarkOrange });
-            bars.Add(new Bar { Position = i * 4 + 2, Value = onKestrel[i], FillColor = Colors.SeaGreen });
-        }
+            for (var s = 0; s < servers.Count; s++)
+                bars.Add(new Bar { Position = i * group + s, Value = servers[s].Ratios[i], FillColor = Palette[s % Palette.Length] });
         plot.Add.Bars(bars);
         plot.Add.HorizontalLine(1, 1, Colors.Gray, LinePattern.Dashed);
-        plot.Axes.Bottom.SetTicks(cells.Select((_, i) => i * 4 + 1.0).ToArray(), cells.Select(Wrap).ToArray());
+        plot.Axes.Bottom.SetTicks(cells.Select((_, i) => i * group + (servers.Count - 1) / 2.0).ToArray(), cells.Select(Wrap).ToArray());
         plot.Axes.Margins(bottom: 0);
         plot.Title("Echo cells as a ratio to a raw .NET Socket echo (1.0 = raw; memory: lower is better)");
         plot.YLabel("÷ raw");
-        plot.ShowLegend([new LegendItem { LabelText = "Kestrel", FillColor = Colors.SteelBlue }, new LegendItem { LabelText = "PacketAkka on Akka.IO", FillColor = Colors.DarkOrange },
-            new LegendItem { LabelText = "PacketAkka on Kestrel", FillColor = Colors.SeaGreen }], Alignment.UpperRight);
+        plot.ShowLegend(servers.Select((s, i) => new LegendItem { LabelText = s.Name, FillColor = Palette[i % Palette.Length] }).ToArray(), Alignment.UpperRight);
         plot.SavePng(path, 1100, 550);
     }
 

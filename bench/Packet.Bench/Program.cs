@@ -2,8 +2,8 @@
 //   dotnet run -c Release --project bench/Packet.Bench -- all
 // Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
-//   echo-server | echo-server-on-kestrel | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
-// (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-kestrel on packet.tcp.transport = kestrel)
+//   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
+// (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X)
 // The load generator, run by "all" in its own process:
 //   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
 // PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:
@@ -12,7 +12,7 @@
 //   worker-cells --seconds S [--runs N]   (each AskWorker run takes turns with a run of the ping-pong floor)
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
-//   soak [--seconds 60 | --minutes 10] [--transport akka-io|kestrel]
+//   soak [--seconds 60 | --minutes 10] [--transport akka-io|kestrel|sockets]
 using System.Text.Json;
 using Packet.Bench;
 using Packet.Bench.Load;
@@ -30,6 +30,9 @@ switch (mode)
         return 0;
     case "echo-server-on-kestrel":
         await PacketEchoServer.RunAsync(port, "kestrel");
+        return 0;
+    case "echo-server-on-sockets":
+        await PacketEchoServer.RunAsync(port, "sockets");
         return 0;
     case "raw-echo-server":
         await RawEchoServer.RunAsync(port);

@@ -8,7 +8,7 @@ namespace Packet.Bench.Load;
 /// <param name="Servers">The server modes it runs against.</param>
 public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBetter, string[] Servers)
 {
-    public static readonly string[] EchoServers = ["raw-echo-server", "kestrel-echo-server", "echo-server", "echo-server-on-kestrel"];
+    public static readonly string[] EchoServers = ["raw-echo-server", "kestrel-echo-server", "echo-server", "echo-server-on-kestrel", "echo-server-on-sockets"];
 
     /// <summary>The echo cells of issue 4's table, then the end-to-end worker cells.</summary>
     public static readonly Cell[] All =
