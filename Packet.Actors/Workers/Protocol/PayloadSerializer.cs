@@ -94,7 +94,9 @@ internal sealed class PayloadSerializer
             case TextTag:
                 return Encoding.UTF8.GetString(bytes[1..]);
             case BytesTag:
-                return bytes[1..].ToArray();
+                var copy = GC.AllocateUninitializedArray<byte>(bytes.Length - 1); // every byte is written next
+                bytes[1..].CopyTo(copy);
+                return copy;
             case ValueTag:
                 try
                 {
@@ -142,7 +144,7 @@ internal sealed class PayloadSerializer
     {
         if (length + 1 > MaxPayload)
             throw new PayloadException($"payload of {length + 1} bytes exceeds packet.workers.max-payload ({MaxPayload} bytes)");
-        var bytes = new byte[length + 1];
+        var bytes = GC.AllocateUninitializedArray<byte>(length + 1); // the caller writes every byte after the tag
         bytes[0] = tag;
         return bytes;
     }
