@@ -25,6 +25,17 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
+    public async Task A_WorkerHost_allocates_payloads_up_to_4_MiB_in_the_young_generation()
+    {
+        // The runtime keeps the threshold a little under the 4 MiB asked for (4,194,216 bytes on .NET 10).
+        var worker = (long)(await Reactor.AskWorkerAsync("echo_worker", "loh-threshold"))!;
+        Assert.InRange(worker, 4L * 1024 * 1024 - 1024, 4L * 1024 * 1024);
+
+        // The master's is the runtime's default (85,000 bytes): the setting is the WorkerHost's own.
+        Assert.True(Convert.ToInt64(GC.GetConfigurationVariables()["LOHThreshold"]) < 1024 * 1024);
+    }
+
+    [Fact]
     public async Task Killing_a_WorkerHost_fails_the_pending_ask_within_two_seconds_and_the_restarted_worker_answers()
     {
         var pid = (await Fixture.RunningAsync("echo_worker"))!.Value;

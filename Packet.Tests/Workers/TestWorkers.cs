@@ -15,6 +15,7 @@ public sealed class EchoWorker : Worker
     protected override object? ReceiveData(object? data) => data switch
     {
         "pid" => Environment.ProcessId,
+        "loh-threshold" => Convert.ToInt64(GC.GetConfigurationVariables()["LOHThreshold"]),
         "throw" => throw new InvalidOperationException("asked to throw"),
         "hang" => Hang(),
         string s when s.StartsWith("sleep:", StringComparison.Ordinal) => Sleep(int.Parse(s[6..]), s),
