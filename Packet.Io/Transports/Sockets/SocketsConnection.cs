@@ -8,9 +8,10 @@ namespace Packet.Io.Transports.Sockets;
 /// <summary>
 /// One socket, driven by its owner. A read first waits for data with a zero-byte receive, so an idle
 /// connection holds no buffer, then takes what is there into a pooled block lent to the owner until
-/// its next read. Writes are copied into a pooled array; a flush hands it to the kernel, which takes
-/// it at once unless its send buffer is full. Then the send finishes in the background and bytes
-/// written meanwhile go with the owner's next flush, which follows the <see cref="SocketEvents.Written"/>.
+/// its next read. Writes are copied into a pooled array; a flush hands it to the kernel from the owner's
+/// thread. What the kernel takes at once, the usual case, is acknowledged by <see cref="Flush"/>'s return
+/// value; when its send buffer is full the send finishes in the background and a
+/// <see cref="SocketEvents.Written"/> acknowledges it, and bytes written meanwhile go with the owner's next flush.
 /// </summary>
 internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocketConnection
 {
