@@ -16,24 +16,18 @@ namespace Packet.Io.Transports.Kestrel;
 /// them. One flush runs at a time: bytes written while a flush waits for Kestrel (its write buffer is
 /// full) go with the owner's next flush, which follows the <see cref="SocketEvents.Written"/> that ends the wait.
 /// </summary>
-internal sealed class KestrelSocket(ConnectionContext connection, int readSize) : ISocketConnection
+internal sealed class KestrelSocket(ConnectionContext connection, int readSize) : OwnedSocket, ISocketConnection
 {
-    private readonly Lock _gate = new();
-    private IActorRef _owner = ActorRefs.Nobody;
     private Task _reading = Task.CompletedTask;
     private SequencePosition? _lent;       // the end of the input handed to the owner, released at its next read
     private int _unflushed;                 // bytes written since the last flush
     private Task _flushing = Task.CompletedTask;
     private volatile bool _flushWaiting;    // cleared before the waiting flush's Written is told
     private volatile bool _stopped;         // Close or Abort was called; nothing more is written or read
-    private Task? _disposing;
-    private int _closedTold;
 
     public EndPoint RemoteEndPoint { get; } = connection.RemoteEndPoint!;
 
     public EndPoint LocalEndPoint { get; } = connection.LocalEndPoint!;
-
-    public void Register(IActorRef owner) => _owner = owner;
 
     public void ResumeReading() => _reading = ReadAsync();
 
@@ -57,12 +51,12 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
             if (buffer.IsEmpty)
             {
                 input.AdvanceTo(buffer.End);
-                if (result.IsCompleted) _owner.Tell(SocketEvents.PeerClosed.Instance);
+                if (result.IsCompleted) Owner.Tell(SocketEvents.PeerClosed.Instance);
                 return;
             }
             var taken = buffer.Slice(0, Math.Min(buffer.Length, readSize));
             _lent = taken.End; // published to the owner's next ResumeReading by the Tell
-            _owner.Tell(new SocketEvents.Received(taken));
+            Owner.Tell(new SocketEvents.Received(taken));
         }
         catch (Exception e)
         {
@@ -130,7 +124,7 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
         if (result.IsCompleted)
             TellClosed(ResetWhileWriting);
         else
-            _owner.Tell(new SocketEvents.Written(bytes));
+            Owner.Tell(new SocketEvents.Written(bytes));
     }
 
     private const string ResetWhileWriting = "the connection was reset while writing";
@@ -139,27 +133,18 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
     {
         if (_stopped) return;
         _stopped = true;
-        _ = CloseAsync(_flushing, _unflushed > 0);
+        var (flushing, unflushed) = (_flushing, _unflushed > 0);
         _unflushed = 0;
+        _ = CloseAsync(() => FinishAsync(flushing, unflushed));
     }
 
     /// <summary>Lets the waiting flush finish, sends the rest, then completes the output: Kestrel sends it and FIN, then closes the socket.</summary>
-    private async Task CloseAsync(Task flushing, bool unflushed)
+    private async Task FinishAsync(Task flushing, bool unflushed)
     {
-        string? error = null;
-        try
-        {
-            await flushing;
-            var output = connection.Transport.Output;
-            if (unflushed) await output.FlushAsync();
-            await output.CompleteAsync();
-        }
-        catch (Exception e)
-        {
-            error = e.Message;
-        }
-        await DisposeAsync();
-        TellClosed(error);
+        await flushing;
+        var output = connection.Transport.Output;
+        if (unflushed) await output.FlushAsync();
+        await output.CompleteAsync();
     }
 
     /// <summary>Resets the socket (linger 0 sends RST) and drops unsent output.</summary>
@@ -186,30 +171,11 @@ internal sealed class KestrelSocket(ConnectionContext connection, int readSize) 
         _ = AbortAsync();
     }
 
-    private async Task AbortAsync()
-    {
-        await DisposeAsync();
-        TellClosed(null);
-    }
-
-    /// <summary>Stops the read in progress, if any, then lets Kestrel finish and release the connection (once).</summary>
-    private Task DisposeAsync()
-    {
-        lock (_gate)
-        {
-            return _disposing ??= DisposeOnceAsync();
-        }
-    }
-
-    private async Task DisposeOnceAsync()
+    /// <summary>Stops the read in progress, if any, then lets Kestrel finish and release the connection.</summary>
+    protected override async Task ReleaseOnceAsync()
     {
         connection.Transport.Input.CancelPendingRead();
         await _reading;
         await connection.DisposeAsync();
-    }
-
-    private void TellClosed(string? error)
-    {
-        if (Interlocked.Exchange(ref _closedTold, 1) == 0) _owner.Tell(new SocketEvents.Closed(error));
     }
 }

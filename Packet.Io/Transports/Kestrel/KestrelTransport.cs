@@ -45,32 +45,13 @@ internal sealed class KestrelTransport : ITransport
     }
 
     /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
-    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) => _ = ConnectAsync(owner, endpoint, cancel);
-
-    private async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel)
-    {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
+        _ = Dialler.ConnectAsync(owner, endpoint, cancel, socket =>
         {
-            NoDelay = _settings.NoDelay,
-        };
-        try
-        {
+            socket.NoDelay = _settings.NoDelay;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, _settings.KeepAlive);
-            await socket.ConnectAsync(endpoint, cancel);
-        }
-        catch (OperationCanceledException)
-        {
-            socket.Dispose(); // the dialler gave up (connect timeout or close): nobody owns this socket
-            return;
-        }
-        catch (Exception e)
-        {
-            socket.Dispose();
-            owner.Tell(new SocketEvents.ConnectFailed(e));
-            return;
-        }
-        owner.Tell(new SocketEvents.Connected(new KestrelSocket(_dialled.Create(socket), _settings.KestrelReadSize)));
-    }
+            return new KestrelSocket(_dialled.Create(socket), _settings.KestrelReadSize);
+        });
 
     /// <summary>Kestrel's events are <see cref="SocketEvents"/> already.</summary>
     public object Translate(object message, IActorRef sender) => message;

@@ -13,10 +13,8 @@ namespace Packet.Io.Transports.Sockets;
 /// value; when its send buffer is full the send finishes in the background and a
 /// <see cref="SocketEvents.Written"/> acknowledges it, and bytes written meanwhile go with the owner's next flush.
 /// </summary>
-internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocketConnection
+internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSocket, ISocketConnection
 {
-    private readonly Lock _gate = new();
-    private IActorRef _owner = ActorRefs.Nobody;
     private Task _reading = Task.CompletedTask;
     private IMemoryOwner<byte>? _lent;     // the block handed to the owner, released at its next read
     private byte[]? _output;                // bytes written since the last flush, from ArrayPool
@@ -25,14 +23,10 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
     private volatile bool _sendWaiting;     // cleared before the waiting send's Written is told
     private volatile string? _sendFailed;
     private volatile bool _stopped;         // Close or Abort was called; nothing more is written or read
-    private Task? _disposing;
-    private int _closedTold;
 
     public EndPoint RemoteEndPoint { get; } = socket.RemoteEndPoint!;
 
     public EndPoint LocalEndPoint { get; } = socket.LocalEndPoint!;
-
-    public void Register(IActorRef owner) => _owner = owner;
 
     public void ResumeReading()
     {
@@ -53,12 +47,12 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
             if (read == 0)
             {
                 block.Dispose();
-                _owner.Tell(SocketEvents.PeerClosed.Instance);
+                Owner.Tell(SocketEvents.PeerClosed.Instance);
                 return;
             }
             _lent = block; // published to the owner's next ResumeReading by the Tell
             block = null;
-            _owner.Tell(new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read])));
+            Owner.Tell(new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read])));
         }
         catch (Exception e)
         {
@@ -130,7 +124,7 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
             ArrayPool<byte>.Shared.Return(buffer);
         }
         _sendWaiting = false;
-        _owner.Tell(new SocketEvents.Written(bytes));
+        Owner.Tell(new SocketEvents.Written(bytes));
     }
 
     public void Close()
@@ -138,26 +132,16 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
         if (_stopped) return;
         Flush();
         _stopped = true;
-        _ = CloseAsync();
+        _ = CloseAsync(FinishAsync);
     }
 
-    /// <summary>Lets the waiting send finish, sends the rest, then FIN, and closes the socket.</summary>
-    private async Task CloseAsync()
+    /// <summary>Lets the waiting send finish, sends the rest, then FIN.</summary>
+    private async Task FinishAsync()
     {
-        string? error = null;
-        try
-        {
-            await _sending;
-            if (_sendFailed is { } failed) throw new IOException(failed);
-            if (_unflushed > 0) await socket.SendAsync(_output.AsMemory(0, _unflushed), SocketFlags.None);
-            socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e)
-        {
-            error = e.Message;
-        }
-        await DisposeAsync();
-        TellClosed(error);
+        await _sending;
+        if (_sendFailed is { } failed) throw new IOException(failed);
+        if (_unflushed > 0) await socket.SendAsync(_output.AsMemory(0, _unflushed), SocketFlags.None);
+        socket.Shutdown(SocketShutdown.Send);
     }
 
     /// <summary>Resets the socket (linger 0 sends RST) and drops unsent output.</summary>
@@ -175,22 +159,8 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
         _ = AbortAsync();
     }
 
-    private async Task AbortAsync()
-    {
-        await DisposeAsync();
-        TellClosed(null);
-    }
-
-    /// <summary>Closes the socket, which ends a read or send in progress (once).</summary>
-    private Task DisposeAsync()
-    {
-        lock (_gate)
-        {
-            return _disposing ??= DisposeOnceAsync();
-        }
-    }
-
-    private async Task DisposeOnceAsync()
+    /// <summary>Closes the socket, which ends a read or send in progress.</summary>
+    protected override async Task ReleaseOnceAsync()
     {
         socket.Dispose();
         await _reading;
@@ -200,10 +170,5 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : ISocket
         _lent = null;
         _output = null;
         _unflushed = 0;
-    }
-
-    private void TellClosed(string? error)
-    {
-        if (Interlocked.Exchange(ref _closedTold, 1) == 0) _owner.Tell(new SocketEvents.Closed(error));
     }
 }

@@ -30,28 +30,9 @@ internal sealed class SocketsTransport(TransportSettings settings) : ITransport
         owner.Tell(new SocketEvents.Bound(new SocketsListener(socket, owner, this)));
     }
 
-    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) => _ = ConnectAsync(owner, endpoint, cancel);
-
-    private async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel)
-    {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(endpoint, cancel);
-        }
-        catch (OperationCanceledException)
-        {
-            socket.Dispose(); // the dialler gave up (connect timeout or close): nobody owns this socket
-            return;
-        }
-        catch (Exception e)
-        {
-            socket.Dispose();
-            owner.Tell(new SocketEvents.ConnectFailed(e));
-            return;
-        }
-        owner.Tell(new SocketEvents.Connected(Wrap(socket)));
-    }
+    /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
+    public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
+        _ = Dialler.ConnectAsync(owner, endpoint, cancel, Wrap);
 
     /// <summary>A connected socket with this transport's options, ready for its owner.</summary>
     internal SocketsConnection Wrap(Socket socket)

@@ -1,0 +1,35 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+
+namespace Packet.Io.Transports;
+
+/// <summary>Dials a plain <see cref="Socket"/> for the Kestrel and sockets transports.</summary>
+internal static class Dialler
+{
+    /// <summary>
+    /// Connects to <paramref name="endpoint"/>; <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/>
+    /// with the socket as <paramref name="wrap"/> makes it, or <see cref="SocketEvents.ConnectFailed"/>. A dial
+    /// given up through <paramref name="cancel"/> closes its socket and tells nothing: its owner has moved on.
+    /// </summary>
+    public static async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel, Func<Socket, ISocketConnection> wrap)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose();
+            return;
+        }
+        catch (Exception e)
+        {
+            socket.Dispose();
+            owner.Tell(new SocketEvents.ConnectFailed(e));
+            return;
+        }
+        owner.Tell(new SocketEvents.Connected(wrap(socket)));
+    }
+}
