@@ -9,10 +9,10 @@ namespace Packet.Io.Transports;
 /// actors above it are the same for every transport.
 /// </summary>
 /// <remarks>
-/// Two transports exist, chosen by <c>packet.tcp.transport</c>: Akka.IO's TCP actors (the default) and
-/// Kestrel's socket transport. Akka.IO answers with its own <c>Tcp</c> messages; the actors pass every
-/// message through <see cref="Translate"/> first, which turns those into <see cref="SocketEvents"/> in
-/// place, with no actor in between.
+/// Three transports exist, chosen by <c>packet.tcp.transport</c>: Akka.IO's TCP actors (the default),
+/// Kestrel's socket transport, and .NET's <c>Socket</c> directly. Akka.IO answers with its own <c>Tcp</c>
+/// messages; the actors pass every message through <see cref="Translate"/> first, which turns those into
+/// <see cref="SocketEvents"/> in place, with no actor in between.
 /// </remarks>
 internal interface ITransport : IDisposable
 {
