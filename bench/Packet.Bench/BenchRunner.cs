@@ -73,7 +73,7 @@ public static class BenchRunner
             var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
             double Ratio(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server).RatioToRaw ?? 0;
             Chart.Ratios(echo.Select(c => c.Title).ToArray(),
-                Columns.Where(c => c.Server != "raw-echo-server").Select(c => (c.Name, echo.Select(cell => Ratio(cell, c.Server)).ToArray())).ToArray(),
+                Cell.EchoColumns.Where(c => c.Server != "raw-echo-server").Select(c => (c.Name, echo.Select(cell => Ratio(cell, c.Server)).ToArray())).ToArray(),
                 Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
@@ -182,16 +182,6 @@ public static class BenchRunner
         return line is null ? throw new InvalidOperationException("a server ended without listening") : int.Parse(line[(line.LastIndexOf(':') + 1)..]);
     }
 
-    /// <summary>The echo table's columns: each server of <see cref="Cell.EchoServers"/>, PacketAkka's with its ratio to raw beside it.</summary>
-    private static readonly (string Server, string Name, bool Ratio)[] Columns =
-    [
-        ("raw-echo-server", "raw Socket", false),
-        ("kestrel-echo-server", "Kestrel", false),
-        ("echo-server", "PacketAkka on Akka.IO", true),
-        ("echo-server-on-kestrel", "PacketAkka on Kestrel", true),
-        ("echo-server-on-sockets", "PacketAkka on sockets", true),
-    ];
-
     private static string Markdown(List<Row> rows, List<WorkerRow> workerRows, bool quick, int runs, TimeSpan duration)
     {
         var text = new StringBuilder();
@@ -202,14 +192,15 @@ public static class BenchRunner
                         "then the servers of a cell take turns run by run, " +
                         "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn.");
         text.AppendLine();
-        text.AppendLine($"| cell | unit | {string.Join(" | ", Columns.Select(c => c.Ratio ? $"{c.Name} | ÷ raw" : c.Name))} |");
-        text.AppendLine($"|---|---|{string.Concat(Columns.Select(c => c.Ratio ? "---|---|" : "---|"))}");
+        // PacketAkka's columns carry their ratio to raw beside them.
+        text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? $"{c.Name} | ÷ raw" : c.Name))} |");
+        text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? "---|---|" : "---|"))}");
         foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
         {
             Row? Of(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server);
             string Ratio(string server) => Of(server)?.RatioToRaw is { } ratio ? $"{ratio:0.00}×" : "–";
             text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
-                            string.Join(" | ", Columns.Select(c => c.Ratio ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
+                            string.Join(" | ", Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
         }
         text.AppendLine();
         text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");

@@ -8,7 +8,20 @@ namespace Packet.Bench.Load;
 /// <param name="Servers">The server modes it runs against.</param>
 public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBetter, string[] Servers)
 {
-    public static readonly string[] EchoServers = ["raw-echo-server", "kestrel-echo-server", "echo-server", "echo-server-on-kestrel", "echo-server-on-sockets"];
+    /// <summary>The echo servers with their names in the results, in table order: the baselines, then PacketAkka on each transport.</summary>
+    public static readonly (string Server, string Name)[] EchoColumns =
+    [
+        ("raw-echo-server", "raw Socket"),
+        ("kestrel-echo-server", "Kestrel"),
+        ("echo-server", "PacketAkka on Akka.IO"),
+        ("echo-server-on-kestrel", "PacketAkka on Kestrel"),
+        ("echo-server-on-sockets", "PacketAkka on sockets"),
+    ];
+
+    public static readonly string[] EchoServers = EchoColumns.Select(c => c.Server).ToArray();
+
+    /// <summary>PacketAkka's own servers (the <c>echo-server</c> modes), as opposed to the baselines.</summary>
+    public static bool IsPacketAkka(string server) => server.StartsWith("echo-server", StringComparison.Ordinal);
 
     /// <summary>The echo cells of issue 4's table, then the end-to-end worker cells.</summary>
     public static readonly Cell[] All =
