@@ -78,6 +78,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private ByteString? _heldBack;
     private bool _readRequested;
     private bool _closing;
+    private Action? _teardown; // the socket's Close or Abort, run once the message that asked for it is handled
     private bool _peerFinished;
     private UnbindReason? _unbound;
     private long _lastActivity = Environment.TickCount64;
@@ -113,6 +114,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 RestartInactivityTimer();
                 Flush();
                 RequestRead();
+                TearDown();
                 break;
             case Dial dial:
                 _dialling = new CancellationTokenSource();
@@ -160,6 +162,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         var handled = base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
         Flush();
         RequestRead();
+        TearDown();
         return handled;
     }
 
@@ -447,8 +450,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         Timers.Cancel(ConnectTimedOut.Instance);
         if (_socket is { } socket)
         {
-            if (graceful) socket.Close();
-            else socket.Abort();
+            _teardown = graceful ? socket.Close : socket.Abort;
             Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
         }
         else
@@ -506,6 +508,18 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             _runtime.ReportError(_handler, e, name);
             Close(new UnbindReason(UnbindKind.HandlerException, $"{name} threw {e.GetType().Name}: {e.Message}", e), graceful: false);
         }
+    }
+
+    /// <summary>
+    /// Closes or resets the socket as <see cref="Close"/> asked, once the current message is handled: a
+    /// handler that closes its connection inside <c>ReceiveData</c> may go on reading its data, which stays
+    /// the transport's memory until then.
+    /// </summary>
+    private void TearDown()
+    {
+        if (_teardown is not { } teardown) return;
+        _teardown = null;
+        teardown();
     }
 
     private void Flush()

@@ -71,9 +71,12 @@ internal interface ISocketConnection
     /// </summary>
     int Flush();
 
-    /// <summary>Sends every byte written, then FIN; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
+    /// <summary>
+    /// Sends every byte written, then FIN; the owner gets <see cref="SocketEvents.Closed"/>. The owner calls it
+    /// between its messages, never while a handler reads received bytes, so the transport may free them.
+    /// </summary>
     void Close();
 
-    /// <summary>Resets the socket and discards queued output; the owner gets <see cref="SocketEvents.Closed"/>.</summary>
+    /// <summary>Resets the socket and discards queued output; the owner gets <see cref="SocketEvents.Closed"/>. Called as <see cref="Close"/> is.</summary>
     void Abort();
 }

@@ -165,9 +165,9 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSo
         socket.Dispose();
         await _reading;
         await _sending;
-        // Left to the GC rather than returned to their pools: the owner may still be reading the lent
-        // block inside the hook that closed the connection, and a last send may still hold the array.
+        _lent?.Dispose(); // the owner is done with it: it closes or resets only between messages
         _lent = null;
+        // Left to the GC rather than returned to its pool: a last send may still hold it.
         _output = null;
         _unflushed = 0;
     }
