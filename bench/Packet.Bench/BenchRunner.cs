@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Packet.Bench.Load;
+using Packet.Bench.Servers;
 
 namespace Packet.Bench;
 
@@ -31,10 +32,13 @@ public static class BenchRunner
     {
         var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
         if (quick) runs = 1;
+        var eventMachine = EventMachineEchoServer.InstalledVersion;
+        if (eventMachine is null) Console.Error.WriteLine("EventMachine is not installed (Debian: apt-get install ruby-eventmachine), so its column stays empty");
         var rows = new List<Row>();
         foreach (var cell in Cell.All)
         {
-            var measured = cell.Servers.ToDictionary(server => server, _ => new List<Row>());
+            var servers = cell.Servers.Where(server => server != EventMachineEchoServer.Name || eventMachine is not null).ToArray();
+            var measured = servers.ToDictionary(server => server, _ => new List<Row>());
             async Task TakeTurns(Dictionary<string, (Process Process, int Port)> started)
             {
                 foreach (var (server, (process, port)) in started)
@@ -43,17 +47,17 @@ public static class BenchRunner
             if (cell.Id == "idle")
             {
                 // Memory is read as RSS growth, so each idle run gets fresh servers.
-                for (var run = 0; run < runs; run++) await WithServersAsync(cell.Servers, TakeTurns);
+                for (var run = 0; run < runs; run++) await WithServersAsync(servers, TakeTurns);
             }
             else
             {
-                await WithServersAsync(cell.Servers, async started =>
+                await WithServersAsync(servers, async started =>
                 {
                     if (!quick) await WarmUpAsync(cell, started);
                     for (var run = 0; run < runs; run++) await TakeTurns(started);
                 });
             }
-            var raw = measured.GetValueOrDefault("raw-echo-server");
+            var raw = measured.GetValueOrDefault(Cell.RawServer);
             foreach (var (server, results) in measured)
             {
                 double? ratio = raw is null ? null : results.Zip(raw, (r, b) => r.Result.Value / b.Result.Value).Order().ElementAt(runs / 2);
@@ -64,7 +68,7 @@ public static class BenchRunner
         }
         var workerRows = await WorkerRowsAsync(duration, runs);
         foreach (var row in workerRows) Console.Error.WriteLine($"{"workers",-20} {row.Title,-42} {Format(row.Value),12} {row.Unit}");
-        var table = Markdown(rows, workerRows, quick, runs, duration);
+        var table = Markdown(rows, workerRows, quick, runs, duration, eventMachine);
         Console.WriteLine(table);
         if (!quick)
         {
@@ -73,7 +77,8 @@ public static class BenchRunner
             var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
             double Ratio(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server).RatioToRaw ?? 0;
             Chart.Ratios(echo.Select(c => c.Title).ToArray(),
-                Cell.EchoColumns.Where(c => c.Server != "raw-echo-server").Select(c => (c.Name, echo.Select(cell => Ratio(cell, c.Server)).ToArray())).ToArray(),
+                Cell.EchoColumns.Where(c => c.Server != Cell.RawServer && rows.Any(r => r.Server == c.Server))
+                    .Select(c => (c.Name, echo.Select(cell => Ratio(cell, c.Server)).ToArray())).ToArray(),
                 Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
@@ -88,7 +93,7 @@ public static class BenchRunner
             var started = new Dictionary<string, (Process Process, int Port)>();
             foreach (var server in servers)
             {
-                var process = StartSelf(server, "--port", "0");
+                var process = server == EventMachineEchoServer.Name ? Start(EventMachineEchoServer.StartInfo()) : StartSelf(server, "--port", "0");
                 processes.Add(process);
                 started[server] = (process, await ListeningPortAsync(process));
             }
@@ -158,14 +163,15 @@ public static class BenchRunner
     }
 
     /// <summary>Starts this program in another mode, as its own process, with its standard streams redirected.</summary>
-    internal static Process StartSelf(params string[] arguments)
+    internal static Process StartSelf(params string[] arguments) =>
+        Start(new ProcessStartInfo("dotnet", ["exec", typeof(BenchRunner).Assembly.Location, .. arguments]));
+
+    /// <summary>Starts a process with its standard streams redirected.</summary>
+    private static Process Start(ProcessStartInfo info)
     {
-        var info = new ProcessStartInfo("dotnet", ["exec", typeof(BenchRunner).Assembly.Location, .. arguments])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.RedirectStandardInput = true;
         return Process.Start(info)!;
     }
 
@@ -182,7 +188,7 @@ public static class BenchRunner
         return line is null ? throw new InvalidOperationException("a server ended without listening") : int.Parse(line[(line.LastIndexOf(':') + 1)..]);
     }
 
-    private static string Markdown(List<Row> rows, List<WorkerRow> workerRows, bool quick, int runs, TimeSpan duration)
+    private static string Markdown(List<Row> rows, List<WorkerRow> workerRows, bool quick, int runs, TimeSpan duration, string? eventMachine)
     {
         var text = new StringBuilder();
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
@@ -190,17 +196,21 @@ public static class BenchRunner
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
                         "servers and load generator on the same machine over 127.0.0.1, each in its own process. Each server first runs the cell for 2 s, unrecorded, to warm up; " +
                         "then the servers of a cell take turns run by run, " +
-                        "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn.");
+                        "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn. " +
+                        (eventMachine is null
+                            ? "EventMachine was not installed, so its column is empty (Debian: apt-get install ruby-eventmachine)."
+                            : $"The EventMachine echo ran on {eventMachine}, with epoll."));
         text.AppendLine();
-        // PacketAkka's columns carry their ratio to raw beside them.
-        text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? $"{c.Name} | ÷ raw" : c.Name))} |");
-        text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? "---|---|" : "---|"))}");
+        // Every column but the raw baseline carries its ratio to raw beside it.
+        bool Divided((string Server, string Name) column) => column.Server != Cell.RawServer;
+        text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{c.Name} | ÷ raw" : c.Name))} |");
+        text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Divided(c) ? "---|---|" : "---|"))}");
         foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
         {
             Row? Of(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server);
             string Ratio(string server) => Of(server)?.RatioToRaw is { } ratio ? $"{ratio:0.00}×" : "–";
             text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
-                            string.Join(" | ", Cell.EchoColumns.Select(c => Cell.IsPacketAkka(c.Server) ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
+                            string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
         }
         text.AppendLine();
         text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");

@@ -5,7 +5,7 @@ namespace Packet.Bench;
 /// <summary>Draws the echo cells as ratios to the raw Socket baseline: one group of bars per cell.</summary>
 public static class Chart
 {
-    private static readonly Color[] Palette = [Colors.SteelBlue, Colors.DarkOrange, Colors.SeaGreen, Colors.MediumPurple];
+    private static readonly Color[] Palette = [Colors.SteelBlue, Colors.FireBrick, Colors.DarkOrange, Colors.SeaGreen, Colors.MediumPurple];
 
     /// <param name="cells">Cell titles, in order.</param>
     /// <param name="servers">Each server's name and its ÷ raw per cell, one bar per cell each.</param>

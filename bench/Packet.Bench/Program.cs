@@ -4,6 +4,8 @@
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
 //   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
 // (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X)
+// The EventMachine baseline is a Ruby script, not a mode: ruby Servers/eventmachine-echo.rb --port N
+// ("all" runs it when Ruby and EventMachine are installed, and leaves its column empty when not).
 // The load generator, run by "all" in its own process:
 //   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
 // PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:

@@ -1,3 +1,5 @@
+using Packet.Bench.Servers;
+
 namespace Packet.Bench.Load;
 
 /// <summary>One measurement: what it runs, against which servers, in which unit.</summary>
@@ -11,8 +13,9 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
     /// <summary>The echo servers with their names in the results, in table order: the baselines, then PacketAkka on each transport.</summary>
     public static readonly (string Server, string Name)[] EchoColumns =
     [
-        ("raw-echo-server", "raw Socket"),
+        (RawServer, "raw Socket"),
         ("kestrel-echo-server", "Kestrel"),
+        (EventMachineEchoServer.Name, "EventMachine"),
         ("echo-server", "PacketAkka on Akka.IO"),
         ("echo-server-on-kestrel", "PacketAkka on Kestrel"),
         ("echo-server-on-sockets", "PacketAkka on sockets"),
@@ -20,8 +23,8 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
 
     public static readonly string[] EchoServers = EchoColumns.Select(c => c.Server).ToArray();
 
-    /// <summary>PacketAkka's own servers (the <c>echo-server</c> modes), as opposed to the baselines.</summary>
-    public static bool IsPacketAkka(string server) => server.StartsWith("echo-server", StringComparison.Ordinal);
+    /// <summary>The baseline every echo figure is divided by.</summary>
+    public const string RawServer = "raw-echo-server";
 
     /// <summary>The echo cells of issue 4's table, then the end-to-end worker cells.</summary>
     public static readonly Cell[] All =
