@@ -1,11 +1,16 @@
 // The seed's echo server: every byte a client sends comes straight back.
-//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT]
+//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|kestrel|sockets]
 // Try it with:  nc 127.0.0.1 11006
+using System.Text.Json;
+using Akka.Configuration;
 using Packet.Actors;
 using Packet.Io.Configuration;
 
 var (host, port) = SampleArgs.HostAndPort(args, "EchoServer");
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
+// --transport overrides echo-server.conf's packet.tcp.transport; a name that is none of the three fails at start.
+if (SampleArgs.Option(args, "--transport") is { } transport)
+    config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(transport)}").WithFallback(config);
 
 #region echo
 Reactor.Run(reactor =>
