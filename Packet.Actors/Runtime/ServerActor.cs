@@ -136,6 +136,9 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.BindFailed failed:
                 _runtime.Log.Error(failed.Cause, "server on {0} can no longer accept connections; those it has carry on", local);
                 return true;
+            case SocketEvents.AcceptFailed failed:
+                _runtime.Log.Warning("server on {0} cannot accept a connection ({1}); it tries again in {2} ms", local, failed.Cause.Message, failed.RetryIn.TotalMilliseconds);
+                return true;
             case ConnectionActor.Shutdown shutdown:
                 foreach (var group in Context.GetChildren()) group.Tell(shutdown);
                 return true;
@@ -171,7 +174,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.Connected refused:
                 refused.Socket.Abort();
                 return true;
-            case Stop or StopAccepting or ConnectionActor.Shutdown:
+            case Stop or StopAccepting or ConnectionActor.Shutdown or SocketEvents.AcceptFailed:
                 return true;
             default:
                 return false;

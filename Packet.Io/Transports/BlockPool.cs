@@ -46,8 +46,8 @@ internal sealed class BlockPool(int blockSize) : MemoryPool<byte>
     }
 
     /// <summary>
-    /// Gives Kestrel's <paramref name="options"/> a pool of <paramref name="blockSize"/> blocks per listener
-    /// or dialler. The options take a pool only through an internal property, which ASP.NET Core fills from
+    /// Gives Kestrel's connection factory <paramref name="options"/> a pool of <paramref name="blockSize"/> blocks.
+    /// The options take a pool only through an internal property, which ASP.NET Core fills from
     /// dependency injection; where a later framework lacks it, Kestrel keeps its own pool (a test pins it).
     /// </summary>
     internal static T Install<T>(T options, int blockSize) where T : class
@@ -56,7 +56,7 @@ internal sealed class BlockPool(int blockSize) : MemoryPool<byte>
         return options;
     }
 
-    /// <summary>Makes a pool per Kestrel listener or dialler.</summary>
+    /// <summary>Makes the pool of a Kestrel connection factory.</summary>
     internal sealed class Factory(int blockSize) : IMemoryPoolFactory<byte>
     {
         public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new BlockPool(blockSize);

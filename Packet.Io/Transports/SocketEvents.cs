@@ -12,6 +12,12 @@ internal static class SocketEvents
     /// <summary>Binding failed, or a bound listener stopped accepting because of an error; nothing listens.</summary>
     internal sealed record BindFailed(Exception Cause);
 
+    /// <summary>
+    /// An accept failed for want of a resource, such as file descriptors; the listener tries again after
+    /// <paramref name="RetryIn"/>, and the connection waits in the backlog meanwhile.
+    /// </summary>
+    internal sealed record AcceptFailed(Exception Cause, TimeSpan RetryIn);
+
     /// <summary>The listener is closed and its port free.</summary>
     internal sealed class Unbound
     {

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports.Kestrel;
@@ -17,44 +16,34 @@ namespace Packet.Io.Transports.Kestrel;
 internal sealed class KestrelTransport : ITransport
 {
     private readonly TransportSettings _settings;
-    private readonly SocketTransportFactory _listeners;
-    private readonly SocketConnectionContextFactory _dialled;
+    private readonly SocketConnectionContextFactory _connections;
 
     public KestrelTransport(TransportSettings settings)
     {
         _settings = settings;
-        _listeners = new SocketTransportFactory(
-            Options.Create(BlockPool.Install(new SocketTransportOptions { NoDelay = settings.NoDelay, Backlog = settings.Backlog }, settings.KestrelBlockSize)),
-            NullLoggerFactory.Instance);
-        _dialled = new SocketConnectionContextFactory(BlockPool.Install(new SocketConnectionFactoryOptions(), settings.KestrelBlockSize), NullLogger.Instance);
+        _connections = new SocketConnectionContextFactory(BlockPool.Install(new SocketConnectionFactoryOptions(), settings.KestrelBlockSize), NullLogger.Instance);
     }
 
-    public void Bind(IActorRef owner, IPEndPoint endpoint) => _ = BindAsync(owner, endpoint);
-
-    private async Task BindAsync(IActorRef owner, IPEndPoint endpoint)
-    {
-        try
-        {
-            var listener = await _listeners.BindAsync(endpoint);
-            owner.Tell(new SocketEvents.Bound(new KestrelListener(listener, owner, _settings)));
-        }
-        catch (Exception e)
-        {
-            owner.Tell(new SocketEvents.BindFailed(e));
-        }
-    }
+    /// <remarks>
+    /// The accept loop is PacketAkka's own (<see cref="Listener"/>), not Kestrel's listener, which retries a
+    /// failed accept at once, so it spins a core for as long as the process is out of file descriptors.
+    /// </remarks>
+    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, _settings.Backlog, Wrap);
 
     /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
-        _ = Dialler.ConnectAsync(owner, endpoint, cancel, socket =>
-        {
-            socket.NoDelay = _settings.NoDelay;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, _settings.KeepAlive);
-            return new KestrelSocket(_dialled.Create(socket), _settings.KestrelReadSize);
-        });
+        _ = Dialler.ConnectAsync(owner, endpoint, cancel, Wrap);
+
+    /// <summary>A connected socket, accepted or dialled, as a Kestrel connection with this transport's options.</summary>
+    private KestrelSocket Wrap(Socket socket)
+    {
+        socket.NoDelay = _settings.NoDelay;
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, _settings.KeepAlive);
+        return new KestrelSocket(_connections.Create(socket), _settings.KestrelReadSize);
+    }
 
     /// <summary>Kestrel's events are <see cref="SocketEvents"/> already.</summary>
     public object Translate(object message, IActorRef sender) => message;
 
-    public void Dispose() => _dialled.Dispose();
+    public void Dispose() => _connections.Dispose();
 }

@@ -13,29 +13,14 @@ internal sealed class SocketsTransport(TransportSettings settings) : ITransport
 {
     private readonly BlockPool _pool = new(settings.SocketsReadSize);
 
-    public void Bind(IActorRef owner, IPEndPoint endpoint)
-    {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(endpoint);
-            socket.Listen(settings.Backlog);
-        }
-        catch (Exception e)
-        {
-            socket.Dispose();
-            owner.Tell(new SocketEvents.BindFailed(e));
-            return;
-        }
-        owner.Tell(new SocketEvents.Bound(new SocketsListener(socket, owner, this)));
-    }
+    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, settings.Backlog, Wrap);
 
     /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
         _ = Dialler.ConnectAsync(owner, endpoint, cancel, Wrap);
 
     /// <summary>A connected socket with this transport's options, ready for its owner.</summary>
-    internal SocketsConnection Wrap(Socket socket)
+    private SocketsConnection Wrap(Socket socket)
     {
         socket.NoDelay = settings.NoDelay;
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, settings.KeepAlive);
