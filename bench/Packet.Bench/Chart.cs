@@ -21,7 +21,8 @@ public static class Chart
         plot.Add.Bars(bars);
         plot.Add.HorizontalLine(1, 1, Colors.Gray, LinePattern.Dashed);
         plot.Axes.Bottom.SetTicks(cells.Select((_, i) => i * group + (servers.Count - 1) / 2.0).ToArray(), cells.Select(Wrap).ToArray());
-        plot.Axes.Margins(bottom: 0);
+        // Head room above the tallest bar, so the legend in the corner covers none.
+        plot.Axes.SetLimitsY(0, Math.Max(1, servers.Max(s => s.Ratios.DefaultIfEmpty(0).Max())) * 1.35);
         plot.Title("Echo cells as a ratio to a raw .NET Socket echo (1.0 = raw; memory: lower is better)");
         plot.YLabel("÷ raw");
         plot.ShowLegend(servers.Select((s, i) => new LegendItem { LabelText = s.Name, FillColor = Palette[i % Palette.Length] }).ToArray(), Alignment.UpperRight);
