@@ -20,10 +20,10 @@ namespace Packet.Io.Transports;
 internal sealed class Listener : ISocketListener
 {
     /// <summary>The pause after the first accept of a run of failures.</summary>
-    internal static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(5);
 
     /// <summary>The longest pause between accepts that fail.</summary>
-    internal static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(1);
 
     private readonly Socket _listener;
     private readonly IActorRef _owner;
@@ -75,7 +75,7 @@ internal sealed class Listener : ISocketListener
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
-                continue;
+                continue; // the peer gave up before its connection was accepted
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
