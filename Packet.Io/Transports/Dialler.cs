@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports;
 
@@ -9,10 +10,10 @@ internal static class Dialler
 {
     /// <summary>
     /// Connects to <paramref name="endpoint"/>; <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/>
-    /// with the socket as <paramref name="wrap"/> makes it, or <see cref="SocketEvents.ConnectFailed"/>. A dial
+    /// with the socket, given <paramref name="settings"/>' socket options, as <paramref name="wrap"/> makes it, or <see cref="SocketEvents.ConnectFailed"/>. A dial
     /// given up through <paramref name="cancel"/> closes its socket and tells nothing: its owner has moved on.
     /// </summary>
-    public static async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, CancellationToken cancel, Func<Socket, ISocketConnection> wrap)
+    public static async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, TransportSettings settings, CancellationToken cancel, Func<Socket, ISocketConnection> wrap)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -30,6 +31,7 @@ internal static class Dialler
             owner.Tell(new SocketEvents.ConnectFailed(e));
             return;
         }
+        OwnedSocket.SetOptions(socket, settings);
         owner.Tell(new SocketEvents.Connected(wrap(socket)));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports;
 
@@ -27,14 +28,16 @@ internal sealed class Listener : ISocketListener
 
     private readonly Socket _listener;
     private readonly IActorRef _owner;
+    private readonly TransportSettings _settings;
     private readonly Func<Socket, ISocketConnection> _wrap;
     private readonly CancellationTokenSource _unbinding = new();
     private readonly Task _accepting;
 
-    private Listener(Socket listener, IActorRef owner, Func<Socket, ISocketConnection> wrap)
+    private Listener(Socket listener, IActorRef owner, TransportSettings settings, Func<Socket, ISocketConnection> wrap)
     {
         _listener = listener;
         _owner = owner;
+        _settings = settings;
         _wrap = wrap;
         LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
         _accepting = AcceptAsync();
@@ -43,16 +46,17 @@ internal sealed class Listener : ISocketListener
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>
-    /// Listens on <paramref name="endpoint"/>; <paramref name="owner"/> gets <see cref="SocketEvents.Bound"/> or
-    /// <see cref="SocketEvents.BindFailed"/>, then each accepted socket as <paramref name="wrap"/> makes it.
+    /// Listens on <paramref name="endpoint"/> with <paramref name="settings"/>' backlog; <paramref name="owner"/> gets
+    /// <see cref="SocketEvents.Bound"/> or <see cref="SocketEvents.BindFailed"/>, then each accepted socket, with the
+    /// settings' socket options, as <paramref name="wrap"/> makes it.
     /// </summary>
-    public static void Bind(IActorRef owner, IPEndPoint endpoint, int backlog, Func<Socket, ISocketConnection> wrap)
+    public static void Bind(IActorRef owner, IPEndPoint endpoint, TransportSettings settings, Func<Socket, ISocketConnection> wrap)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             socket.Bind(endpoint);
-            socket.Listen(backlog);
+            socket.Listen(settings.Backlog);
         }
         catch (Exception e)
         {
@@ -60,7 +64,7 @@ internal sealed class Listener : ISocketListener
             owner.Tell(new SocketEvents.BindFailed(e));
             return;
         }
-        owner.Tell(new SocketEvents.Bound(new Listener(socket, owner, wrap)));
+        owner.Tell(new SocketEvents.Bound(new Listener(socket, owner, settings, wrap)));
     }
 
     private async Task AcceptAsync()
@@ -100,6 +104,7 @@ internal sealed class Listener : ISocketListener
             ISocketConnection connection;
             try
             {
+                OwnedSocket.SetOptions(socket, _settings);
                 connection = _wrap(socket);
             }
             catch (SocketException)

@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using Akka.Actor;
+using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports;
 
@@ -11,6 +13,13 @@ internal abstract class OwnedSocket
     private readonly Lock _gate = new();
     private Task? _releasing;
     private int _closedTold;
+
+    /// <summary>Gives a connected socket, accepted or dialled, <c>packet.tcp</c>'s socket options, before it is wrapped.</summary>
+    public static void SetOptions(Socket socket, TransportSettings settings)
+    {
+        socket.NoDelay = settings.NoDelay;
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, settings.KeepAlive);
+    }
 
     /// <summary>The actor this socket's events go to.</summary>
     protected IActorRef Owner { get; private set; } = ActorRefs.Nobody;

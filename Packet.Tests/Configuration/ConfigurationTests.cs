@@ -72,11 +72,7 @@ public sealed class ConfigurationTests
     [Fact]
     public void Inconsistent_water_marks_are_refused()
     {
-        var config = ConfigurationFactory.ParseString("packet.tcp.backpressure.low-water-mark = 2 MiB").WithFallback(Reactor.DefaultConfig);
-
-        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
-
-        Assert.Contains("low-water-mark <= high-water-mark", error.Message);
+        Assert.Contains("low-water-mark <= high-water-mark", TransportRefusal("packet.tcp.backpressure.low-water-mark = 2 MiB"));
     }
 
     [Theory]
@@ -86,22 +82,18 @@ public sealed class ConfigurationTests
     [InlineData("sockets.read-size", "2 MiB")]
     public void A_pooled_block_size_out_of_range_is_refused(string key, string size)
     {
-        var config = ConfigurationFactory.ParseString($"packet.tcp.{key} = {size}").WithFallback(Reactor.DefaultConfig);
-
-        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
-
-        Assert.Contains($"'packet.tcp.{key}' must be between 4 KiB and 1 MiB", error.Message);
+        Assert.Contains($"'packet.tcp.{key}' must be between 4 KiB and 1 MiB", TransportRefusal($"packet.tcp.{key} = {size}"));
     }
 
     [Fact]
     public void An_unknown_transport_is_refused_with_the_names_it_may_take()
     {
-        var config = ConfigurationFactory.ParseString("packet.tcp.transport = epoll").WithFallback(Reactor.DefaultConfig);
-
-        var error = Assert.Throws<ConfigurationException>(() => TransportSettings.From(config));
-
-        Assert.Contains("must be \"akka-io\", \"kestrel\" or \"sockets\", not \"epoll\"", error.Message);
+        Assert.Contains("must be \"akka-io\", \"kestrel\" or \"sockets\", not \"epoll\"", TransportRefusal("packet.tcp.transport = epoll"));
     }
+
+    /// <summary>The message the transport settings are refused with when <paramref name="hocon"/> overrides the defaults.</summary>
+    private static string TransportRefusal(string hocon) =>
+        Assert.Throws<ConfigurationException>(() => TransportSettings.From(ConfigurationFactory.ParseString(hocon).WithFallback(Reactor.DefaultConfig))).Message;
 
     [Theory]
     [InlineData("echo-server.conf")]

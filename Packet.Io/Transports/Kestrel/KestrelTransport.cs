@@ -28,19 +28,14 @@ internal sealed class KestrelTransport : ITransport
     /// The accept loop is PacketAkka's own (<see cref="Listener"/>), not Kestrel's listener, which retries a
     /// failed accept at once, so it spins a core for as long as the process is out of file descriptors.
     /// </remarks>
-    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, _settings.Backlog, Wrap);
+    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, _settings, Wrap);
 
     /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
-        _ = Dialler.ConnectAsync(owner, endpoint, cancel, Wrap);
+        _ = Dialler.ConnectAsync(owner, endpoint, _settings, cancel, Wrap);
 
-    /// <summary>A connected socket, accepted or dialled, as a Kestrel connection with this transport's options.</summary>
-    private KestrelSocket Wrap(Socket socket)
-    {
-        socket.NoDelay = _settings.NoDelay;
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, _settings.KeepAlive);
-        return new KestrelSocket(_connections.Create(socket), _settings.KestrelReadSize);
-    }
+    /// <summary>A connected socket, accepted or dialled, as a Kestrel connection.</summary>
+    private KestrelSocket Wrap(Socket socket) => new(_connections.Create(socket), _settings.KestrelReadSize);
 
     /// <summary>Kestrel's events are <see cref="SocketEvents"/> already.</summary>
     public object Translate(object message, IActorRef sender) => message;

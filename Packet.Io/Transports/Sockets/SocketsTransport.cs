@@ -13,19 +13,14 @@ internal sealed class SocketsTransport(TransportSettings settings) : ITransport
 {
     private readonly BlockPool _pool = new(settings.SocketsReadSize);
 
-    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, settings.Backlog, Wrap);
+    public void Bind(IActorRef owner, IPEndPoint endpoint) => Listener.Bind(owner, endpoint, settings, Wrap);
 
     /// <remarks>The owner cancels when it gives up, after <paramref name="timeout"/> or earlier, which ends the connect here.</remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
-        _ = Dialler.ConnectAsync(owner, endpoint, cancel, Wrap);
+        _ = Dialler.ConnectAsync(owner, endpoint, settings, cancel, Wrap);
 
-    /// <summary>A connected socket with this transport's options, ready for its owner.</summary>
-    private SocketsConnection Wrap(Socket socket)
-    {
-        socket.NoDelay = settings.NoDelay;
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, settings.KeepAlive);
-        return new SocketsConnection(socket, _pool);
-    }
+    /// <summary>A connected socket, accepted or dialled, ready for its owner.</summary>
+    private SocketsConnection Wrap(Socket socket) => new(socket, _pool);
 
     /// <summary>This transport's events are <see cref="SocketEvents"/> already.</summary>
     public object Translate(object message, IActorRef sender) => message;
