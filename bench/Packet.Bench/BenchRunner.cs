@@ -20,8 +20,15 @@ public static class BenchRunner
     /// <param name="Result">The median run's figures.</param>
     /// <param name="CpuMicrosPerMessage">The server's CPU time per message in that run.</param>
     /// <param name="PeakRssKiB">The server's peak resident memory.</param>
-    /// <param name="RatioToRaw">The median over runs of this run's value ÷ the raw baseline's run in the same turn.</param>
-    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB, double? RatioToRaw = null);
+    /// <param name="TurnRatios">Each run's value ÷ the raw baseline's run in the same turn, in ascending order; empty for raw itself.</param>
+    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB, double[]? TurnRatios = null)
+    {
+        /// <summary>The median of <see cref="TurnRatios"/>: this server's ÷ raw.</summary>
+        public double? RatioToRaw => TurnRatios is { Length: > 0 } ratios ? ratios[ratios.Length / 2] : null;
+
+        /// <summary>The lowest and highest of <see cref="TurnRatios"/>, which show how far the noise moved ÷ raw.</summary>
+        public (double Low, double High)? Turns => TurnRatios is { Length: > 0 } ratios ? (ratios[0], ratios[^1]) : null;
+    }
 
     /// <summary>
     /// Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine
@@ -60,8 +67,8 @@ public static class BenchRunner
             var raw = measured.GetValueOrDefault(Cell.RawServer);
             foreach (var (server, results) in measured)
             {
-                double? ratio = raw is null ? null : results.Zip(raw, (r, b) => r.Result.Value / b.Result.Value).Order().ElementAt(runs / 2);
-                var median = results.OrderBy(r => r.Result.Value).ElementAt(runs / 2) with { RatioToRaw = ratio };
+                var ratios = raw is null || server == Cell.RawServer ? null : results.Zip(raw, (r, b) => r.Result.Value / b.Result.Value).Order().ToArray();
+                var median = results.OrderBy(r => r.Result.Value).ElementAt(runs / 2) with { TurnRatios = ratios };
                 rows.Add(median);
                 Console.Error.WriteLine($"{server,-22} {cell.Title,-42} {Format(median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", results.Select(r => Format(r.Result.Value)))})");
             }
@@ -75,10 +82,12 @@ public static class BenchRunner
             Directory.CreateDirectory(resultsFolder);
             await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table + "\n![echo cells as ratios to raw](echo-ratios.png)\n");
             var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
-            double Ratio(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server).RatioToRaw ?? 0;
+            Row Of(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server);
             Chart.Ratios(echo.Select(c => c.Title).ToArray(),
                 Cell.EchoColumns.Where(c => c.Server != Cell.RawServer && rows.Any(r => r.Server == c.Server))
-                    .Select(c => (c.Name, echo.Select(cell => Ratio(cell, c.Server)).ToArray())).ToArray(),
+                    .Select(c => (c.Name,
+                        echo.Select(cell => Of(cell, c.Server).RatioToRaw ?? 0).ToArray(),
+                        echo.Select(cell => Of(cell, c.Server).Turns ?? (0, 0)).ToArray())).ToArray(),
                 Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
@@ -194,8 +203,8 @@ public static class BenchRunner
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
         text.AppendLine();
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
-                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. Each server first runs the cell for 2 s, unrecorded, to warm up; " +
-                        "then the servers of a cell take turns run by run, " +
+                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. " +
+                        (quick ? "The servers of a cell take turns run by run, " : $"Each server first runs the cell for {WarmUp.TotalSeconds:0} s, unrecorded, to warm up; then the servers of a cell take turns run by run, ") +
                         "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn. " +
                         (eventMachine is null
                             ? "EventMachine was not installed, so its column is empty (Debian: apt-get install ruby-eventmachine)."
@@ -213,10 +222,12 @@ public static class BenchRunner
                             string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
         }
         text.AppendLine();
-        text.AppendLine("| cell | server | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");
-        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine($"The ÷ raw of a single turn moves with the machine's noise; the column \"÷ raw per turn\" gives the lowest and highest of the {runs} turn{(runs == 1 ? "" : "s")}.");
+        text.AppendLine();
+        text.AppendLine("| cell | server | ÷ raw per turn | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var row in rows.Where(r => r.Result.P50 is not null))
-            text.AppendLine($"| {row.Cell.Title} | {row.Server} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
+            text.AppendLine($"| {row.Cell.Title} | {row.Server} | {(row.Turns is var (low, high) ? $"{low:0.00}–{high:0.00}" : "–")} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
         text.AppendLine();
         text.AppendLine("The floor beside each AskWorker cell is a raw Akka.Remote ping-pong between two processes (Hyperion, the serializer of worker payloads) " +
                         "with as many messages in flight; each AskWorker run is followed by a floor run, and ÷ floor is the median of those pairs' ratios.");
