@@ -20,7 +20,7 @@ public static class BenchRunner
     /// <param name="Result">The median run's figures.</param>
     /// <param name="CpuMicrosPerMessage">The server's CPU time per message in that run.</param>
     /// <param name="PeakRssKiB">The server's peak resident memory.</param>
-    /// <param name="TurnRatios">Each run's value ÷ the raw baseline's run in the same turn, in ascending order; empty for raw itself.</param>
+    /// <param name="TurnRatios">Each run's value ÷ the raw baseline's run in the same turn, in ascending order; null for raw itself.</param>
     private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB, double[]? TurnRatios = null)
     {
         /// <summary>The median of <see cref="TurnRatios"/>: this server's ÷ raw.</summary>

@@ -32,7 +32,7 @@ public static class Chart
             }
         plot.Add.HorizontalLine(1, 1, Colors.Gray, LinePattern.Dashed);
         plot.Axes.Bottom.SetTicks(cells.Select((_, i) => i * group + (servers.Count - 1) / 2.0).ToArray(), cells.Select(Wrap).ToArray());
-        // Head room above the tallest bar, so the legend in the corner covers none.
+        // Head room above the highest turn, so the legend in the corner covers no bar or line.
         plot.Axes.SetLimitsY(0, Math.Max(1, servers.Max(s => s.Turns.Select(t => t.High).DefaultIfEmpty(0).Max())) * 1.35);
         plot.Title("Echo cells as a ratio to a raw .NET Socket echo (1.0 = raw; memory: lower is better; lines: lowest to highest turn)");
         plot.YLabel("÷ raw");
