@@ -230,14 +230,14 @@ public static class BenchRunner
             text.AppendLine($"| {row.Cell.Title} | {row.Server} | {(row.Turns is var (low, high) ? $"{low:0.00}–{high:0.00}" : "–")} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
         text.AppendLine();
         text.AppendLine("The floor beside each AskWorker cell is a raw Akka.Remote ping-pong between two processes (Hyperion, the serializer of worker payloads) " +
-                        "with as many messages in flight; each AskWorker run is followed by a floor run, and ÷ floor is the median of those pairs' ratios.");
+                        "with as many messages in flight; each AskWorker run is followed by a floor run, ÷ floor is the median of those pairs' ratios, and ÷ floor per turn gives the lowest and highest pair.");
         text.AppendLine();
-        text.AppendLine("| worker cell | unit | value | p50 µs | p99 µs | floor | ÷ floor |");
-        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine("| worker cell | unit | value | p50 µs | p99 µs | floor | ÷ floor | ÷ floor per turn |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var row in rows.Where(r => r.Server == "worker-echo-server"))
-            text.AppendLine($"| TCP {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | – | – |");
+            text.AppendLine($"| TCP {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | – | – | – |");
         foreach (var row in workerRows)
-            text.AppendLine($"| {row.Title} | {row.Unit} | {Format(row.Value)} | {Format(row.P50)} | {Format(row.P99)} | {Format(row.Floor)} | {(row.Ratio is { } r ? $"{r:0.00}×" : "–")} |");
+            text.AppendLine($"| {row.Title} | {row.Unit} | {Format(row.Value)} | {Format(row.P50)} | {Format(row.P99)} | {Format(row.Floor)} | {(row.Ratio is { } r ? $"{r:0.00}×" : "–")} | {(row is { LowestRatio: { } low, HighestRatio: { } high } ? $"{low:0.00}–{high:0.00}" : "–")} |");
         return text.ToString();
     }
 

@@ -17,7 +17,10 @@ namespace Packet.Bench.Load;
 /// <param name="P99">The median run's 99th-percentile round trip, in microseconds.</param>
 /// <param name="Floor">The ping-pong's median rate, in the same unit.</param>
 /// <param name="Ratio">The median over runs of this run's value ÷ the ping-pong run right after it.</param>
-public sealed record WorkerRow(string Title, string Unit, double Value, double? P50, double? P99, double? Floor = null, double? Ratio = null);
+/// <param name="LowestRatio">The lowest of those per-run ratios.</param>
+/// <param name="HighestRatio">The highest of those per-run ratios.</param>
+public sealed record WorkerRow(string Title, string Unit, double Value, double? P50, double? P99, double? Floor = null, double? Ratio = null,
+    double? LowestRatio = null, double? HighestRatio = null);
 
 /// <summary>
 /// The worker cells: AskWorker round trips through a real WorkerHost, each run followed by a run of
@@ -74,8 +77,9 @@ public static class WorkerCells
             floors.Add(await MeasureAsync(parallel, duration, floor));
         }
         var median = asks.OrderBy(m => m.Rate).ElementAt(runs / 2);
-        var ratio = asks.Zip(floors, (a, f) => a.Rate / f.Rate).Order().ElementAt(runs / 2);
-        return new WorkerRow(title, unit, median.Rate * unitsPerRoundTrip, median.P50, median.P99, floors.Select(f => f.Rate).Order().ElementAt(runs / 2) * unitsPerRoundTrip, ratio);
+        var ratios = asks.Zip(floors, (a, f) => a.Rate / f.Rate).Order().ToArray();
+        return new WorkerRow(title, unit, median.Rate * unitsPerRoundTrip, median.P50, median.P99, floors.Select(f => f.Rate).Order().ElementAt(runs / 2) * unitsPerRoundTrip,
+            ratios[runs / 2], ratios[0], ratios[^1]);
     }
 
     private sealed record Measurement(double Rate, double? P50, double? P99);
