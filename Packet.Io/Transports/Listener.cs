@@ -116,12 +116,16 @@ internal sealed class Listener : ISocketListener
         }
     }
 
-    public void Unbind() => _ = UnbindAsync();
-
-    private async Task UnbindAsync()
+    /// <summary>Closes the listening socket before it returns, so the port refuses connections at once; the owner then gets <see cref="SocketEvents.Unbound"/>.</summary>
+    public void Unbind()
     {
-        await _unbinding.CancelAsync();
+        _unbinding.Cancel(); // first, so the accept loop ends quietly instead of reporting the closed socket
         _listener.Dispose();
+        _ = UnboundAsync();
+    }
+
+    private async Task UnboundAsync()
+    {
         await _accepting;
         _unbinding.Dispose();
         _owner.Tell(SocketEvents.Unbound.Instance);
