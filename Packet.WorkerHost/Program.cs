@@ -48,14 +48,17 @@ await using var reactor = Reactor.Start(config);
 var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
 reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");
 
-// End of standard input means the master is gone. The wait blocks, so it gets a thread of its own
-// rather than one of the thread pool's, which the actors run on.
+// End of standard input means the master is gone, or that its stopping reactor ends its hosts. The
+// wait blocks, so it gets a thread of its own rather than one of the thread pool's, which the actors run on.
+const string MasterClosedPipe = "the master closed its end of the pipe";
 new Thread(() =>
 {
     while (Console.In.ReadLine() is not null) { }
-    outcome.TrySetResult("the master closed its end of the pipe");
+    outcome.TrySetResult(MasterClosedPipe);
 }) { IsBackground = true, Name = "master watch" }.Start();
 
 var reason = await outcome.Task;
-Console.Error.WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
+// A stopping reactor ends its hosts by closing the pipe: that stop is news (stdout, logged as info),
+// every other one a problem (stderr, logged as a warning).
+(reason == MasterClosedPipe ? Console.Out : Console.Error).WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
 return reason is not null && reason.StartsWith("refused", StringComparison.Ordinal) ? 4 : 0;

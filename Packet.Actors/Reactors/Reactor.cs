@@ -150,8 +150,9 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>
     /// The shutdown, in order: stop accepting (new connections are reset); let worker asks in flight be
     /// answered (up to <c>drain-timeout</c>); close every connection gracefully with
-    /// <see cref="UnbindKind.Shutdown"/> (up to <c>drain-timeout</c> again); end the actor system, which
-    /// closes the listening sockets and stops every WorkerHost.
+    /// <see cref="UnbindKind.Shutdown"/> (up to <c>drain-timeout</c> again); ask every WorkerHost to end on
+    /// its own, so its link closes cleanly instead of being reported dropped; end the actor system, which
+    /// closes the listening sockets and kills any WorkerHost still there.
     /// </summary>
     private async Task StopCoreAsync()
     {
@@ -161,6 +162,17 @@ public sealed class Reactor : IAsyncDisposable
         _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
         if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout).ConfigureAwait(false))
             System.Log.Warning("stopping with {0} connections still closing after packet.reactor.drain-timeout ({1})", ConnectionCount, _drainTimeout);
+        if (_runtime.WorkersActor is { } workers)
+        {
+            try
+            {
+                await workers.Ask(WorkersActor.EndAll.Instance, WorkersRuntime.Settings.StartTimeout + ProxyActor.EndTimeout).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                System.Log.Warning("stopping with WorkerHosts that did not end in time ({0}); they are killed", e.Message);
+            }
+        }
         await System.Terminate().ConfigureAwait(false);
         _runtime.Transport.Dispose();
         _runtime.Workers?.CloseLogs();

@@ -16,4 +16,11 @@ internal interface IWorkerHost : IDisposable
 
     /// <summary>Ends the worker at once; its exit is reported as usual.</summary>
     void Kill();
+
+    /// <summary>
+    /// Asks the worker to end on its own, as a stopping reactor does: a WorkerHost process sees its
+    /// standard input close, stops its worker and exits, so Akka.Remote closes the link cleanly instead
+    /// of reporting it dropped. Its exit is reported as usual; the caller kills it if it takes too long.
+    /// </summary>
+    void End();
 }

@@ -36,5 +36,8 @@ internal sealed class InProcessWorkerHost : IWorkerHost
 
     public void Kill() => _system.Stop(_actor);
 
+    /// <summary>In process there is no link to close cleanly: the same as <see cref="Kill"/>.</summary>
+    public void End() => Kill();
+
     public void Dispose() => Kill();
 }

@@ -26,11 +26,19 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker, watched when <paramref name="Lasting"/>.</summary>
     internal sealed record Ask(long RequestId, byte[] Payload, bool Lasting);
 
-    /// <summary>Stop the instance for good; answered with <see cref="Deleted"/> once its process is gone.</summary>
-    internal sealed class Delete
+    /// <summary>
+    /// Stop the instance for good; answered with <see cref="Deleted"/> once its process is gone. With
+    /// <paramref name="Gracefully"/> (the reactor is stopping) an idle instance's process is asked to end on
+    /// its own (<see cref="IWorkerHost.End"/>) and killed only if it is still there after <see cref="EndTimeout"/>;
+    /// otherwise, or while it still holds asks (they outlived the reactor's drain), it is killed at once.
+    /// </summary>
+    internal sealed record Delete(bool Gracefully)
     {
-        public static readonly Delete Instance = new();
+        public static readonly Delete Now = new(false);
     }
+
+    /// <summary>How long a WorkerHost asked to end on its own may take before it is killed.</summary>
+    internal static readonly TimeSpan EndTimeout = TimeSpan.FromSeconds(5);
 
     internal sealed class Deleted
     {
@@ -62,6 +70,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private sealed class StartTimedOut
     {
         public static readonly StartTimedOut Instance = new();
+    }
+
+    private sealed class EndTimedOut
+    {
+        public static readonly EndTimedOut Instance = new();
     }
 
     private sealed class Sweep
@@ -231,9 +244,13 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case Exited exited when exited.HostId == _process?.Id:
-                _log.Info("worker {0} deleted (host {1} exited)", Label, exited.HostId);
+                _log.Info("worker {0} deleted (host {1} exited with code {2})", Label, exited.HostId, exited.ExitCode);
                 requester.Tell(Deleted.Instance);
                 Context.Stop(Self);
+                return true;
+            case EndTimedOut:
+                _log.Warning("worker {0} did not end within {1} of being asked; killing its process", Label, EndTimeout);
+                _process?.Kill();
                 return true;
             case Delete:
                 return true;
@@ -265,7 +282,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case Sweep:
                 ExpireAsks();
                 return true;
-            case Delete:
+            case Delete delete:
+                var idle = _pending.Count == 0; // asks that outlived the reactor's drain: likely hung, so it is killed
                 FailAll($"worker {Label} was deleted");
                 Timers.Cancel(Restart.Instance);
                 Timers.Cancel(StartTimedOut.Instance);
@@ -277,7 +295,15 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 }
                 var requester = Sender;
                 Context.Become(m => Deleting(requester, m));
-                _process.Kill();
+                if (delete.Gracefully && idle)
+                {
+                    Timers.StartSingleTimer(EndTimedOut.Instance, EndTimedOut.Instance, EndTimeout);
+                    _process.End();
+                }
+                else
+                {
+                    _process.Kill();
+                }
                 return true;
             case Describe:
                 Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.ProcessId, StateName()));

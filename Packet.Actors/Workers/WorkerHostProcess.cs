@@ -47,6 +47,19 @@ internal sealed class WorkerHostProcess : IWorkerHost
     /// <summary>Closes the host's standard input, as a dying master does: the host exits on its own.</summary>
     public void CloseInput() => _process.StandardInput.Close();
 
+    /// <inheritdoc/>
+    public void End()
+    {
+        try
+        {
+            CloseInput();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            Kill(); // the pipe is gone already: nothing left to ask
+        }
+    }
+
     /// <summary>Ends the process at once (SIGKILL); its exit is reported as usual.</summary>
     public void Kill()
     {

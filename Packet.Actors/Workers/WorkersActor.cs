@@ -22,6 +22,15 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     internal sealed record DeleteWorker(string Name, string? Key);
 
     /// <summary>
+    /// The reactor is stopping: ask every worker process to end on its own, kill those that do not, and
+    /// forget them all; answered with <see cref="Status.Success"/> once every process is gone.
+    /// </summary>
+    internal sealed class EndAll
+    {
+        public static readonly EndAll Instance = new();
+    }
+
+    /// <summary>
     /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets a <see cref="ProxyActor.Answer"/>.
     /// <paramref name="Lasting"/> marks an asker that lives on (a connection): its proxy watches it, to
     /// drop and count replies for it once it has gone. A temporary asker (an awaited ask) is not watched.
@@ -143,6 +152,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case DeleteWorker delete:
                 Delete(delete);
                 return true;
+            case EndAll:
+                var pools = _pools.Values.ToArray();
+                _pools.Clear();
+                Retire(pools, _ => "the reactor stopped", new ProxyActor.Delete(Gracefully: true), "every worker");
+                return true;
             case WorkerProtocol.Register register:
                 Register(register);
                 return true;
@@ -256,11 +270,22 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Sender.Tell(new Status.Failure(new ArgumentException($"no worker {delete.Name}{KeyText(delete.Key)} is running")));
             return;
         }
-        FailWaiting(pool, $"worker {pool.Label} was deleted");
-        var proxies = pool.Instances.Select(i => i.Proxy).ToArray();
+        Retire([pool], each => $"worker {each.Label} was deleted", ProxyActor.Delete.Now, delete.Name);
+    }
+
+    /// <summary>
+    /// Fails the asks waiting for <paramref name="pools"/>, forgets their instances, and has each proxy
+    /// end its process as <paramref name="how"/> says; the sender gets <see cref="Status.Success"/> with
+    /// <paramref name="done"/> once every process is gone.
+    /// </summary>
+    private void Retire(IReadOnlyCollection<Pool> pools, Func<Pool, string> error, ProxyActor.Delete how, string done)
+    {
+        foreach (var pool in pools) FailWaiting(pool, error(pool));
+        var proxies = pools.SelectMany(pool => pool.Instances.Select(i => i.Proxy)).ToArray();
         foreach (var proxy in proxies) Forget(proxy);
-        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(ProxyActor.Delete.Instance, _workers.Settings.StartTimeout)))
-            .PipeTo(Sender, success: _ => new Status.Success(delete.Name));
+        var limit = _workers.Settings.StartTimeout + (how.Gracefully ? ProxyActor.EndTimeout : TimeSpan.Zero);
+        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(how, limit)))
+            .PipeTo(Sender, success: _ => new Status.Success(done));
     }
 
     /// <summary>Takes an instance out of the registry: it was deleted, or its proxy stopped.</summary>

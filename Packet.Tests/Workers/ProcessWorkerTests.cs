@@ -104,6 +104,24 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
+    public async Task A_stopping_reactor_lets_its_WorkerHosts_end_on_their_own_instead_of_killing_them()
+    {
+        var mark = Path.Combine(Path.GetTempPath(), $"packet-exit-mark-{Guid.NewGuid():N}");
+        var reactor = Reactors.Start("""packet.workers.types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]""");
+        await reactor.StartWorkerAsync("keyed_worker", "ends", new Dictionary<string, string> { ["exit-mark"] = mark });
+        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "ends"))!;
+        using var host = Process.GetProcessById(pid);
+
+        await reactor.StopAsync().Within("the reactor to stop", TimeSpan.FromSeconds(30));
+
+        // A host that ends on its own runs its exit handlers and closes its Akka.Remote link cleanly; a
+        // killed one runs none, and leaves the master's remoting to log the link as dropped, with an error.
+        Assert.True(host.WaitForExit(TimeSpan.FromSeconds(10)), "the WorkerHost is still running after its reactor stopped");
+        Assert.True(File.Exists(mark), "the WorkerHost was killed instead of ending on its own");
+        File.Delete(mark);
+    }
+
+    [Fact]
     public async Task A_hung_worker_times_out_and_is_restarted()
     {
         var pid = (await Fixture.RunningAsync("echo_worker"))!.Value;

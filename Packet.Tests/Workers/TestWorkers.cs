@@ -76,6 +76,8 @@ public sealed class KeyedWorker : Worker
     protected override void WorkerInit()
     {
         _greeting = WorkerOptions.TryGetValue("greeting", out var g) ? g : "none";
+        // Written only if the process ends on its own: a killed process runs no exit handler.
+        if (WorkerOptions.TryGetValue("exit-mark", out var mark)) AppDomain.CurrentDomain.ProcessExit += (_, _) => File.WriteAllText(mark, "ended");
         Console.WriteLine($"keyed worker {Key} ready");
     }
 
