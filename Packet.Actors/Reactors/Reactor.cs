@@ -166,7 +166,8 @@ public sealed class Reactor : IAsyncDisposable
         {
             try
             {
-                await workers.Ask(WorkersActor.EndAll.Instance, WorkersRuntime.Settings.StartTimeout + ProxyActor.EndTimeout).ConfigureAwait(false);
+                var limit = WorkersActor.RetireLimit(WorkersRuntime.Settings, ProxyActor.Delete.WhenIdle) + _operationTimeout;
+                await workers.Ask(WorkersActor.EndAll.Instance, limit).ConfigureAwait(false);
             }
             catch (Exception e)
             {

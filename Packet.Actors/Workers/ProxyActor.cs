@@ -35,6 +35,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     internal sealed record Delete(bool Gracefully)
     {
         public static readonly Delete Now = new(false);
+
+        public static readonly Delete WhenIdle = new(true);
     }
 
     /// <summary>How long a WorkerHost asked to end on its own may take before it is killed.</summary>

@@ -44,15 +44,12 @@ internal sealed class WorkerHostProcess : IWorkerHost
         return new WorkerHostProcess(process);
     }
 
-    /// <summary>Closes the host's standard input, as a dying master does: the host exits on its own.</summary>
-    public void CloseInput() => _process.StandardInput.Close();
-
-    /// <inheritdoc/>
+    /// <summary>Closes the host's standard input, as a dying master's kernel does too: the host exits on its own.</summary>
     public void End()
     {
         try
         {
-            CloseInput();
+            _process.StandardInput.Close();
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {

@@ -155,7 +155,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case EndAll:
                 var pools = _pools.Values.ToArray();
                 _pools.Clear();
-                Retire(pools, _ => "the reactor stopped", new ProxyActor.Delete(Gracefully: true), "every worker");
+                Retire(pools, _ => "the reactor stopped", ProxyActor.Delete.WhenIdle, "every worker");
                 return true;
             case WorkerProtocol.Register register:
                 Register(register);
@@ -273,6 +273,10 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         Retire([pool], each => $"worker {each.Label} was deleted", ProxyActor.Delete.Now, delete.Name);
     }
 
+    /// <summary>How long a proxy may take to answer <paramref name="how"/>: a killed process shows its exit well within a start's time; one asked to end gets <see cref="ProxyActor.EndTimeout"/> first.</summary>
+    internal static TimeSpan RetireLimit(WorkerSettings settings, ProxyActor.Delete how) =>
+        settings.StartTimeout + (how.Gracefully ? ProxyActor.EndTimeout : TimeSpan.Zero);
+
     /// <summary>
     /// Fails the asks waiting for <paramref name="pools"/>, forgets their instances, and has each proxy
     /// end its process as <paramref name="how"/> says; the sender gets <see cref="Status.Success"/> with
@@ -283,8 +287,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         foreach (var pool in pools) FailWaiting(pool, error(pool));
         var proxies = pools.SelectMany(pool => pool.Instances.Select(i => i.Proxy)).ToArray();
         foreach (var proxy in proxies) Forget(proxy);
-        var limit = _workers.Settings.StartTimeout + (how.Gracefully ? ProxyActor.EndTimeout : TimeSpan.Zero);
-        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(how, limit)))
+        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(how, RetireLimit(_workers.Settings, how))))
             .PipeTo(Sender, success: _ => new Status.Success(done));
     }
 

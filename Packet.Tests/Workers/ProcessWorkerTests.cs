@@ -390,7 +390,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         var exited = new TaskCompletionSource<int>();
         using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _) => { }, (_, code) => exited.TrySetResult(code));
 
-        host.CloseInput(); // what the kernel does to the pipe when the master dies, even by kill -9
+        host.End(); // closes the pipe, as the kernel does when the master dies, even by kill -9
 
         Assert.Equal(0, await exited.Task.Within("the orphaned WorkerHost to exit", TimeSpan.FromSeconds(10)));
     }
