@@ -1,7 +1,8 @@
 // Packet.WorkerHost: the process one PacketAkka worker runs in. The master starts it and writes one
-// JSON line (HostStart, with the per-run secret) on its standard input. The host then joins the master
-// through Akka.Remote on loopback and serves the worker until its standard input closes (the master is
-// gone, even after kill -9), the master refuses or deletes it, or the worker fails to start.
+// JSON line (HostStart: this launch's secret and the run's link certificate) on its standard input. The
+// host then joins the master through Akka.Remote on loopback, over TLS on that certificate, and serves the
+// worker until its standard input closes (the master is gone, even after kill -9), the master refuses it,
+// or the worker fails to start.
 using Akka.Actor;
 using Akka.Configuration;
 using Packet.Actors;
@@ -21,8 +22,10 @@ catch (Exception e)
 
 Worker worker;
 PayloadSerializer payloads;
+LinkCredentials link;
 try
 {
+    link = LinkCredentials.FromBase64(start.Link);
     var assembly = WorkerAssemblies.Load(start.AssemblyPath);
     var type = assembly.GetType(start.TypeName, throwOnError: true)!;
     var declared = WorkerType.Of(type);
@@ -43,8 +46,7 @@ var config = ConfigurationFactory.ParseString($$"""
     packet.reactor.name = "worker"
     packet.workers.enabled = on
     """);
-if (start.Tls is { } tls) config = ConfigurationFactory.ParseString(tls.ToHocon()).WithFallback(config); // the master speaks TLS: so must we
-await using var reactor = Reactor.Start(config);
+await using var reactor = Reactor.Start(config, link);
 var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
 reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");
 

@@ -20,7 +20,7 @@ namespace Packet.Actors;
 /// <remarks>
 /// <para>
 /// <see cref="Run(Action{Reactor}, Config?)"/> is the Packet form: the setup callback receives the reactor,
-/// which then runs until <see cref="Stop"/>, Ctrl-C or SIGTERM. <see cref="Start"/> gives a running
+/// which then runs until <see cref="Stop"/>, Ctrl-C or SIGTERM. <see cref="Start(Config?)"/> gives a running
 /// reactor to code that manages its lifetime itself (tests, hosts).
 /// </para>
 /// <para>Every member is safe to call from any thread.</para>
@@ -39,7 +39,7 @@ public sealed class Reactor : IAsyncDisposable
     private long _nextTimerId;
     private Task? _stopping;
 
-    private Reactor(Config config)
+    private Reactor(Config config, LinkCredentials? link)
     {
         var full = config.WithFallback(DefaultConfig);
         var settings = TransportSettings.From(full);
@@ -51,14 +51,23 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
-        System = ActorSystem.Create(reactor.Name, full);
+        var setup = BootstrapSetup.Create().WithConfig(full);
+        if (workers.Enabled)
+        {
+            Link = link ?? LinkCredentials.Create();
+            System = ActorSystem.Create(reactor.Name, setup.And(Link.Setup()));
+        }
+        else
+        {
+            System = ActorSystem.Create(reactor.Name, setup);
+        }
         StartScheduler(System);
         _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, "packet.reactor"));
         if (workers.Enabled)
         {
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
             _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master,
-                full.GetString("akka.loglevel"), HostTls.From(full));
+                full.GetString("akka.loglevel"), Link!);
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
@@ -126,7 +135,13 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
-    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty);
+    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty, null);
+
+    /// <summary>Starts a WorkerHost's reactor, on the link credentials of the master that started it.</summary>
+    internal static Reactor Start(Config config, LinkCredentials link) => new(config, link);
+
+    /// <summary>The run's worker-link credentials, or <see langword="null"/> when workers are not enabled.</summary>
+    internal LinkCredentials? Link { get; }
 
     /// <summary>
     /// Stops the reactor gracefully: listening sockets close; worker asks in flight are answered (up to

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using Packet.Io.Configuration;
@@ -64,7 +66,6 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// <summary>The worker registry actor, or <see langword="null"/> when workers are not enabled.</summary>
     public IActorRef? WorkersActor { get; set; }
 
-    private long _nextRequestId;
     private int _pendingAsks;
 
     /// <summary>Worker asks sent and not yet answered; a stopping reactor waits for them (<c>drain-timeout</c>).</summary>
@@ -74,8 +75,17 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     public void AsksEnded(int count) => Interlocked.Add(ref _pendingAsks, -count);
 
-    /// <summary>Ids for worker asks: unique for the reactor's life, never reused.</summary>
-    public long NextRequestId() => Interlocked.Increment(ref _nextRequestId);
+    /// <summary>
+    /// Ids for worker asks: 63 random bits each, so that a peer that sees some of them (hostile code in
+    /// one worker sees its own) cannot guess another's and answer in its place. Two asks pending at once
+    /// share an id with odds of about n²/2⁶⁴ for n asks in flight: 1 in 18 million with a million.
+    /// </summary>
+    public long NextRequestId()
+    {
+        Span<byte> bits = stackalloc byte[8];
+        RandomNumberGenerator.Fill(bits);
+        return BinaryPrimitives.ReadInt64LittleEndian(bits) & long.MaxValue;
+    }
 
     /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
     public ReactorActor? ReactorActor { get; set; }

@@ -38,7 +38,7 @@ internal sealed class OutboxActor(IActorRef proxy, int maxBytes) : ActorBase
 
     private void Send(WorkerProtocol.Outcome[] outcomes)
     {
-        proxy.Tell(new WorkerProtocol.Outcomes(outcomes));
+        proxy.Tell(new WorkerProtocol.Outcomes(outcomes), Context.Parent); // from the worker, the only sender its proxy takes outcomes from
         Context.Parent.Tell(new Sent(outcomes.Length));
     }
 }

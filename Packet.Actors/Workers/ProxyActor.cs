@@ -145,15 +145,18 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
 
     // ---- states ------------------------------------------------------------------------------
 
-    private bool Starting(object message)
+    /// <summary>Launched: waiting for the host to register with this launch's <paramref name="secret"/>.</summary>
+    private bool Starting(string secret, object message)
     {
         switch (message)
         {
-            case WorkerProtocol.Register register:
-                Context.Watch(register.Worker);
+            case WorkerProtocol.Register register when WorkersRuntime.SameSecret(register.Secret, secret):
                 register.Worker.Tell(new WorkerProtocol.Registered(Self));
                 _log.Info("worker {0} registered (host {1}); waiting for its WorkerInit", Label, _process?.Id);
                 Context.Become(m => Initialising(register.Worker, m));
+                return true;
+            case WorkerProtocol.Register register:
+                Refuse(register, "wrong secret");
                 return true;
             case StartTimedOut:
                 _log.Warning("worker {0} did not register within {1}; killing its process", Label, Settings.StartTimeout);
@@ -169,7 +172,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case WorkerProtocol.Ready:
+            case WorkerProtocol.Ready when Sender.Equals(worker):
                 Timers.Cancel(StartTimedOut.Instance);
                 _registeredAt = Environment.TickCount64;
                 _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
@@ -207,11 +210,20 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>What passes between the worker and the master once it has registered, asks aside.</summary>
+    /// <summary>
+    /// What passes between the worker and the master once it has registered, asks aside. What claims to
+    /// come from the worker is taken only from the actor that registered with this launch's secret.
+    /// </summary>
     private bool Relay(IActorRef worker, object message)
     {
         switch (message)
         {
+            case WorkerProtocol.Outcomes or WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready when !Sender.Equals(worker):
+                _log.Warning("worker {0}: dropped a {1} from {2}, which is not its WorkerHost", Label, message.GetType().Name, Sender.Path);
+                return true;
+            case WorkerProtocol.Outcomes outcomes:
+                foreach (var outcome in outcomes.Items) Finish(outcome.RequestId, outcome.Payload, outcome.Error);
+                return true;
             case WorkerProtocol.Push push:
                 InPimp(() => _pimp.InvokeReceiveData(_workers.Payloads.Deserialize(push.Payload)), "ReceiveData");
                 return true;
@@ -270,8 +282,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 Sender.Tell(new Answer(ask.RequestId, _type.Name, _key, null, $"worker {Label} is unavailable: it is {StateName()}"));
                 Context.Parent.Tell(new WorkersActor.AskDone(Self));
                 return true;
-            case WorkerProtocol.Outcomes outcomes:
-                foreach (var outcome in outcomes.Items) Finish(outcome.RequestId, outcome.Payload, outcome.Error);
+            case WorkerProtocol.Outcomes or WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready:
+                _log.Debug("worker {0}: dropped a {1} from {2}: it is {3}", Label, message.GetType().Name, Sender.Path, StateName());
+                return true;
+            case WorkerProtocol.Register register:
+                Refuse(register, $"instance {_instance} is {StateName()}, not waiting for a registration");
                 return true;
             case SendWork:
                 _jobs.Take(); // the instance went down first: FailAll has answered these asks
@@ -316,14 +331,20 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case WorkerProtocol.Deliver or Request:
                 _log.Warning("a request to {0} was dropped: the worker is {1}", Label, StateName());
                 return true;
-            case Terminated terminated when _watchedAskers.Remove(terminated.ActorRef):
+            case Terminated terminated:
+                _watchedAskers.Remove(terminated.ActorRef);
                 foreach (var pending in _pending.Values.Where(p => p.Asker.Equals(terminated.ActorRef))) pending.AskerGone = true;
                 return true;
-            case Terminated:
-                return true; // the worker's actor: its process exit is what counts
             default:
                 return false;
         }
+    }
+
+    /// <summary>A WorkerHost must prove it is this launch's; anything else is refused and logged.</summary>
+    private void Refuse(WorkerProtocol.Register register, string why)
+    {
+        _log.Warning("refused a registration as worker {0} from {1}: {2}", Label, register.Worker.Path, why);
+        Sender.Tell(new WorkerProtocol.Refused($"this master did not start you ({why})"));
     }
 
     /// <summary>A proxy that throws is reported; it keeps routing.</summary>
@@ -347,9 +368,10 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         _registeredAt = 0;
         var self = Self;
+        var secret = WorkersRuntime.NewSecret();
         try
         {
-            _process = _workers.StartHost(_instance, _type, _key, _options, _log, (id, code) => self.Tell(new Exited(id, code)));
+            _process = _workers.StartHost(_instance, secret, _type, _key, _options, _log, (id, code) => self.Tell(new Exited(id, code)));
         }
         catch (Exception e)
         {
@@ -359,7 +381,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             return;
         }
         Timers.StartSingleTimer(StartTimedOut.Instance, StartTimedOut.Instance, Settings.StartTimeout);
-        Context.Become(Starting);
+        Context.Become(m => Starting(secret, m));
     }
 
     /// <summary>Stops taking asks until the next process registers.</summary>

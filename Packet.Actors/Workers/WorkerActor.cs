@@ -32,7 +32,7 @@ internal sealed class WorkerActor : ActorBase
     private readonly Worker _worker;
     private readonly HostStart _start;
     private readonly PayloadSerializer _payloads;
-    private readonly ActorSelection _master;
+    private readonly IActorRef _master;
     private readonly TaskCompletionSource<string?> _outcome;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _atOutbox; // outcomes handed to the outbox that it has not yet reported sent
@@ -43,7 +43,8 @@ internal sealed class WorkerActor : ActorBase
         _start = start;
         _payloads = payloads;
         _outcome = outcome;
-        _master = Context.ActorSelection(start.Master);
+        // A reference, not a selection: the master takes no actor selections from the link.
+        _master = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(start.Master);
         worker.Bind(Self, reactor, start.Name, start.Key, start.Options);
     }
 
@@ -54,8 +55,10 @@ internal sealed class WorkerActor : ActorBase
     {
         switch (message)
         {
+            case WorkerProtocol.Registered or WorkerProtocol.Refused when !Sender.Path.Address.Equals(_master.Path.Address):
+                _log.Warning("dropped a {0} from {1}, which is not the master", message.GetType().Name, Sender.Path);
+                return true;
             case WorkerProtocol.Registered registered:
-                Context.Watch(registered.Proxy);
                 var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Proxy, _payloads.MaxPayload)), "outbox");
                 Become(m => Serving(registered.Proxy, outbox, m));
                 try
@@ -78,10 +81,17 @@ internal sealed class WorkerActor : ActorBase
         }
     }
 
+    /// <summary>
+    /// Registered: runs what its proxy sends. Work and requests are taken from the proxy only; the host
+    /// ends when the master closes its standard input, not on a message.
+    /// </summary>
     private bool Serving(IActorRef proxy, IActorRef outbox, object message)
     {
         switch (message)
         {
+            case WorkerProtocol.Work or WorkerProtocol.Deliver when !Sender.Equals(proxy):
+                _log.Warning("dropped a {0} from {1}, which is not this worker's proxy", message.GetType().Name, Sender.Path);
+                return true;
             case WorkerProtocol.Work { Jobs.Length: 1 } work when _atOutbox == 0:
                 proxy.Tell(new WorkerProtocol.Outcomes([Run(work.Jobs[0])]));
                 return true;
@@ -113,10 +123,6 @@ internal sealed class WorkerActor : ActorBase
                 return true;
             case Request request:
                 if (Encode(request.Data, "SendRequest") is { } payload) proxy.Tell(new WorkerProtocol.Forward(request.Worker, request.Key, payload));
-                return true;
-            case Terminated:
-                _log.Warning("the master's proxy for {0} is gone; the worker stops", _start.Name);
-                _outcome.TrySetResult("the master went away");
                 return true;
             default:
                 return false;

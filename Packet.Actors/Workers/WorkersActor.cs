@@ -6,8 +6,8 @@ namespace Packet.Actors.Workers;
 
 /// <summary>
 /// The master's worker registry, at <c>/user/workers</c>. It starts and deletes workers (one
-/// <see cref="ProxyActor"/> and process per instance), checks WorkerHost registrations against the
-/// per-run secret, and hands each ask to the instance of its worker with the fewest asks in hand.
+/// <see cref="ProxyActor"/> and process per instance), hands each WorkerHost registration to the
+/// proxy of the instance it names, and hands each ask to the instance of its worker with the fewest asks in hand.
 /// When every instance is full, asks wait here, at most <c>ask-timeout</c>.
 /// </summary>
 internal sealed class WorkersActor : ActorBase, IWithTimers
@@ -299,22 +299,16 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         foreach (var stale in _byInstanceId.Where(e => e.Value.Equals(proxy)).Select(e => e.Key).ToArray()) _byInstanceId.Remove(stale);
     }
 
-    /// <summary>A WorkerHost must prove it was started by this master; anything else is refused and logged.</summary>
+    /// <summary>Hands a registration to the instance it names, whose proxy checks its launch secret; one naming no instance is refused and logged.</summary>
     private void Register(WorkerProtocol.Register register)
     {
-        if (!_workers.IsSecret(register.Secret))
+        if (_byInstanceId.TryGetValue(register.Instance, out var proxy))
         {
-            _log.Warning("refused a worker registration from {0} as {1}: wrong secret", register.Worker.Path.Address, register.Name);
-            Sender.Tell(new WorkerProtocol.Refused("this master did not start you (wrong secret)"));
+            proxy.Forward(register);
             return;
         }
-        if (!_byInstanceId.TryGetValue(register.Instance, out var proxy))
-        {
-            _log.Warning("refused a worker registration as {0}: instance {1} is not being started", register.Name, register.Instance);
-            Sender.Tell(new WorkerProtocol.Refused($"no instance {register.Instance} of {register.Name} is being started"));
-            return;
-        }
-        proxy.Forward(register);
+        _log.Warning("refused a registration as worker {0} from {1}: instance {2} does not exist", register.Name, register.Worker.Path, register.Instance);
+        Sender.Tell(new WorkerProtocol.Refused($"this master did not start you (no instance {register.Instance})"));
     }
 
     /// <summary>One instance's info, or <see langword="null"/> if it stopped meanwhile.</summary>

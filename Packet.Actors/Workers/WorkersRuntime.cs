@@ -8,9 +8,9 @@ namespace Packet.Actors.Workers;
 
 /// <summary>
 /// The master-side worker state one reactor shares between its actors and its public API: settings,
-/// the per-run secret, the payload serializer, the status store and the dropped-reply count.
+/// the run's link credentials, the payload serializer, the status store and the dropped-reply count.
 /// </summary>
-internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel, HostTls? tls)
+internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel, LinkCredentials link)
 {
     private readonly ConcurrentDictionary<string, object?> _results = new();
     private long _droppedReplies;
@@ -23,19 +23,22 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
 
     public PayloadSerializer Payloads { get; } = payloads;
 
-    /// <summary>Proof that a WorkerHost was started by this master: random per reactor, sent on the host's stdin only.</summary>
-    public string Secret { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
-
     public IReadOnlyDictionary<string, object?> Results => _results;
 
     public long DroppedReplies => Interlocked.Read(ref _droppedReplies);
 
-    /// <summary>Compares in constant time, so the secret cannot be guessed byte by byte from response times.</summary>
-    public bool IsSecret(string candidate) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(Secret));
+    /// <summary>What a WorkerHost for one launch of an instance is told; <paramref name="secret"/> is that launch's own.</summary>
+    public HostStart HostStart(long instance, string secret, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
+        new(masterPath, secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel, _link);
 
-    public HostStart HostStart(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
-        new(masterPath, Secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel, tls);
+    private readonly string _link = link.ToBase64();
+
+    /// <summary>A new launch secret: 256 random bits, as hex.</summary>
+    public static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Compares in constant time, so a secret cannot be guessed byte by byte from response times.</summary>
+    public static bool SameSecret(string candidate, string secret) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(secret));
 
     /// <summary>How many asks one instance of <paramref name="type"/> holds at once.</summary>
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
@@ -71,9 +74,9 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     private int _inProcessHosts;
 
     /// <summary>Starts one instance where <c>packet.workers.in-process</c> says: its own WorkerHost process, or an actor here.</summary>
-    public IWorkerHost StartHost(long instance, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, ILoggingAdapter log, Action<int, int> onExit)
+    public IWorkerHost StartHost(long instance, string secret, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, ILoggingAdapter log, Action<int, int> onExit)
     {
-        var start = HostStart(instance, type, key, options);
+        var start = HostStart(instance, secret, type, key, options);
         return Settings.InProcess
             ? InProcessWorkerHost.Start(-Interlocked.Increment(ref _inProcessHosts), Reactor.System, Reactor, type, start, Payloads, onExit)
             : WorkerHostProcess.Start(Settings.Host, start, LogSink(type.Name, key, log), onExit);

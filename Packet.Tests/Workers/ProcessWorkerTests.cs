@@ -218,53 +218,6 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         return new StreamReader(stream).ReadToEnd();
     }
 
-    [Fact]
-    public async Task Workers_run_over_TLS_with_a_self_signed_certificate_and_a_plaintext_stranger_gets_nowhere()
-    {
-        var folder = Directory.CreateTempSubdirectory("packet-tls-").FullName;
-        try
-        {
-            var pfx = Path.Combine(folder, "node.pfx");
-            const string password = "test-only \"password\"";
-            using (var rsa = System.Security.Cryptography.RSA.Create(2048))
-            {
-                var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
-                    "CN=localhost", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-                using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-                await File.WriteAllBytesAsync(pfx, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx, password));
-            }
-            await using var reactor = Reactors.Start($$"""
-                packet.workers {
-                  types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
-                  remote-config.akka.remote.dot-netty.tcp {
-                    enable-ssl = on
-                    ssl {
-                      suppress-validation = on # self-signed: there is no CA to check against
-                      certificate { path = {{System.Text.Json.JsonSerializer.Serialize(pfx)}}, password = {{System.Text.Json.JsonSerializer.Serialize(password)}} }
-                    }
-                  }
-                }
-                """);
-
-            await reactor.StartWorkerAsync("keyed_worker", "tls");
-            Assert.Equal("tls:none:over tls", await reactor.AskWorkerAsync("keyed_worker", "over tls", "tls"));
-            Assert.True(reactor.System.Settings.Config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl"));
-
-            using var plaintext = ActorSystem.Create("plaintext", ConfigurationFactory.ParseString("akka.loglevel = OFF")
-                .WithFallback(Actors.Reactor.DefaultConfig.GetConfig("packet.workers.remote-config")));
-            var address = ((ExtendedActorSystem)reactor.System).Provider.DefaultAddress;
-            Assert.Equal("akka.ssl.tcp", address.Protocol);
-            var master = $"akka.tcp://{address.System}@{address.Host}:{address.Port}/user/workers"; // same socket, no TLS
-            await Assert.ThrowsAsync<AskTimeoutException>(() => plaintext.ActorSelection(master)
-                .Ask<object>(new WorkerProtocol.Register("x", 1, "keyed_worker", ActorRefs.Nobody), TimeSpan.FromSeconds(3)));
-            await plaintext.Terminate();
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
     /// <summary>Asks echo_worker for each line and writes the answer back; records its Unbind.</summary>
     private sealed class SlowAsker : LineConnection
     {
@@ -364,29 +317,11 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
-    public async Task A_registration_without_the_secret_is_refused()
-    {
-        // A stranger that speaks the wire protocol perfectly, but was not started by this master.
-        using var stranger = ActorSystem.Create("stranger", ConfigurationFactory.ParseString("akka.loglevel = WARNING")
-            .WithFallback(Actors.Reactor.DefaultConfig.GetConfig("packet.workers.remote-config")));
-        var master = $"{((ExtendedActorSystem)Reactor.System).Provider.DefaultAddress}/user/workers";
-        var probe = stranger.ActorOf(Props.Create(() => new Forwarder()));
-
-        var answer = await stranger.ActorSelection(master)
-            .Ask<object>(new WorkerProtocol.Register("not-the-secret", 1, "echo_worker", probe), TimeSpan.FromSeconds(10));
-
-        Assert.Contains("wrong secret", Assert.IsType<WorkerProtocol.Refused>(answer).Reason);
-        await stranger.Terminate();
-    }
-
-    private sealed class Forwarder : ReceiveActor;
-
-    [Fact]
     public async Task A_WorkerHost_exits_by_itself_when_its_master_goes_away()
     {
         var type = WorkerType.Of(typeof(EchoWorker));
         var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
-            new Dictionary<string, string>(), [], 1024, "WARNING", null);
+            new Dictionary<string, string>(), [], 1024, "WARNING", LinkCredentials.Create().ToBase64());
         var exited = new TaskCompletionSource<int>();
         using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _) => { }, (_, code) => exited.TrySetResult(code));
 

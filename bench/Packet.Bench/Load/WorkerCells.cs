@@ -105,8 +105,23 @@ public static class WorkerCells
 
     // ---- the floor: raw Akka.Remote ping-pong -------------------------------------------------
 
-    public static readonly Config RemoteConfig = ConfigurationFactory.ParseString("akka.loglevel = WARNING")
-        .WithFallback(Reactor.DefaultConfig.GetConfig("packet.workers.remote-config"));
+    /// <summary>
+    /// Akka.Remote as it comes, on the worker link's socket settings but without its guards (TLS, the
+    /// serializer lock): what the worker cells lose to the floor includes what those guards cost.
+    /// </summary>
+    public static readonly Config RemoteConfig = ConfigurationFactory.ParseString("""
+        akka {
+          loglevel = WARNING
+          actor.provider = remote
+          remote.dot-netty.tcp {
+            hostname = "127.0.0.1"
+            port = 0
+            maximum-frame-size = 24 MiB
+            send-buffer-size = 4 MiB
+            receive-buffer-size = 4 MiB
+          }
+        }
+        """);
 
     /// <summary>The other process of the ping-pong: an actor that answers every message with itself.</summary>
     public static async Task PongServerAsync()
