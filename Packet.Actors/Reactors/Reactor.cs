@@ -71,7 +71,26 @@ public sealed class Reactor : IAsyncDisposable
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
+        Guard(_actor, "the reactor's actor");
+        if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
     }
+
+    /// <summary>Why the reactor stopped by itself, or <see langword="null"/>.</summary>
+    private volatile string? _failure;
+
+    /// <summary>
+    /// A reactor whose own actor or worker registry stops, other than by <see cref="StopAsync"/>, stops as
+    /// a whole: it could serve nobody, yet its process would look alive to a supervisor and never be
+    /// restarted. <see cref="Run"/> and <see cref="RunAsync"/> then throw, so the process ends with an error.
+    /// </summary>
+    private void Guard(IActorRef actor, string what) =>
+        actor.WatchAsync().ContinueWith(_ =>
+        {
+            if (_runtime.IsStopping) return;
+            _failure = $"{what} stopped unexpectedly";
+            System.Log.Error("{0}; the reactor stops, as it can no longer serve", _failure);
+            Stop();
+        }, TaskScheduler.Default);
 
     /// <summary>
     /// Starts the actor system's timer thread now. Akka starts it on first use, and that first use waits,
@@ -109,6 +128,7 @@ public sealed class Reactor : IAsyncDisposable
     /// </summary>
     /// <param name="setup">Starts servers, clients and timers.</param>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
+    /// <exception cref="InvalidOperationException">The reactor stopped by itself because its own actor or worker registry stopped; it is stopped and its WorkerHosts are gone.</exception>
     public static void Run(Action<Reactor> setup, Config? config = null) =>
         RunAsync(reactor => { setup(reactor); return Task.CompletedTask; }, config).GetAwaiter().GetResult();
 
@@ -119,6 +139,7 @@ public sealed class Reactor : IAsyncDisposable
     /// <param name="setup">Starts servers, clients and timers; may await.</param>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Stops the reactor when cancelled.</param>
+    /// <exception cref="InvalidOperationException">The reactor stopped by itself because its own actor or worker registry stopped; it is stopped and its WorkerHosts are gone.</exception>
     public static async Task RunAsync(Func<Reactor, Task> setup, Config? config = null, CancellationToken cancellationToken = default)
     {
         var reactor = Start(config);
@@ -130,6 +151,7 @@ public sealed class Reactor : IAsyncDisposable
             await setup(reactor).ConfigureAwait(false);
             await reactor.WhenStopped.ConfigureAwait(false);
         }
+        if (reactor._failure is { } failure) throw new InvalidOperationException($"the reactor failed: {failure}");
     }
 
     /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
@@ -171,6 +193,11 @@ public sealed class Reactor : IAsyncDisposable
     /// </summary>
     private async Task StopCoreAsync()
     {
+        if (_failure is not null)
+        {
+            await StopNowAsync().ConfigureAwait(false); // nothing is left to drain through
+            return;
+        }
         _actor.Tell(ServerActor.StopAccepting.Instance);
         if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout).ConfigureAwait(false))
             System.Log.Warning("stopping with {0} worker asks unanswered after packet.reactor.drain-timeout ({1})", _runtime.PendingAsks, _drainTimeout);
@@ -189,6 +216,12 @@ public sealed class Reactor : IAsyncDisposable
                 System.Log.Warning("stopping with WorkerHosts that did not end in time ({0}); they are killed", e.Message);
             }
         }
+        await StopNowAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Ends the actor system, which closes every socket and kills every WorkerHost still there.</summary>
+    private async Task StopNowAsync()
+    {
         await System.Terminate().ConfigureAwait(false);
         _runtime.Transport.Dispose();
         _runtime.Workers?.CloseLogs();
