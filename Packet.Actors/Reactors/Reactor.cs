@@ -111,6 +111,9 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>The actor system under this reactor, for Akka.NET features beyond Packet's (cluster, custom actors).</summary>
     public ActorSystem System { get; }
 
+    /// <summary>Worker asks made by connections and not yet answered.</summary>
+    internal int PendingAsks => _runtime.PendingAsks;
+
     /// <summary>How many connections (accepted and outbound) are open now.</summary>
     public int ConnectionCount => _runtime.ConnectionCount;
 
@@ -500,8 +503,17 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Records <paramref name="value"/> as the status of a worker, as <see cref="MetaPimp"/> does for each push.</summary>
     internal void RecordWorkerResult(string name, string? key, object? value) => _runtime.Workers?.RecordResult(name, key, value);
 
-    /// <summary>Worker replies dropped because the connection that asked had gone; they are never delivered elsewhere.</summary>
+    /// <summary>
+    /// Worker asks whose connection closed before their answer came: their replies are dropped, never
+    /// delivered elsewhere. Counted when the connection closes (or when a reply reaches it while it closes).
+    /// </summary>
     public long DroppedWorkerReplies => _runtime.Workers?.DroppedReplies ?? 0;
+
+    /// <summary>
+    /// Of <see cref="DroppedWorkerReplies"/>, the asks that were still waiting at the master for a free
+    /// worker instance when their connection closed: they were dropped there and never ran.
+    /// </summary>
+    public long DroppedWorkerAsks => _runtime.Workers?.DroppedAsks ?? 0;
 
     private WorkersRuntime WorkersRuntime => _runtime.Workers
         ?? throw new InvalidOperationException("workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on");

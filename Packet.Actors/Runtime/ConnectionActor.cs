@@ -99,7 +99,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     public long OutboundBytes => _window.Outbound;
 
-    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing;
+    /// <summary>Whether to ask for the next read: the handler is not paused, output is below its high-water mark, and fewer than <c>max-asks-per-connection</c> worker asks are outstanding.</summary>
+    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing && (_asks?.Count ?? 0) < _runtime.MaxAsksPerConnection;
 
     // ---- lifecycle ---------------------------------------------------------------------------
 
@@ -152,8 +153,15 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
-        _runtime.AsksEnded(_asks?.Count ?? 0); // answers to a connection that has gone are dropped at the proxy
-        _asks?.Clear();
+        if (_asks is { Count: > 0 } outstanding)
+        {
+            // Their answers can no longer be delivered: count them once, here, and have the registry drop
+            // those still waiting for a worker. The proxy drops the rest when they come back.
+            _runtime.AsksEnded(outstanding.Count);
+            _runtime.Workers?.CountDroppedReplies(outstanding.Count);
+            _runtime.WorkersActor?.Tell(new Workers.WorkersActor.AskerGone(Self));
+            outstanding.Clear();
+        }
         if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
     }
 
@@ -299,6 +307,14 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return true;
             case Shutdown shutdown:
                 Close(shutdown.Reason, graceful: true);
+                return true;
+            case Workers.ProxyActor.Answer answer when _closing:
+                if (_asks is not null && _asks.Remove(answer.RequestId))
+                {
+                    _runtime.AsksEnded(1);
+                    _runtime.Workers?.CountDroppedReplies(1);
+                    _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", answer.Worker);
+                }
                 return true;
             case Workers.ProxyActor.Answer answer:
                 if (_asks is not null && _asks.Remove(answer.RequestId, out var onReply))

@@ -63,6 +63,9 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// <summary>The master's worker state, or <see langword="null"/> when workers are not enabled.</summary>
     public Workers.WorkersRuntime? Workers { get; set; }
 
+    /// <summary><c>packet.workers.max-asks-per-connection</c>; no limit when workers are not enabled (every ask is answered at once).</summary>
+    public int MaxAsksPerConnection => Workers?.Settings.MaxAsksPerConnection ?? int.MaxValue;
+
     /// <summary>The worker registry actor, or <see langword="null"/> when workers are not enabled.</summary>
     public IActorRef? WorkersActor { get; set; }
 

@@ -441,8 +441,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         Context.Parent.Tell(new WorkersActor.AskDone(Self));
         if (pending.AskerGone)
         {
-            _workers.CountDroppedReply();
-            _log.Info("dropped the reply of {0} to request {1}: the connection that asked is gone", Label, requestId);
+            _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", Label, requestId);
             return;
         }
         pending.Asker.Tell(new Answer(requestId, _type.Name, _key, payload, error));

@@ -17,6 +17,9 @@ internal sealed record WorkerSettings(
     TimeSpan MaxBackoff,
     int MaxPayload,
     int MaxInFlight,
+    int MaxAsksPerConnection,
+    int MaxWaiting,
+    long MaxWaitingBytes,
     IReadOnlyList<string> AllowedTypes,
     string? LogFolder,
     bool InProcess)
@@ -69,11 +72,18 @@ internal sealed record WorkerSettings(
             MaxBackoff: ConfigReader.Duration(config, "packet.workers.restart.max-backoff"),
             MaxPayload: ConfigReader.Bytes(config, "packet.workers.max-payload"),
             MaxInFlight: ConfigReader.Int(config, "packet.workers.max-in-flight"),
+            MaxAsksPerConnection: ConfigReader.Int(config, "packet.workers.max-asks-per-connection"),
+            MaxWaiting: ConfigReader.Int(config, "packet.workers.max-waiting"),
+            MaxWaitingBytes: ConfigReader.Bytes(config, "packet.workers.max-waiting-bytes"),
             AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"),
             LogFolder: logFolder.Length > 0 ? Path.GetFullPath(logFolder) : null,
             InProcess: ConfigReader.Bool(config, "packet.workers.in-process"));
         if (settings.MaxInFlight < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-in-flight' must be at least 1");
+        if (settings.MaxAsksPerConnection < 1)
+            throw new ConfigurationException("PacketAkka setting 'packet.workers.max-asks-per-connection' must be at least 1");
+        if (settings.MaxWaiting < 0)
+            throw new ConfigurationException("PacketAkka setting 'packet.workers.max-waiting' must not be negative");
         if (!config.HasPath(RemoteConfigPath))
             throw new ConfigurationException($"PacketAkka setting '{RemoteConfigPath}' is missing");
         return settings;

@@ -43,6 +43,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public static readonly ListWorkers Instance = new();
     }
 
+    /// <summary>
+    /// Connection → registry, as it stops with asks outstanding: its asks still waiting here are dropped
+    /// (and counted) before they reach a worker.
+    /// </summary>
+    internal sealed record AskerGone(IActorRef Asker);
+
     /// <summary>Proxy → registry: the instance registered, finished its WorkerInit and takes asks.</summary>
     internal sealed record InstanceReady(IActorRef Proxy);
 
@@ -83,7 +89,36 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
         public List<Instance> Instances { get; } = [];
 
-        public Queue<Waiting> Waiting { get; } = new();
+        public Queue<Waiting> Waiting { get; private set; } = new();
+
+        /// <summary>The payload bytes of <see cref="Waiting"/>.</summary>
+        public long WaitingBytes { get; private set; }
+
+        public void Enqueue(Waiting waiting)
+        {
+            Waiting.Enqueue(waiting);
+            WaitingBytes += waiting.Ask.Payload.Length;
+        }
+
+        public bool TryDequeue(out Waiting waiting)
+        {
+            if (!Waiting.TryDequeue(out waiting!)) return false;
+            WaitingBytes -= waiting.Ask.Payload.Length;
+            return true;
+        }
+
+        /// <summary>Takes out every waiting ask of <paramref name="asker"/>; returns how many there were.</summary>
+        public int RemoveAsker(IActorRef asker)
+        {
+            var kept = new Queue<Waiting>(Waiting.Where(w => !w.Asker.Equals(asker)));
+            var removed = Waiting.Count - kept.Count;
+            if (removed > 0)
+            {
+                Waiting = kept;
+                WaitingBytes = kept.Sum(w => (long)w.Ask.Payload.Length);
+            }
+            return removed;
+        }
 
         public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
 
@@ -141,6 +176,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 entry.Instance.Stopped = true;
                 if (entry.Pool.AllStopped) FailWaiting(entry.Pool, Stopped(entry.Pool));
                 return true;
+            case AskerGone gone:
+                var dropped = _pools.Values.Sum(each => each.RemoveAsker(gone.Asker));
+                if (dropped > 0)
+                {
+                    _workers.CountDroppedAsks(dropped);
+                    _log.Info("dropped {0} asks of a connection that closed before they reached a worker", dropped);
+                }
+                return true;
             case AskDone or InstanceReady or InstanceDown or InstanceStopped:
                 return true; // from an instance of a deleted worker
             case Sweep:
@@ -185,13 +228,26 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, Stopped(pool)));
         else if (pool.Waiting.Count == 0 && pool.Free() is { } instance)
             HandTo(instance, waiting);
+        else if (Busy(pool, waiting.Ask.Payload.Length) is { } busy)
+            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, busy));
         else
-            pool.Waiting.Enqueue(waiting);
+            pool.Enqueue(waiting);
+    }
+
+    /// <summary>Why an ask of <paramref name="bytes"/> may not join <paramref name="pool"/>'s queue, or <see langword="null"/> if it may.</summary>
+    private string? Busy(Pool pool, int bytes)
+    {
+        var settings = _workers.Settings;
+        if (pool.Waiting.Count >= settings.MaxWaiting)
+            return $"worker {pool.Label} is busy: {pool.Waiting.Count} asks are waiting for it (packet.workers.max-waiting)";
+        if (pool.WaitingBytes + bytes > settings.MaxWaitingBytes)
+            return $"worker {pool.Label} is busy: the asks waiting for it hold {pool.WaitingBytes} bytes (packet.workers.max-waiting-bytes = {settings.MaxWaitingBytes})";
+        return null;
     }
 
     private void Drain(Pool pool)
     {
-        while (pool.Waiting.Count > 0 && pool.Free() is { } instance) HandTo(instance, pool.Waiting.Dequeue());
+        while (pool.Waiting.Count > 0 && pool.Free() is { } instance && pool.TryDequeue(out var next)) HandTo(instance, next);
     }
 
     private static void HandTo(Instance instance, Waiting waiting)
@@ -206,7 +262,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         var why = pool.Instances.Any(i => i.Ready) ? "free" : "ready (starting or restarting)";
         while (pool.Waiting.TryPeek(out var oldest) && oldest.Arrived <= deadline)
         {
-            pool.Waiting.Dequeue();
+            pool.TryDequeue(out _);
             oldest.Asker.Tell(new ProxyActor.Answer(oldest.Ask.RequestId, pool.Type.Name, pool.Key, null,
                 $"no instance of worker {pool.Label} was {why} within {_workers.Settings.AskTimeout} ({pool.Waiting.Count} more waiting)"));
         }
@@ -214,7 +270,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     private void FailWaiting(Pool pool, string error)
     {
-        while (pool.Waiting.TryDequeue(out var waiting))
+        while (pool.TryDequeue(out var waiting))
             waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, error));
     }
 

@@ -27,6 +27,10 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
 
     public long DroppedReplies => Interlocked.Read(ref _droppedReplies);
 
+    public long DroppedAsks => Interlocked.Read(ref _droppedAsks);
+
+    private long _droppedAsks;
+
     /// <summary>What a WorkerHost for one launch of an instance is told; <paramref name="secret"/> is that launch's own.</summary>
     public HostStart HostStart(long instance, string secret, WorkerType type, string? key, IReadOnlyDictionary<string, string> options) =>
         new(masterPath, secret, instance, type.Name, key, type.AssemblyPath, type.TypeName, options, Settings.AllowedTypes, Settings.MaxPayload, logLevel, _link);
@@ -82,7 +86,9 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
             : WorkerHostProcess.Start(Settings.Host, start, LogSink(type.Name, key, log), onExit);
     }
 
-    public void CountDroppedReply() => Interlocked.Increment(ref _droppedReplies);
+    public void CountDroppedReplies(int count) => Interlocked.Add(ref _droppedReplies, count);
+
+    public void CountDroppedAsks(int count) => Interlocked.Add(ref _droppedAsks, count);
 
     /// <summary>Packet's <c>:status</c> store: the latest value recorded for each worker, by Packet's worker key.</summary>
     public void RecordResult(string name, string? key, object? value) => _results[ResultKey(name, key)] = value;

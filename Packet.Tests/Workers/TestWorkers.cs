@@ -23,9 +23,13 @@ public sealed class EchoWorker : Worker
         string s when s.StartsWith("relay:", StringComparison.Ordinal) => Relay(s[6..]),
         Job job => job with { Number = job.Number + 1 },
         "forbidden" => new Forbidden("cannot travel"),
+        "mark" => Interlocked.Increment(ref _marks),
+        "marks" => Volatile.Read(ref _marks),
         "serve" => Serve(),
         _ => data,
     };
+
+    private int _marks;
 
     private static object Hang()
     {
