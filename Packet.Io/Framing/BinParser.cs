@@ -26,7 +26,7 @@ public sealed class BinParser : IFrameDecoder
     private readonly FrameAssembler _assembler;
 
     /// <summary>
-    /// Creates the framer of one connection. Allocates no frame buffer until a frame arrives.
+    /// Creates the framer of one connection. Allocates no frame buffer until payload bytes arrive.
     /// </summary>
     /// <param name="maxFrameLength">
     /// Largest payload accepted both ways (the library passes <c>packet.framing.max-frame-length</c>).

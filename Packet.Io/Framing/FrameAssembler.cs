@@ -13,8 +13,10 @@ internal delegate long FrameHeaderParser(ReadOnlySpan<byte> header);
 /// <summary>
 /// The decode loop of every "fixed-size length header, then payload" protocol: collects the
 /// header across chunks, checks the announced length against the limit as soon as the header is
-/// complete, then collects the payload into a reusable buffer and hands it out. Memory is bounded
-/// by the header plus <see cref="MaxFrameLength"/>.
+/// complete, then collects the payload into a reusable buffer and hands it out. The buffer grows
+/// with the payload bytes received, never ahead of them to the announced length: a partial frame
+/// holds at most twice what the peer has sent of it (or the small buffer kept between frames), and
+/// never more than the header plus <see cref="MaxFrameLength"/>.
 /// </summary>
 internal sealed class FrameAssembler
 {
@@ -98,16 +100,18 @@ internal sealed class FrameAssembler
                 }
             }
 
-            var missing = _bodyLength - _bodyFill;
-            if (chunk.Length < missing)
+            // The buffer grows with the body bytes at hand, up to the announced length; a body that
+            // arrives whole in this chunk gets an array of exactly its length, and one copy.
+            var arrived = Math.Min(_bodyLength - _bodyFill, chunk.Length);
+            _body.EnsureCapacity(_bodyFill + arrived, preserve: _bodyFill, ceiling: _bodyLength);
+            chunk[..arrived].CopyTo(_body.Bytes.AsSpan(_bodyFill));
+            _bodyFill += arrived;
+            chunk = chunk[arrived..];
+            if (_bodyFill < _bodyLength)
             {
-                chunk.CopyTo(_body.Bytes.AsSpan(_bodyFill));
-                _bodyFill += chunk.Length;
                 return;
             }
 
-            chunk[..missing].CopyTo(_body.Bytes.AsSpan(_bodyFill));
-            chunk = chunk[missing..];
             var frameLength = _bodyLength;
             _bodyLength = -1;
             _bodyFill = 0;
@@ -123,7 +127,7 @@ internal sealed class FrameAssembler
             throw new FramingException($"{_name} frame length {length} exceeds the limit of {MaxFrameLength} bytes");
         }
 
+        // Nothing is allocated yet: a header costs the peer only a few bytes (see FrameBuffer).
         _bodyLength = (int)length;
-        _body.EnsureCapacity(_bodyLength, preserve: 0);
     }
 }

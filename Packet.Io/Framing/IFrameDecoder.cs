@@ -9,7 +9,8 @@ namespace Packet.Io.Framing;
 /// <remarks>
 /// One instance per connection, used by the single actor that owns the connection: an instance
 /// keeps the partial frame between chunks and is not thread-safe. Memory held by an instance is
-/// bounded by <see cref="MaxFrameLength"/> plus the header.
+/// bounded by <see cref="MaxFrameLength"/> plus the header, and grows with the bytes of a frame
+/// received, never ahead of them to the length its header announces.
 /// </remarks>
 public interface IFrameDecoder
 {

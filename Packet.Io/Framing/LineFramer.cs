@@ -17,7 +17,9 @@ namespace Packet.Io.Framing;
 /// <para>
 /// Memory is bounded: a partial line is buffered only up to <see cref="MaxLineLength"/> (plus the
 /// bytes that could still be the start of the delimiter), a binary block up to
-/// <see cref="MaxBinaryLength"/>.
+/// <see cref="MaxBinaryLength"/>. The buffer grows with the bytes received, never ahead of them
+/// to the size given to <see cref="SetBinaryMode"/>, so a peer that announces a large block and
+/// sends little of it costs little memory.
 /// </para>
 /// <para>
 /// One instance per connection, used by the single actor that owns the connection; not
@@ -245,17 +247,18 @@ public sealed class LineFramer
     // Returns false when the input ran out before the block was complete.
     private bool TakeBinary(ref ReadOnlySpan<byte> input, ILineHandler handler)
     {
-        _buffer.EnsureCapacity(_binarySize, _buffered);
-        var missing = _binarySize - _buffered;
-        if (input.Length < missing)
+        // The buffer grows with the bytes at hand, never ahead of them to the size the peer's header
+        // line announced (see FrameBuffer); a block that arrives whole gets an array of its size.
+        var take = Math.Min(_binarySize - _buffered, input.Length);
+        _buffer.EnsureCapacity(_buffered + take, _buffered, ceiling: _binarySize);
+        input[..take].CopyTo(_buffer.Bytes.AsSpan(_buffered));
+        _buffered += take;
+        input = input[take..];
+        if (_buffered < _binarySize)
         {
-            input.CopyTo(_buffer.Bytes.AsSpan(_buffered));
-            _buffered += input.Length;
             return false;
         }
 
-        input[..missing].CopyTo(_buffer.Bytes.AsSpan(_buffered));
-        input = input[missing..];
         var size = _binarySize;
         _binarySize = -1;
         _buffered = 0;

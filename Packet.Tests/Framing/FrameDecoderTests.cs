@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using Packet.Actors;
+using Packet.Io.Configuration;
 using Packet.Io.Framing;
 using Xunit;
 
@@ -7,13 +9,14 @@ namespace Packet.Tests.Framing;
 /// <summary>The contract every <see cref="IFrameDecoder"/> keeps, run against each implementation.</summary>
 public sealed class FrameDecoderTests
 {
-    private const int Limit = 300;
+    private const int Limit = 1200;
 
     private static readonly byte[][] Payloads =
     [
         Chunking.Ascii("hello"),
         [],
         Chunking.AllByteValues(),
+        Enumerable.Range(0, 1100).Select(i => (byte)(i * 13)).ToArray(), // the buffer doubles across it
         Chunking.Ascii("x"),
         Enumerable.Range(0, 37).Select(i => (byte)(i * 7)).ToArray(),
         [],
@@ -204,5 +207,115 @@ public sealed class FrameDecoderTests
     public void Decoder_exposes_its_maximum_frame_length(string kind)
     {
         Assert.Equal(1234, Create(kind, maxFrameLength: 1234).MaxFrameLength);
+    }
+
+    /// <summary>packet.framing.max-frame-length from the embedded reference.conf: 16 MiB.</summary>
+    private static int DefaultMaxFrameLength => TransportSettings.From(Reactor.DefaultConfig).MaxFrameLength;
+
+    private static readonly Action<ReadOnlyMemory<byte>> NoFrame = _ => Assert.Fail("no frame expected");
+
+    /// <summary>
+    /// The runtime may allocate a few KiB of its own while a test measures (type loads, tiered compilation),
+    /// so the allocation bounds leave this much slack; a buffer sized by an announced length would be 16 MiB.
+    /// </summary>
+    private const int Slack = 16 * 1024;
+
+    /// <summary>Bytes this thread allocates while <paramref name="action"/> runs.</summary>
+    private static long Allocated(Action action)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        action();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    // Runs every decode path once, so that what the tests below measure is not the first call's.
+    private static void WarmUp(string kind)
+    {
+        var decoder = Create(kind);
+        foreach (var chunk in Chunking.OneByteAtATime(decoder.Encode(Chunking.Ascii("warm"))))
+        {
+            decoder.Decode(chunk, _ => { });
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Decoders))]
+    public void A_header_announcing_the_default_limit_then_a_few_bytes_allocates_only_a_few_hundred_bytes(string kind)
+    {
+        // Four bytes 00 FF FF FF must not make the server allocate 16 MiB: the buffer waits for the body.
+        WarmUp(kind);
+        var decoder = Create(kind, DefaultMaxFrameLength);
+        var stream = Chunking.Concat([Header(kind, DefaultMaxFrameLength), Chunking.Ascii("a few bytes")]);
+
+        var inOneChunk = Allocated(() => decoder.Decode(stream, NoFrame));
+        var split = Create(kind, DefaultMaxFrameLength);
+        var bytes = Chunking.OneByteAtATime(stream);
+        var oneByteAtATime = Allocated(() =>
+        {
+            foreach (var chunk in bytes)
+            {
+                split.Decode(chunk, NoFrame);
+            }
+        });
+
+        Assert.True(inOneChunk <= Slack, $"a maximal header and {stream.Length - Header(kind, 0).Length} bytes allocated {inOneChunk} bytes");
+        Assert.True(oneByteAtATime <= Slack, $"a maximal header and a few bytes, one at a time, allocated {oneByteAtATime} bytes");
+    }
+
+    [Theory]
+    [MemberData(nameof(Decoders))]
+    public void The_buffer_of_a_partial_frame_grows_with_the_bytes_received_not_with_the_announced_length(string kind)
+    {
+        WarmUp(kind);
+        var decoder = Create(kind, DefaultMaxFrameLength);
+        var piece = new byte[4096];
+        long received = 0, allocated = Allocated(() => decoder.Decode(Header(kind, DefaultMaxFrameLength), NoFrame));
+        while (received < 1024 * 1024)
+        {
+            allocated += Allocated(() => decoder.Decode(piece, NoFrame));
+            received += piece.Length;
+
+            // Doubling keeps the array within twice the bytes received, and all arrays made so far
+            // within twice the last one.
+            Assert.True(allocated <= (4 * received) + Slack, $"{allocated} bytes allocated after {received} bytes of the body");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Decoders))]
+    public void A_frame_that_arrives_whole_in_one_chunk_is_copied_once_into_an_array_of_its_size(string kind)
+    {
+        WarmUp(kind);
+        var payload = Enumerable.Range(0, 1024 * 1024).Select(i => (byte)(i * 7)).ToArray();
+        var decoder = Create(kind, DefaultMaxFrameLength);
+        var frame = decoder.Encode(payload);
+        var delivered = false;
+        Action<ReadOnlyMemory<byte>> check = f => delivered = f.Span.SequenceEqual(payload);
+        check(payload); // loaded before it is measured
+
+        var allocated = Allocated(() => decoder.Decode(frame, check));
+
+        Assert.True(delivered, "the frame was not delivered intact");
+        Assert.True(allocated <= payload.Length + Slack, $"a {payload.Length}-byte frame in one chunk allocated {allocated} bytes");
+    }
+
+    [Theory]
+    [MemberData(nameof(Decoders))]
+    public void Decoder_yields_frames_larger_than_the_buffer_it_keeps_between_frames_for_random_chunk_sizes(string kind)
+    {
+        // Above 64 KiB the buffer is dropped once its frame is delivered, and grown again for the next.
+        byte[][] payloads =
+        [
+            Enumerable.Range(0, 100_000).Select(i => (byte)(i * 3)).ToArray(),
+            Enumerable.Range(0, 70_000).Select(i => (byte)(i * 5)).ToArray(),
+            Chunking.Ascii("small"),
+            Enumerable.Range(0, 200_001).Select(i => (byte)(i * 11)).ToArray(),
+        ];
+        var encoder = Create(kind, DefaultMaxFrameLength);
+        var stream = Chunking.Concat(payloads.Select(p => encoder.Encode(p)));
+        for (var seed = 0; seed < 10; seed++)
+        {
+            Assert.Equal(payloads, DecodeAll(Create(kind, DefaultMaxFrameLength), Chunking.RandomChunks(stream, seed, maxChunk: 5000)));
+        }
     }
 }

@@ -1,4 +1,7 @@
+using System.Buffers.Text;
 using System.Text;
+using Packet.Actors;
+using Packet.Io.Configuration;
 using Packet.Io.Framing;
 using Xunit;
 
@@ -59,6 +62,8 @@ public sealed class LineFramerTests
         Line([]);
         Line(Bytes("BIN 256"));
         Block(Chunking.AllByteValues());
+        Line(Bytes("BIN 700"));
+        Block(Enumerable.Range(0, 700).Select(i => (byte)(i * 13)).ToArray()); // the buffer doubles across it
         Line(Bytes("beta"));
         Line(Bytes("BIN 0"));
         Block([]);
@@ -406,6 +411,131 @@ public sealed class LineFramerTests
         Assert.Equal(10, framer.MaxLineLength);
         Assert.Equal(20, framer.MaxBinaryLength);
         Assert.Equal(Bytes("\n"), new LineFramer(10, 20).Delimiter.ToArray());
+    }
+
+    /// <summary>packet.framing from the embedded reference.conf: 64 KiB lines, 16 MiB blocks.</summary>
+    private static TransportSettings Defaults => TransportSettings.From(Reactor.DefaultConfig);
+
+    /// <summary>
+    /// The runtime may allocate a few KiB of its own while a test measures (type loads, tiered compilation),
+    /// so the allocation bounds leave this much slack; a buffer sized by an announced length would be 16 MiB.
+    /// </summary>
+    private const int Slack = 16 * 1024;
+
+    /// <summary>Bytes this thread allocates while <paramref name="action"/> runs.</summary>
+    private static long Allocated(Action action)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        action();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    // Runs every decode path once, so that what the tests below measure is not the first call's.
+    private static void WarmUp()
+    {
+        var framer = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+        var handler = new SizedBlocks(framer);
+        foreach (var chunk in Chunking.OneByteAtATime(Bytes("4\nwarm4\n")))
+        {
+            framer.Decode(chunk, handler);
+        }
+    }
+
+    [Fact]
+    public void A_binary_block_of_the_default_limit_announced_then_a_few_bytes_allocates_only_a_few_hundred_bytes()
+    {
+        // A header line announcing 16 MiB must not make the server allocate 16 MiB: the buffer waits for the body.
+        WarmUp();
+        var framer = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+        var handler = new SizedBlocks(framer);
+        var stream = Bytes($"{Defaults.MaxBinaryLength}\na few bytes");
+        var fromALine = Allocated(() => framer.Decode(stream, handler));
+
+        // SetBinaryMode between Decode calls, as a handler may call it from a timer or a worker reply.
+        var between = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+        between.SetBinaryMode(between.MaxBinaryLength);
+        var betweenCalls = Allocated(() => between.Decode(Bytes("a few bytes"), handler));
+
+        Assert.Equal(0, handler.Blocks);
+        Assert.True(fromALine <= Slack, $"a block of {Defaults.MaxBinaryLength} bytes announced in a line, then a few bytes, allocated {fromALine} bytes");
+        Assert.True(betweenCalls <= Slack, $"SetBinaryMode({Defaults.MaxBinaryLength}), then a few bytes, allocated {betweenCalls} bytes");
+    }
+
+    [Fact]
+    public void The_buffer_of_a_partial_block_grows_with_the_bytes_received_not_with_the_requested_size()
+    {
+        WarmUp();
+        var framer = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+        var handler = new SizedBlocks(framer);
+        var header = Bytes($"{Defaults.MaxBinaryLength}\n");
+        var piece = new byte[4096];
+        long received = 0, allocated = Allocated(() => framer.Decode(header, handler));
+        while (received < 1024 * 1024)
+        {
+            allocated += Allocated(() => framer.Decode(piece, handler));
+            received += piece.Length;
+
+            // Doubling keeps the array within twice the bytes received, and all arrays made so far
+            // within twice the last one.
+            Assert.True(allocated <= (4 * received) + Slack, $"{allocated} bytes allocated after {received} bytes of the block");
+        }
+
+        Assert.Equal(0, handler.Blocks);
+    }
+
+    [Fact]
+    public void A_binary_block_that_arrives_whole_in_one_chunk_is_copied_once_into_an_array_of_its_size()
+    {
+        WarmUp();
+        var block = Enumerable.Range(0, 1024 * 1024).Select(i => (byte)(i * 7)).ToArray();
+        var framer = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+        var handler = new SizedBlocks(framer, block);
+        var stream = Chunking.Concat([Bytes($"{block.Length}\n"), block]);
+        handler.OnBinary(block); // loaded before it is measured
+
+        var allocated = Allocated(() => framer.Decode(stream, handler));
+
+        Assert.Equal(2, handler.Blocks);
+        Assert.True(allocated <= block.Length + Slack, $"a {block.Length}-byte block in one chunk allocated {allocated} bytes");
+    }
+
+    [Fact]
+    public void LineFramer_yields_blocks_larger_than_the_buffer_it_keeps_between_blocks_for_random_chunk_sizes()
+    {
+        // Above 64 KiB the buffer is dropped once its block is delivered, and grown again for the next.
+        var blocks = new[] { 100_000, 70_000, 5, 200_001 }.Select(n => Enumerable.Range(0, n).Select(i => (byte)(i * n)).ToArray()).ToArray();
+        var stream = Chunking.Concat([Bytes($"BIN {string.Join(' ', blocks.Select(b => b.Length))}\r\n"), .. blocks, Bytes("end\r\n")]);
+        List<string> expected = [ScriptedHandler.Line(Bytes($"BIN {string.Join(' ', blocks.Select(b => b.Length))}")), .. blocks.Select(b => ScriptedHandler.Block(b)), ScriptedHandler.Line(Bytes("end"))];
+        for (var seed = 0; seed < 10; seed++)
+        {
+            Assert.Equal(expected, DecodeAll(new LineFramer(Bytes("\r\n"), MaxLine, 200_001), Chunking.RandomChunks(stream, seed, maxChunk: 5000)));
+        }
+    }
+
+    /// <summary>
+    /// A line holding a decimal number requests a block of that size; allocates nothing itself. Counts the
+    /// blocks and, when given one, checks each against <c>expected</c>.
+    /// </summary>
+    private sealed class SizedBlocks(LineFramer framer, byte[]? expected = null) : ILineHandler
+    {
+        public int Blocks { get; private set; }
+
+        public void OnLine(ReadOnlySpan<byte> line)
+        {
+            if (Utf8Parser.TryParse(line, out int size, out var consumed) && consumed == line.Length)
+            {
+                framer.SetBinaryMode(size);
+            }
+        }
+
+        public void OnBinary(ReadOnlyMemory<byte> data)
+        {
+            Blocks++;
+            if (expected is not null)
+            {
+                Assert.True(data.Span.SequenceEqual(expected), "the block was not delivered intact");
+            }
+        }
     }
 
     /// <summary>

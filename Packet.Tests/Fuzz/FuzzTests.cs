@@ -1,9 +1,14 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.Serialization;
 using System.Text;
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
+using Packet.Actors;
 using Packet.Actors.Workers.Protocol;
+using Packet.Io.Configuration;
 using Packet.Io.Framing;
 using Xunit;
 
@@ -13,6 +18,9 @@ namespace Packet.Tests.Fuzz;
 /// Every framer that reads bytes from the network, fed random and mutated inputs.
 /// Seeded, so a failure repeats; 100,000 inputs each by default, more with PACKET_FUZZ_ITERATIONS.
 /// Each input must end in frames or the documented error, within bounded time and memory.
+/// Each network decoder runs twice: with small limits, so that random input reaches the overflow
+/// paths, and with the defaults of reference.conf, which a server runs with, where a header may
+/// announce 16 MiB and must not make the decoder allocate it.
 /// </summary>
 public sealed class FuzzTests
 {
@@ -23,6 +31,12 @@ public sealed class FuzzTests
 
     private static readonly int Iterations =
         int.TryParse(Environment.GetEnvironmentVariable("PACKET_FUZZ_ITERATIONS"), out var n) && n > 0 ? n : 100_000;
+
+    /// <summary>Inputs per decoder at the default limits: a fifth as many, so that the file stays near 10 s of CPU.</summary>
+    private static readonly int DefaultLimitIterations = Math.Max(1, Iterations / 5);
+
+    /// <summary>packet.framing from the embedded reference.conf: 64 KiB lines, 16 MiB blocks and frames.</summary>
+    private static readonly TransportSettings Defaults = TransportSettings.From(Reactor.DefaultConfig);
 
     /// <summary>Valid streams to mutate: the shapes each parser expects.</summary>
     private static byte[] Sample(string parser, Random random) => parser switch
@@ -61,16 +75,46 @@ public sealed class FuzzTests
     private static byte[] Concat(IEnumerable<byte[]> parts) => parts.SelectMany(p => p).ToArray();
 
     /// <summary>
-    /// Feeds <see cref="Iterations"/> inputs, each cut into random chunks, to a fresh parser. Only
-    /// <typeparamref name="TDocumented"/> may escape; each input must finish within a second and allocate
-    /// at most a bounded amount (a parser that trusted a garbage length would allocate it).
+    /// A length for a header at the default limits: the limit, one past it, a small one, or any up to an
+    /// eighth past the limit; most are far more than the few bytes that follow, as an attacker's would be.
     /// </summary>
-    private static void Fuzz<TDocumented>(string parser, int seed, Action<byte[][]> parse, Func<Random, byte[]>? sample = null) where TDocumented : Exception
+    private static long Announced(Random random, int limit) => random.Next(4) switch
+    {
+        0 => limit,
+        1 => limit + 1L,
+        2 => random.Next(64),
+        _ => random.NextInt64(limit + (limit / 8L)),
+    };
+
+    private static byte[] LengthPrefixedHeader(long length)
+    {
+        var header = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)length);
+        return header;
+    }
+
+    private static byte[] BinParserHeader(long length) => Encoding.ASCII.GetBytes(length.ToString("D9", CultureInfo.InvariantCulture));
+
+    /// <summary>One to three parts, each a valid small frame or a header announcing a large one and a few bytes of its body.</summary>
+    private static byte[] FramesAtDefaults(Random random, Func<Random, byte[]> frame, Func<long, byte[]> header) =>
+        Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(2) == 0
+            ? frame(random)
+            : Concat([header(Announced(random, Defaults.MaxFrameLength)), RandomBytes(random, 40)])));
+
+    /// <summary>
+    /// Feeds <paramref name="iterations"/> inputs (<see cref="Iterations"/> unless given), each cut into
+    /// random chunks, to a fresh parser. Only <typeparamref name="TDocumented"/> may escape; each input
+    /// must finish within a second and allocate at most a bounded amount (a parser that trusted a garbage
+    /// length would allocate it). Unless <paramref name="rejects"/> is false, some inputs must be
+    /// rejected and some not, so that both paths ran.
+    /// </summary>
+    private static void Fuzz<TDocumented>(string parser, int seed, Action<byte[][]> parse, Func<Random, byte[]>? sample = null, int? iterations = null, bool rejects = true) where TDocumented : Exception
     {
         var random = new Random(seed);
         var rejected = 0;
         var clock = new Stopwatch();
-        for (var i = 0; i < Iterations; i++)
+        var count = iterations ?? Iterations;
+        for (var i = 0; i < count; i++)
         {
             var input = Input(parser, random, sample);
             var chunks = Framing.Chunking.RandomChunks(input, random.Next(), 1 + random.Next(64));
@@ -92,7 +136,8 @@ public sealed class FuzzTests
             var grew = GC.GetAllocatedBytesForCurrentThread() - allocated;
             Assert.True(grew < 256 * 1024, $"{parser} input {i} (seed {seed}) allocated {grew} bytes for {input.Length} bytes of input");
         }
-        Assert.InRange(rejected, 1, Iterations - 1); // the inputs exercised both paths
+        if (rejects) Assert.InRange(rejected, 1, count - 1); // the inputs exercised both paths
+        else Assert.Equal(0, rejected);
     }
 
     [Fact]
@@ -111,17 +156,35 @@ public sealed class FuzzTests
             foreach (var chunk in chunks) decoder.Decode(chunk, frame => Assert.True(frame.Length <= Limit));
         });
 
+    [Fact]
+    public void The_length_prefixed_framer_survives_random_and_mutated_input_at_the_default_limits() =>
+        Fuzz<FramingException>("length-prefixed at the default limits", 111, chunks =>
+        {
+            var decoder = new LengthPrefixedFramer(Defaults.MaxFrameLength);
+            var received = chunks.Sum(c => c.Length);
+            foreach (var chunk in chunks) decoder.Decode(chunk, frame => Assert.True(frame.Length < received));
+        }, random => FramesAtDefaults(random, r => new LengthPrefixedFramer(Limit).Encode(RandomBytes(r, 40)), LengthPrefixedHeader), DefaultLimitIterations);
+
+    [Fact]
+    public void BinParser_survives_random_and_mutated_input_at_the_default_limits() =>
+        Fuzz<FramingException>("binparser at the default limits", 212, chunks =>
+        {
+            var decoder = new BinParser(Defaults.MaxFrameLength);
+            var received = chunks.Sum(c => c.Length);
+            foreach (var chunk in chunks) decoder.Decode(chunk, frame => Assert.True(frame.Length < received));
+        }, random => FramesAtDefaults(random, r => new BinParser(Limit).Encode(RandomBytes(r, 40)), BinParserHeader), DefaultLimitIterations);
+
     /// <summary>A line handler that enters binary mode on "B&lt;n&gt;" lines, as a header announcing a body would.</summary>
     private sealed class Lines(LineFramer framer) : ILineHandler
     {
         public void OnLine(ReadOnlySpan<byte> line)
         {
-            Assert.True(line.Length <= LineLimit);
-            if (line.Length > 1 && line[0] == (byte)'B' && int.TryParse(line[1..], out var size) && size is >= 0 and <= LineLimit)
+            Assert.True(line.Length <= framer.MaxLineLength);
+            if (line.Length > 1 && line[0] == (byte)'B' && int.TryParse(line[1..], out var size) && size >= 0 && size <= framer.MaxBinaryLength)
                 framer.SetBinaryMode(size);
         }
 
-        public void OnBinary(ReadOnlyMemory<byte> data) => Assert.True(data.Length <= LineLimit);
+        public void OnBinary(ReadOnlyMemory<byte> data) => Assert.True(data.Length <= framer.MaxBinaryLength);
     }
 
     [Fact]
@@ -132,6 +195,52 @@ public sealed class FuzzTests
             var lines = new Lines(framer);
             foreach (var chunk in chunks) framer.Decode(chunk, lines);
         });
+
+    /// <summary>
+    /// At the default limits no input this short can be a line over 64 KiB, so none is rejected: what is
+    /// checked is that a "B16777216" line followed by a few bytes allocates, and takes, next to nothing.
+    /// </summary>
+    [Fact]
+    public void The_line_framer_survives_random_and_mutated_input_at_the_default_limits() =>
+        Fuzz<FramingException>("lines at the default limits", 313, chunks =>
+        {
+            var framer = new LineFramer(Defaults.MaxLineLength, Defaults.MaxBinaryLength);
+            var lines = new Lines(framer);
+            foreach (var chunk in chunks) framer.Decode(chunk, lines);
+        }, random => Concat([
+            Encoding.ASCII.GetBytes($"hello\r\nB5\nabcde\nB{Announced(random, Defaults.MaxBinaryLength)}\n"),
+            RandomBytes(random, 40),
+        ]), DefaultLimitIterations, rejects: false);
+
+    /// <summary>The message type of the object-frame fuzz.</summary>
+    internal sealed record Note(string Text, int Number, List<double>? Values);
+
+    /// <summary>An <see cref="ObjectConnection{T}"/> outside a reactor, fed the frames its <see cref="FramedConnection"/> would cut.</summary>
+    private sealed class Notes : ObjectConnection<Note>
+    {
+        public void Feed(ReadOnlyMemory<byte> frame) => ReceiveFrame(frame);
+
+        protected override void ReceiveObject(Note value) => Assert.NotNull(value);
+    }
+
+    /// <summary>
+    /// ObjectConnection's path: the 4-byte length-prefixed frames of a <see cref="FramedConnection"/> at the
+    /// default limit, each read as JSON; a frame that is not a Note is a <see cref="FramingException"/> too.
+    /// </summary>
+    [Fact]
+    public void Object_frames_survive_random_and_mutated_input_at_the_default_limits()
+    {
+        Note[] notes = [new("ping", 0, null), new("", -1, [3.14, 0]), new("\u00e9t\u00e9 \"quoted\"", int.MaxValue, [])];
+        Fuzz<FramingException>("object frames at the default limits", 717, chunks =>
+        {
+            var decoder = new LengthPrefixedFramer(Defaults.MaxFrameLength);
+            var objects = new Notes();
+            foreach (var chunk in chunks) decoder.Decode(chunk, objects.Feed);
+        }, random => FramesAtDefaults(
+            random,
+            r => new LengthPrefixedFramer(Limit).Encode(JsonSerializer.SerializeToUtf8Bytes(notes[r.Next(notes.Length)])),
+            LengthPrefixedHeader), DefaultLimitIterations);
+    }
 
     private static readonly string[] Kinds = ["work", "out", "reg", "ok", "no", "dlv", "push", "fwd"];
 
