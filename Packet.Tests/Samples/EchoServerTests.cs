@@ -125,7 +125,7 @@ internal sealed class EchoServerProcess : IAsyncDisposable
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _hardLimit;
 
-    private EchoServerProcess(int openFileLimit, string[] arguments)
+    private EchoServerProcess(int openFileLimit, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
         _hardLimit = openFileLimit;
         _process = new Process
@@ -136,6 +136,7 @@ internal sealed class EchoServerProcess : IAsyncDisposable
                 RedirectStandardError = true,
             },
         };
+        foreach (var (name, value) in environment) _process.StartInfo.Environment[name] = value;
         _process.OutputDataReceived += (_, e) => Record(e.Data);
         _process.ErrorDataReceived += (_, e) => Record(e.Data);
     }
@@ -148,12 +149,19 @@ internal sealed class EchoServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The server's process id: prlimit execs dotnet, so the process started is the server itself.</summary>
+    public int Id => _process.Id;
+
     public IPEndPoint EndPoint => new(IPAddress.Loopback, _port.Task.Result);
 
     /// <summary>Starts the sample with <c>--port 0</c> and <paramref name="arguments"/>, and waits until it listens.</summary>
-    public static async Task<EchoServerProcess> StartAsync(int openFileLimit, params string[] arguments)
+    public static Task<EchoServerProcess> StartAsync(int openFileLimit, params string[] arguments) =>
+        StartAsync(openFileLimit, new Dictionary<string, string>(), arguments);
+
+    /// <summary>As <see cref="StartAsync(int, string[])"/>, with these variables added to the server's environment.</summary>
+    public static async Task<EchoServerProcess> StartAsync(int openFileLimit, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var server = new EchoServerProcess(openFileLimit, arguments);
+        var server = new EchoServerProcess(openFileLimit, environment, arguments);
         try
         {
             server._process.Start();

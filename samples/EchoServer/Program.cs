@@ -1,6 +1,8 @@
 // The seed's echo server: every byte a client sends comes straight back.
-//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|kestrel|sockets]
+//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|kestrel|sockets] [--framed]
 // Try it with:  nc 127.0.0.1 11006
+// --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
+// packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
 using System.Text.Json;
 using Akka.Configuration;
 using Packet.Actors;
@@ -11,6 +13,12 @@ var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-
 // --transport overrides echo-server.conf's packet.tcp.transport; a name that is none of the three fails at start.
 if (SampleArgs.Option(args, "--transport") is { } transport)
     config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(transport)}").WithFallback(config);
+
+if (args.Contains("--framed"))
+{
+    Reactor.Run(reactor => Console.WriteLine($"listening on {reactor.StartServer<FrameEcho>(host, port).LocalEndPoint}"), config);
+    return;
+}
 
 #region echo
 Reactor.Run(reactor =>
@@ -28,3 +36,8 @@ sealed class Echo : Connection
     protected override void Unbind(UnbindReason reason) => Console.WriteLine("Client Disconnected");
 }
 #endregion
+
+sealed class FrameEcho : FramedConnection
+{
+    protected override void ReceiveFrame(ReadOnlyMemory<byte> frame) => SendFrame(frame.Span);
+}
