@@ -75,6 +75,89 @@ public sealed class EvalServerTests : IAsyncLifetime
         foreach (var host in hosts) await Hosts.GoneAsync(host);
     }
 
+    [Fact]
+    public async Task A_client_flooding_asks_for_10_s_grows_the_master_little_and_the_workers_are_idle_2_s_after_it_leaves()
+    {
+        var hosts = ChildProcesses(_master.Id);
+        // A first flood warms the workers up: a fresh .NET process goes on compiling its hot code in the
+        // background for seconds after its first burst of work, which is not the work being measured.
+        await FloodAsync(TimeSpan.FromSeconds(3));
+        await Bounded.Until(async () => (await CpuUsedAsync(hosts, TimeSpan.FromSeconds(1))).All(ms => ms < 250), "the warmed-up workers to go idle");
+
+        await FloodAsync(TimeSpan.FromSeconds(10));
+
+        // The flood waited in TCP's buffers, not in the master: before the asks were bounded it grew past 1 GiB.
+        Assert.True(PeakResidentMiB(_master.Id) < 200, $"the master's resident memory peaked at {PeakResidentMiB(_master.Id)} MiB");
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the time the workers are given: then they must be idle
+        var used = await CpuUsedAsync(hosts, TimeSpan.FromSeconds(1));
+        Assert.All(used, ms => Assert.True(ms < 250, $"a WorkerHost used {ms} ms of CPU in the second after the client left (still evaluating its asks)"));
+        Assert.Equal("2\n", await EvalAsync("1+1"));
+    }
+
+    /// <summary>One client writes <c>1\n</c> lines as fast as it can for <paramref name="duration"/>, reading the answers, then resets and leaves.</summary>
+    private async Task FloodAsync(TimeSpan duration)
+    {
+        using var client = await Loopback.ConnectAsync(_port);
+        var lines = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("1\n", 32_768)));
+        var answers = Task.Run(async () =>
+        {
+            var buffer = new byte[65_536];
+            try
+            {
+                while (await client.ReceiveAsync(buffer, SocketFlags.None) > 0) { }
+            }
+            catch (SocketException)
+            {
+            }
+        });
+        using var flood = new CancellationTokenSource(duration);
+        try
+        {
+            while (true) await client.SendAsync(lines, SocketFlags.None, flood.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        client.LingerState = new LingerOption(true, 0); // leave at once, with asks outstanding
+    }
+
+    /// <summary>
+    /// The CPU each process's threads used during <paramref name="window"/>, in milliseconds, leaving out
+    /// the runtime's background JIT thread: after a burst of work a fresh .NET process goes on recompiling
+    /// its hot code (Roslyn's, here) for seconds, which is no work a worker was asked to do.
+    /// </summary>
+    private static async Task<long[]> CpuUsedAsync(int[] pids, TimeSpan window)
+    {
+        var before = pids.Select(ThreadCpu).ToArray();
+        await Task.Delay(window);
+        return pids.Select((pid, i) => ThreadCpu(pid).Sum(t => t.Value - before[i].GetValueOrDefault(t.Key))).ToArray();
+    }
+
+    /// <summary>User and system CPU time of each thread of <paramref name="pid"/> but the JIT's, in milliseconds (at 100 clock ticks a second).</summary>
+    private static Dictionary<string, long> ThreadCpu(int pid)
+    {
+        var times = new Dictionary<string, long>();
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered Com", StringComparison.Ordinal)) continue;
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                times[Path.GetFileName(task)] = (long.Parse(fields[11]) + long.Parse(fields[12])) * 10;
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+        return times;
+    }
+
+    /// <summary>The highest resident memory of process <paramref name="pid"/> so far (VmHWM), in MiB.</summary>
+    private static long PeakResidentMiB(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+
     /// <summary>The direct children of <paramref name="parent"/>, read from /proc.</summary>
     private static int[] ChildProcesses(int parent) =>
         Directory.EnumerateDirectories("/proc")
