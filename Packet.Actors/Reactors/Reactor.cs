@@ -373,12 +373,21 @@ public sealed class Reactor : IAsyncDisposable
 
     /// <summary>
     /// Queues <paramref name="action"/> to run on the reactor's actor, after work already queued
-    /// (EventMachine's <c>next_tick</c> and <c>schedule</c>). Safe from any thread.
+    /// (EventMachine's <c>next_tick</c> and <c>schedule</c>). Safe from any thread. Once <see cref="Stop"/>
+    /// (or <see cref="StopAsync"/>, Ctrl-C, SIGTERM) has been called, the reactor takes no more work:
+    /// an action queued from then on, from any thread or from a callback of the stopping reactor, is
+    /// dropped without running, as EventMachine drops <c>next_tick</c> blocks when its loop stops.
+    /// Work queued before the stop still runs.
     /// </summary>
     /// <param name="action">What to run; an exception is reported to <see cref="ErrorHandler"/>.</param>
     public void NextTick(Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
+        if (_runtime.IsStopping)
+        {
+            _runtime.Log.Debug("dropping Reactor.NextTick work queued after the reactor began to stop");
+            return;
+        }
         _actor.Tell(new ReactorActor.Run(action));
     }
 

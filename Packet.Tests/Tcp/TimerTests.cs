@@ -139,4 +139,18 @@ public abstract class TimerTests(string transport) : IAsyncLifetime
         Assert.Equal(3, periodic);
         Assert.Equal("boom", Assert.Single(errors).Message);
     }
+
+    [Fact]
+    public async Task NextTick_work_queued_after_Stop_is_dropped_and_work_queued_before_it_runs()
+    {
+        // The fixture's connection keeps the stopping reactor alive while it closes, long enough to run queued work.
+        var ran = new ConcurrentQueue<string>();
+        _reactor.NextTick(() => ran.Enqueue("before"));
+
+        var stopping = _reactor.StopAsync();
+        _reactor.NextTick(() => ran.Enqueue("after"));
+        await stopping.Within("the reactor to stop");
+
+        Assert.Equal(["before"], ran);
+    }
 }
