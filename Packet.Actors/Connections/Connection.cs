@@ -216,7 +216,10 @@ public class Connection
     /// Closes after <b>every</b> byte queued so far has been written to the socket, then sends FIN.
     /// Data arriving meanwhile is discarded. If the peer does not take the output within
     /// <c>packet.tcp.close-timeout</c>, the socket is reset and <see cref="Unbind"/> reports
-    /// <see cref="UnbindKind.CloseTimeout"/> with the bytes left.
+    /// <see cref="UnbindKind.CloseTimeout"/> with the bytes left. Called on an outbound connection before
+    /// it has connected, with data queued, the dial goes on (as in EventMachine): the data is written once
+    /// it connects, and a dial that fails still ends with <see cref="UnbindKind.ConnectFailed"/> or
+    /// <see cref="UnbindKind.ConnectTimeout"/>. With nothing queued, it closes without dialling.
     /// </summary>
     public void CloseConnectionAfterWriting() => OnActor(actor => actor.CloseLocally(afterWriting: true));
 

@@ -21,7 +21,8 @@ namespace Packet.Actors.Runtime;
 /// a slow peer makes this actor buffer without bound. Received bytes go to the handler in the transport's
 /// own memory; sent bytes are copied once, into the transport's. Writes made during one message go out
 /// as one <see cref="ISocketConnection.Flush"/>, whose acknowledgement (at once, or a later <see cref="SocketEvents.Written"/>) drains the <see cref="OutboundWindow"/>.
-/// States: <see cref="Connecting"/> (outbound only), <see cref="Connected"/>, <see cref="Closing"/>.
+/// States: <see cref="Connecting"/> (outbound only), <see cref="ConnectingToClose"/> (outbound, closed after
+/// writing before it connected), <see cref="Connected"/>, <see cref="Closing"/>.
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
 {
@@ -213,6 +214,22 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             default:
                 return Common(message);
         }
+    }
+
+    /// <summary>
+    /// Outbound, closed after writing before it connected, with output queued: the dial goes on, as in
+    /// EventMachine, and once connected the queued output is written and the connection closes. A dial
+    /// that fails or times out ends it as <see cref="Connecting"/> would.
+    /// </summary>
+    private bool ConnectingToClose(UnbindReason reason, object message)
+    {
+        if (message is not SocketEvents.Connected connected) return Connecting(message);
+        Timers.Cancel(ConnectTimedOut.Instance);
+        Attach(connected.Socket);
+        Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
+        if (connected.Socket.Flush() is > 0 and var taken) Acknowledge(taken);
+        CloseSocket(connected.Socket, reason, graceful: true);
+        return true;
     }
 
     /// <summary>The socket is open: data flows both ways.</summary>
@@ -461,18 +478,28 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (_closing || _unbound is not null) return;
         if (graceful) Flush();
         _closing = true;
-        _unattached = null;
         Timers.Cancel(InactivityCheck.Instance);
+        if (graceful && _socket is null && _unattached is not null && _origin is Dial)
+        {
+            Become(message => ConnectingToClose(reason, message));
+            return;
+        }
+        _unattached = null;
         Timers.Cancel(ConnectTimedOut.Instance);
         if (_socket is { } socket)
         {
-            _teardown = graceful ? socket.Close : socket.Abort;
-            Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
+            CloseSocket(socket, reason, graceful);
+            return;
         }
-        else
-        {
-            Self.Tell(new Finish(reason));
-        }
+        Self.Tell(new Finish(reason));
+        Become(message => Closing(reason, graceful, message));
+    }
+
+    /// <summary>Closes (or resets) the socket once this message is handled, and waits for the transport to confirm, at most <c>close-timeout</c>.</summary>
+    private void CloseSocket(ISocketConnection socket, UnbindReason reason, bool graceful)
+    {
+        _teardown = graceful ? socket.Close : socket.Abort;
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
         Become(message => Closing(reason, graceful, message));
     }
 

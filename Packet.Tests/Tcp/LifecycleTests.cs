@@ -1,3 +1,4 @@
+using System.Text;
 using Packet.Actors;
 using Packet.Tests.Support;
 using Xunit;
@@ -48,6 +49,37 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
         Assert.Equal(["PostInit", "Unbind:ConnectFailed"], client.Events);
         await Bounded.Until(() => _reactor.ConnectionCount == 0, "the connection count to fall to zero");
         Assert.Equal(1, client.UnbindCount);
+    }
+
+    [Fact]
+    public async Task Data_sent_and_closed_after_writing_before_the_connect_completes_is_dialled_written_and_closed()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+
+        var client = _reactor.Connect<Recorder>(Loopback.Host, server.LocalEndPoint.Port);
+        client.SendData("queued before the connect");
+        client.CloseConnectionAfterWriting();
+
+        var reason = await client.Unbound.Within("the client to close after writing");
+        Assert.Equal(["PostInit", "ConnectionCompleted", "Unbind:LocalClose"], client.Events);
+        Assert.Equal(UnbindKind.LocalClose, reason.Kind);
+        var serverSide = await accepted.Next();
+        Assert.Equal(UnbindKind.PeerClosed, (await serverSide.Unbound.Within("the server side to see the close")).Kind);
+        Assert.Equal("queued before the connect", Encoding.ASCII.GetString(serverSide.Received));
+    }
+
+    [Fact]
+    public async Task Data_sent_and_closed_after_writing_before_a_refused_connect_reports_the_refusal()
+    {
+        var client = _reactor.Connect<Recorder>(Loopback.Host, Loopback.ClosedPort());
+        client.SendData("never delivered");
+        client.CloseConnectionAfterWriting();
+
+        var reason = await client.Unbound.Within("the refused connect to unbind");
+
+        Assert.Equal(UnbindKind.ConnectFailed, reason.Kind);
+        Assert.Equal(["PostInit", "Unbind:ConnectFailed"], client.Events);
     }
 
     [Fact]
