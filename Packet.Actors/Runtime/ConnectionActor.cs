@@ -366,9 +366,11 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         if (!_window.Fits(bytes.Length))
         {
-            Close(new UnbindReason(UnbindKind.OutboundOverflow,
-                $"sending {bytes.Length} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent"),
-                graceful: false);
+            // Logged here, once: the close that follows makes every later Send return above.
+            var overflow = new UnbindReason(UnbindKind.OutboundOverflow,
+                $"sending {bytes.Length} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent");
+            _runtime.Log.Warning("{0} to {1} closed with OutboundOverflow: {2}", _handler.GetType().Name, _handler.PeerEndPoint?.ToString() ?? "a peer not yet connected", overflow.Message);
+            Close(overflow, graceful: false);
             return;
         }
         _window.Add(bytes.Length);

@@ -273,4 +273,27 @@ public abstract class DataTests(string transport) : IAsyncLifetime
         Assert.Equal(UnbindKind.OutboundOverflow, reason.Kind);
         Assert.Contains("max-outbound", reason.Message);
     }
+
+    [Fact]
+    public async Task An_outbound_overflow_is_logged_once_as_a_warning_naming_the_limit_and_the_bytes()
+    {
+        await using var reactor = Reactors.On(transport, """
+            packet.tcp.backpressure { high-water-mark = 64 KiB, low-water-mark = 16 KiB, max-outbound = 1 MiB }
+            """);
+        var warnings = new Warnings(reactor.System);
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => { for (var i = 0; i < 32; i++) c.SendData(new byte[64 * 1024]); }, // overflows at the 17th, then sends 15 more
+        }));
+        using var client = await Loopback.ConnectAllowingResetAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+
+        Assert.Equal(UnbindKind.OutboundOverflow, (await serverSide.Unbound.Within("the overflow to close the connection")).Kind);
+        await warnings.Settled();
+
+        var warning = Assert.Single(warnings.Messages, m => m.Contains("OutboundOverflow"));
+        Assert.Contains("packet.tcp.backpressure.max-outbound (1048576 bytes)", warning);
+        Assert.Contains("with 1048576 bytes unsent", warning);
+    }
 }
