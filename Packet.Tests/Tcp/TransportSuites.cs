@@ -55,3 +55,33 @@ public sealed class AkkaIoTransportTests
         Assert.Contains("SendBufferSize (8192) must be at least 2x", error.Message);
     }
 }
+
+/// <summary>What only the sockets transport has: output buffers of its own.</summary>
+[Collection(nameof(Alone))] // it measures the process's heap, which tests beside it would grow
+public sealed class SocketsTransportTests
+{
+    [Fact]
+    public async Task Output_of_connections_closed_by_an_outbound_overflow_is_not_kept_once_they_are_gone()
+    {
+        // Each connection's output grows, doubling, to max-outbound before the overflow closes it.
+        const int connections = 4, megabyte = 1024 * 1024;
+        await using var reactor = Reactors.On(Reactors.Sockets, "packet.tcp.backpressure.max-outbound = 64 MiB");
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnPostInit = c => { for (var i = 0; i < 65; i++) c.SendData(new byte[megabyte]); },
+        }));
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        for (var i = 0; i < connections; i++)
+        {
+            using var client = await Loopback.ConnectAllowingResetAsync(server.LocalEndPoint);
+            Assert.Equal(UnbindKind.OutboundOverflow, (await (await accepted.Next()).Unbound.Within("the overflow to close the connection")).Kind);
+        }
+        await Bounded.Until(() => reactor.ConnectionCount == 0, "the closed connections to go");
+        var kept = GC.GetTotalMemory(forceFullCollection: true) - before;
+
+        // Before, the process-wide ArrayPool kept every array the output had outgrown: about 63 MiB a connection.
+        Assert.True(kept < 32 * megabyte, $"{kept / megabyte} MiB still held after {connections} connections wrote {connections * 64} MiB and closed");
+    }
+}

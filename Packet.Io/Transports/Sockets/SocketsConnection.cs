@@ -8,16 +8,17 @@ namespace Packet.Io.Transports.Sockets;
 /// <summary>
 /// One socket, driven by its owner. A read first waits for data with a zero-byte receive, so an idle
 /// connection holds no buffer, then takes what is there into a pooled block lent to the owner until
-/// its next read. Writes are copied into a pooled array; a flush hands it to the kernel from the owner's
+/// its next read. Writes are copied into an array from the transport's <paramref name="output"/> pool, which
+/// doubles as output waits for a flush; a flush hands it to the kernel from the owner's
 /// thread. What the kernel takes at once, the usual case, is acknowledged by <see cref="Flush"/>'s return
 /// value; when its send buffer is full the send finishes in the background and a
 /// <see cref="SocketEvents.Written"/> acknowledges it, and bytes written meanwhile go with the owner's next flush.
 /// </summary>
-internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSocket, ISocketConnection
+internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool<byte> output) : OwnedSocket, ISocketConnection
 {
     private Task _reading = Task.CompletedTask;
     private IMemoryOwner<byte>? _lent;     // the block handed to the owner, released at its next read
-    private byte[]? _output;                // bytes written since the last flush, from ArrayPool
+    private byte[]? _output;                // bytes written since the last flush, from the output pool
     private int _unflushed;
     private Task _sending = Task.CompletedTask;
     private volatile bool _sendWaiting;     // cleared before the waiting send's Written is told
@@ -66,11 +67,12 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSo
         if (_stopped) return;
         if (_output is null || _output.Length - _unflushed < data.Length)
         {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_unflushed + data.Length, 4096));
+            // At least twice the old size: past the pool's largest arrays it allocates exactly what is asked.
+            var larger = output.Rent(Math.Max(Math.Max(_unflushed + data.Length, 2 * (_output?.Length ?? 0)), 4096));
             if (_output is not null)
             {
                 _output.AsSpan(0, _unflushed).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_output);
+                output.Return(_output);
             }
             _output = larger;
         }
@@ -92,14 +94,14 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSo
         }
         catch (Exception e)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            output.Return(buffer);
             TellClosed(e.Message);
             return 0;
         }
         if (send.IsCompletedSuccessfully)
         {
             _ = send.Result;
-            ArrayPool<byte>.Shared.Return(buffer);
+            output.Return(buffer);
             return bytes;
         }
         _sendWaiting = true;
@@ -121,7 +123,7 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool) : OwnedSo
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            output.Return(buffer);
         }
         _sendWaiting = false;
         Owner.Tell(new SocketEvents.Written(bytes));
