@@ -46,6 +46,12 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         public static readonly ClosingTimedOut Instance = new();
     }
 
+    /// <summary>A <c>refusal-log-interval</c> has passed since the last refusal warning.</summary>
+    private sealed class RefusalLogDue
+    {
+        public static readonly RefusalLogDue Instance = new();
+    }
+
     private readonly IPEndPoint _endpoint;
     private readonly Func<Connection> _factory;
     private readonly Action<Connection>? _onAccept;
@@ -67,6 +73,9 @@ internal sealed class ServerActor : ActorBase, IWithTimers
 
     /// <summary>The listener while it is bound, so that a server ended with its reactor still frees the port.</summary>
     private ISocketListener? _listening;
+
+    /// <summary>Accepts refused above max-connections since the last warning, told in the next one.</summary>
+    private int _refusedUnlogged;
 
     protected override void PreStart()
     {
@@ -139,6 +148,9 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.AcceptFailed failed:
                 _runtime.Log.Warning("server on {0} cannot accept a connection ({1}); it tries again in {2} ms", local, failed.Cause.Message, failed.RetryIn.TotalMilliseconds);
                 return true;
+            case RefusalLogDue:
+                LogRefusals();
+                return true;
             case ConnectionActor.Shutdown shutdown:
                 foreach (var group in Context.GetChildren()) group.Tell(shutdown);
                 return true;
@@ -174,6 +186,9 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.Connected refused:
                 refused.Socket.Abort();
                 return true;
+            case RefusalLogDue:
+                LogRefusals();
+                return true;
             case Stop or StopAccepting or ConnectionActor.Shutdown or SocketEvents.AcceptFailed:
                 return true;
             default:
@@ -206,19 +221,44 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.Connected refused:
                 refused.Socket.Abort();
                 return true;
-            case Stop or StopAccepting or ConnectionActor.Shutdown or Terminated or ClosingTimedOut:
+            case Stop or StopAccepting or ConnectionActor.Shutdown or Terminated or ClosingTimedOut or RefusalLogDue:
                 return true;
             default:
                 return false;
         }
     }
 
+    /// <summary>
+    /// Logs an accept refused above max-connections so that a flood does not flood the log: the first at
+    /// once, then at most one warning per <c>refusal-log-interval</c>, with the count since.
+    /// </summary>
+    private void Refused(EndPoint peer)
+    {
+        if (Timers.IsTimerActive(RefusalLogDue.Instance))
+        {
+            _refusedUnlogged++;
+            return;
+        }
+        _runtime.Log.Warning("refusing {0}: {1}; further refusals are counted and logged at most every {2} (packet.tcp.refusal-log-interval)",
+            peer, _runtime.AtMaxConnections, _runtime.Settings.RefusalLogInterval);
+        Timers.StartSingleTimer(RefusalLogDue.Instance, RefusalLogDue.Instance, _runtime.Settings.RefusalLogInterval);
+    }
+
+    /// <summary>Logs the refusals counted in the interval that ended, if any; after a quiet interval the next refusal is logged at once.</summary>
+    private void LogRefusals()
+    {
+        if (_refusedUnlogged == 0) return;
+        _runtime.Log.Warning("refused {0} more connections in the last {1}: {2}", _refusedUnlogged, _runtime.Settings.RefusalLogInterval, _runtime.AtMaxConnections);
+        _refusedUnlogged = 0;
+        Timers.StartSingleTimer(RefusalLogDue.Instance, RefusalLogDue.Instance, _runtime.Settings.RefusalLogInterval);
+    }
+
     private void Accept(ISocketConnection socket)
     {
         if (!_runtime.TryAdmit())
         {
-            _runtime.Log.Warning("refusing {0}: {1}", socket.RemoteEndPoint, _runtime.AtMaxConnections);
             socket.Abort();
+            Refused(socket.RemoteEndPoint);
             return;
         }
         Connection handler;

@@ -187,6 +187,35 @@ public abstract class ServerTests(string transport)
     }
 
     [Fact]
+    public async Task A_flood_above_max_connections_logs_the_first_refusal_at_once_and_then_counts()
+    {
+        const int refusals = 10;
+        await using var reactor = Reactors.On(transport, "packet.tcp { max-connections = 1, refusal-log-interval = 2s }");
+        var warnings = new Warnings(reactor.System);
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        using var held = await Loopback.ConnectAsync(server.LocalEndPoint);
+        await accepted.Next();
+
+        for (var i = 0; i < refusals; i++)
+        {
+            using var refused = await Loopback.ConnectAllowingResetAsync(server.LocalEndPoint);
+            if (refused.Connected) await refused.ReadToEndAsync(); // ends when the server resets it
+        }
+
+        // A warning "refusing <peer>: ..." counts one; "refused <n> more connections ..." counts n.
+        int Logged() => warnings.Messages.Where(m => m.StartsWith("refus", StringComparison.Ordinal))
+            .Sum(m => m.StartsWith("refused ", StringComparison.Ordinal) ? int.Parse(m.Split(' ')[1]) : 1);
+        await Bounded.Until(() => Logged() == refusals, $"all {refusals} refusals to be logged");
+        var logged = warnings.Messages.Where(m => m.StartsWith("refus", StringComparison.Ordinal)).ToList();
+        Assert.True(logged.Count < refusals, $"{logged.Count} warnings for {refusals} refusals:\n{string.Join("\n", logged)}");
+        Assert.StartsWith("refusing 127.0.0.1:", logged[0]);
+        Assert.Contains("packet.tcp.max-connections", logged[0]);
+        Assert.Contains("packet.tcp.refusal-log-interval", logged[0]);
+        Assert.Equal(1, reactor.ConnectionCount);
+    }
+
+    [Fact]
     public async Task A_connect_above_max_connections_fails_at_once_without_dialling_and_a_freed_slot_dials_again()
     {
         await using var reactor = Reactors.On(transport, "packet.tcp.max-connections = 2");
