@@ -54,6 +54,28 @@ public sealed class AkkaIoTransportTests
 
         Assert.Contains("SendBufferSize (8192) must be at least 2x", error.Message);
     }
+
+    [Fact]
+    public async Task One_Connect_dials_once_even_when_the_peer_resets_it_at_once()
+    {
+        // Akka.IO dials a failed connect again (akka.io.tcp.finish-connect-retries): a connect whose peer reset
+        // it before the dialler saw it complete reached that peer again, and the re-dial could hang. And a socket
+        // reset before Akka.IO reported it connected killed Akka.IO's dialling actor without a word to its commander.
+        const int connects = 200, wave = 20;
+        await using var reactor = Reactors.On(Reactors.AkkaIo, "packet.tcp.connect-timeout = 60s");
+        using var peer = new ResettingListener();
+
+        var outcomes = new List<UnbindKind>();
+        for (var dialled = 0; dialled < connects; dialled += wave)
+        {
+            var clients = Enumerable.Range(0, wave).Select(_ => reactor.Connect<Recorder>(Loopback.Host, peer.Port)).ToList();
+            foreach (var client in clients) outcomes.Add((await client.Unbound.Within("each connect's outcome")).Kind);
+        }
+
+        Assert.DoesNotContain(UnbindKind.ConnectTimeout, outcomes);
+        await Bounded.Until(() => peer.Accepted >= connects, "every connect to reach the peer");
+        Assert.Equal(connects, peer.Accepted);
+    }
 }
 
 /// <summary>What only the sockets transport has: output buffers of its own.</summary>

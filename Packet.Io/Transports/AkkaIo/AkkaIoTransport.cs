@@ -25,7 +25,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
     /// first and decides the outcome. A dial whose owner went earlier ends at that same deadline.
     /// </remarks>
     public void Connect(IActorRef owner, IPEndPoint endpoint, TimeSpan timeout, CancellationToken cancel) =>
-        system.Tcp().Tell(new Tcp.Connect(endpoint, options: _options, timeout: timeout + ConnectTimeoutGrace, pullMode: true), owner);
+        system.Tcp().Tell(new Tcp.Connect(endpoint, options: [new SocketOptions.ResetReport(owner), .. _options], timeout: timeout + ConnectTimeoutGrace, pullMode: true), owner);
 
     private static readonly TimeSpan ConnectTimeoutGrace = TimeSpan.FromMilliseconds(500);
 
