@@ -9,8 +9,9 @@ namespace Packet.Io.Transports;
 internal static class Dialler
 {
     /// <summary>
-    /// Connects to <paramref name="endpoint"/>; <paramref name="owner"/> gets <see cref="SocketEvents.Connected"/>
-    /// with the socket, given <paramref name="settings"/>' socket options, as <paramref name="wrap"/> makes it, or <see cref="SocketEvents.ConnectFailed"/>. A dial
+    /// Connects to <paramref name="endpoint"/>; <paramref name="owner"/> gets exactly one of <see cref="SocketEvents.Connected"/>
+    /// with the socket, given <paramref name="settings"/>' socket options, as <paramref name="wrap"/> makes it, or <see cref="SocketEvents.ConnectFailed"/>
+    /// (also when the peer reset the socket before it could be wrapped; the socket is then disposed). A dial
     /// given up through <paramref name="cancel"/> closes its socket and tells nothing: its owner has moved on.
     /// </summary>
     public static async Task ConnectAsync(IActorRef owner, IPEndPoint endpoint, TransportSettings settings, CancellationToken cancel, Func<Socket, ISocketConnection> wrap)
@@ -31,7 +32,19 @@ internal static class Dialler
             owner.Tell(new SocketEvents.ConnectFailed(e));
             return;
         }
-        OwnedSocket.SetOptions(socket, settings);
-        owner.Tell(new SocketEvents.Connected(wrap(socket)));
+        ISocketConnection connection;
+        try
+        {
+            OwnedSocket.SetOptions(socket, settings);
+            connection = wrap(socket);
+        }
+        catch (Exception e)
+        {
+            // Reset by the peer before its options could be set or its addresses read, as the listener sees it too.
+            socket.Dispose();
+            owner.Tell(new SocketEvents.ConnectFailed(new IOException($"reset by the peer as it connected ({e.Message})", e)));
+            return;
+        }
+        owner.Tell(new SocketEvents.Connected(connection));
     }
 }

@@ -83,6 +83,31 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Every_dial_to_a_peer_that_resets_at_once_gets_one_prompt_outcome()
+    {
+        // The reset can come before the dialler has set the socket's options or read its addresses; a dial
+        // that lost that race was never reported, and waited for its connect timeout (60 s here).
+        const int connects = 200, wave = 20;
+        await using var reactor = Reactors.On(transport, "packet.tcp.connect-timeout = 60s");
+        using var peer = new ResettingListener();
+
+        var clients = new List<Recorder>();
+        for (var dialled = 0; dialled < connects; dialled += wave)
+        {
+            var round = Enumerable.Range(0, wave).Select(_ => reactor.Connect<Recorder>(Loopback.Host, peer.Port)).ToList();
+            foreach (var client in round) await client.Unbound.Within("each dial's outcome");
+            clients.AddRange(round);
+        }
+
+        foreach (var client in clients)
+        {
+            Assert.Contains((await client.Unbound).Kind, new[] { UnbindKind.ConnectFailed, UnbindKind.Error, UnbindKind.PeerClosed });
+            Assert.Equal(1, client.UnbindCount);
+        }
+        await Bounded.Until(() => reactor.ConnectionCount == 0, "every dial to release its connection");
+    }
+
+    [Fact]
     public async Task A_pending_connect_times_out_with_its_own_reason_and_its_socket_is_closed()
     {
         // A listener that never accepts and has a full queue: the kernel drops further SYNs, so a connect stays pending.
