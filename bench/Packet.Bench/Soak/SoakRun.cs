@@ -13,8 +13,10 @@ namespace Packet.Bench.Soak;
 /// at once: 2,000 churning connections (connect, echo, close), 200 long-lived echo connections, 10
 /// slow readers taking 1 byte a second from the firehose, garbage senders on the framed server, and
 /// 20 clients asking three WorkerHosts through AskWorker while one WorkerHost is killed with SIGKILL
-/// every 5 s. Then it stops the server with SIGTERM and checks every invariant; each broken one is
-/// printed, and the exit code is 1.
+/// every 5 s, one client flooding the same server with asks as fast as its socket takes them, and a
+/// stranger on the machine attacking the master's worker link (raw bytes, and Identify, PoisonPill
+/// and Kill from a plain Akka.Remote system). Then it stops the server with SIGTERM and checks every
+/// invariant; each broken one is printed, and the exit code is 1.
 /// </summary>
 public static class SoakRun
 {
@@ -51,6 +53,8 @@ public static class SoakRun
             loads.AddRange(Enumerable.Range(0, SlowReaders).Select(i => soak.ReadSlowly(ports["firehose"], Running)));
             loads.AddRange(Enumerable.Range(0, GarbageSenders).Select(i => soak.SendGarbage(ports["framed"], i, Running)));
             loads.AddRange(Enumerable.Range(0, Askers).Select(i => soak.Ask(ports["asks"], i, Running)));
+            loads.Add(soak.Flood(ports["asks"], Running));
+            loads.Add(soak.AttackLink(server.Pid, ports.Values.ToHashSet(), Running));
             var chaos = soak.KillWorkerHosts(server, Running);
             await Task.WhenAll(loads.Append(chaos)).WaitAsync(duration + TimeSpan.FromMinutes(2));
 
@@ -72,6 +76,7 @@ public static class SoakRun
             foreach (var line in (log ?? "").Split('\n').Where(l => l.Contains("Unhandled exception", StringComparison.Ordinal) || l.StartsWith("handler error:", StringComparison.Ordinal)).Take(5))
                 soak.Fail($"the server logged: {line}");
             soak.Check(log?.Contains("handler errors: 0", StringComparison.Ordinal) == true, "the server did not report zero handler errors at its end");
+            soak.Check(log?.Contains("stopped unexpectedly", StringComparison.Ordinal) == false, "the server's reactor or worker registry stopped during the run");
 
             Console.WriteLine(soak.Report($"{fdsBefore} sockets and pipes at start, {fdsAfter} at the end; all kinds at start: {kindsBefore}; at the end: {kindsAfter}", rssBefore));
             return soak.Failed ? 1 : 0;
@@ -87,7 +92,7 @@ public static class SoakRun
     {
         private readonly ConcurrentQueue<string> _failures = new();
         private readonly List<long> _rssKiB = []; // one sample a second, by the chaos loop only
-        private long _failureCount, _churned, _echoBytes, _slowBytes, _garbage, _goodFrames, _asked, _answered, _asksFailed, _kills;
+        private long _failureCount, _churned, _echoBytes, _slowBytes, _garbage, _goodFrames, _asked, _answered, _asksFailed, _kills, _floodBytes, _attacks;
 
         public ConcurrentDictionary<int, bool> WorkerHostPids { get; } = new();
 
@@ -232,6 +237,77 @@ public static class SoakRun
                 await reading.WaitAsync(IoLimit);
             });
 
+        /// <summary>
+        /// One client writes ask lines as fast as its socket takes them, reading whatever comes back, and
+        /// resets at the end with asks outstanding. The server must slow it (its connection stops reading at
+        /// max-asks-per-connection) without growing past the memory bound or starving the other askers,
+        /// and never hold a write of it back for the I/O limit.
+        /// </summary>
+        public async Task Flood(int port, Func<bool> running) =>
+            await Guarded("ask flood", async () =>
+            {
+                using var socket = await LoadGenerator.ConnectAsync(port);
+                var lines = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("flood\n", 10_000)));
+                var reading = Task.Run(async () =>
+                {
+                    var buffer = new byte[65_536];
+                    try
+                    {
+                        while (await socket.ReceiveAsync(buffer, SocketFlags.None) > 0) { }
+                    }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                    {
+                        // the reset below
+                    }
+                });
+                while (running())
+                {
+                    await socket.SendAsync(lines, SocketFlags.None).WaitAsync(IoLimit);
+                    Interlocked.Add(ref _floodBytes, lines.Length);
+                }
+                socket.LingerState = new LingerOption(true, 0);
+                socket.Close();
+                await reading.WaitAsync(IoLimit);
+            });
+
+        /// <summary>
+        /// A stranger on the machine attacks the master's worker link five times a second: 64 random bytes on
+        /// a raw connection, then Identify, PoisonPill and Kill to the master's actors from a plain
+        /// Akka.Remote system. None may get through: the other loads go on being served, and the server's
+        /// reactor must not stop.
+        /// </summary>
+        public async Task AttackLink(int serverPid, IReadOnlySet<int> servicePorts, Func<bool> running) =>
+            await Guarded("link attacker", async () =>
+            {
+                var link = ListeningPorts(serverPid).Except(servicePorts).Single(); // the master's remoting port
+                using var stranger = Akka.Actor.ActorSystem.Create("stranger", Akka.Configuration.ConfigurationFactory.ParseString("""
+                    akka.loglevel = OFF
+                    akka.stdout-loglevel = OFF
+                    akka.actor.provider = remote
+                    akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+                    """));
+                var random = new Random(15);
+                while (running())
+                {
+                    using (var raw = await LoadGenerator.ConnectAsync(link))
+                    {
+                        var junk = new byte[64];
+                        random.NextBytes(junk);
+                        await raw.SendAsync(junk, SocketFlags.None).WaitAsync(IoLimit);
+                    }
+                    foreach (var path in new[] { "/user/reactor", "/user/workers", "/user" })
+                    {
+                        var target = stranger.ActorSelection($"akka.tcp://packet@127.0.0.1:{link}{path}");
+                        target.Tell(new Akka.Actor.Identify(1));
+                        target.Tell(Akka.Actor.PoisonPill.Instance);
+                        target.Tell(Akka.Actor.Kill.Instance);
+                    }
+                    Interlocked.Increment(ref _attacks);
+                    await Task.Delay(200);
+                }
+                await stranger.Terminate();
+            });
+
         /// <summary>Samples the server's memory each second, and kills one of its WorkerHosts every 5 s (SIGKILL), in turn.</summary>
         public async Task KillWorkerHosts(ServerProcess server, Func<bool> running)
         {
@@ -257,6 +333,8 @@ public static class SoakRun
             text.AppendLine($"  garbage connections ended  {_garbage:N0}, good frames echoed {_goodFrames:N0}");
             text.AppendLine($"  asks                       {_asked:N0} sent: {_answered:N0} answered, {_asksFailed:N0} failed with an error outcome");
             text.AppendLine($"  WorkerHosts killed         {_kills} (SIGKILL every 5 s); {WorkerHostPids.Count} WorkerHost processes seen");
+            text.AppendLine($"  ask flood                  {_floodBytes:N0} bytes of ask lines taken from one client");
+            text.AppendLine($"  worker-link attacks        {_attacks:N0} rounds of raw bytes, Identify, PoisonPill and Kill");
             var half = _rssKiB.Count / 2;
             text.AppendLine($"  server memory              {rssBefore} MiB at start; at most {MaxMiB(_rssKiB.Take(half))} MiB in the first half, {MaxMiB(_rssKiB.Skip(half))} MiB in the second (bound {RssBoundMiB} MiB)");
             text.AppendLine($"  server file descriptors    {fds}");
@@ -356,6 +434,20 @@ public static class SoakRun
     /// The process's sockets, pipes and other non-file descriptors: what a leaked connection or process
     /// would leave. Files are left out: .NET opens assemblies as it first needs them.
     /// </summary>
+    /// <summary>The TCP ports process <paramref name="pid"/> listens on, read from /proc.</summary>
+    private static int[] ListeningPorts(int pid)
+    {
+        var sockets = FdTargets(pid).Where(t => t.StartsWith("socket:[", StringComparison.Ordinal)).Select(t => t[8..^1]).ToHashSet();
+        return new[] { $"/proc/{pid}/net/tcp", $"/proc/{pid}/net/tcp6" }
+            .Where(File.Exists)
+            .SelectMany(File.ReadLines)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length > 9 && fields[3] == "0A" && sockets.Contains(fields[9]))
+            .Select(fields => Convert.ToInt32(fields[1][(fields[1].LastIndexOf(':') + 1)..], 16))
+            .Distinct()
+            .ToArray();
+    }
+
     private static int ServerFds(int pid) =>
         Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count(fd => new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'));
 
