@@ -41,7 +41,7 @@ public sealed class ConfigurationTests
 
         Assert.Equal(1024, transport.Backlog);
         Assert.Equal(1024 * 1024, transport.HighWaterMark);
-        Assert.Null(transport.InactivityTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(5), transport.InactivityTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), transport.ConnectTimeout);
         Assert.Equal("packet", reactor.Name);
         Assert.True(DocumentedKeys().Count >= 25, $"only {DocumentedKeys().Count} documented keys");
