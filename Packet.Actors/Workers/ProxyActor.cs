@@ -106,6 +106,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private readonly HashSet<IActorRef> _watchedAskers = new();
     private readonly List<IActorRef> _readyWaiters = new();
     private readonly Batch<WorkerProtocol.Job> _jobs;
+    private readonly LogThrottle _refusals = new(); // what a hostile peer can repeat at will
     private IWorkerHost? _process;
     private int _quickFailures;
     private long _registeredAt;
@@ -219,7 +220,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case WorkerProtocol.Outcomes or WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready when !Sender.Equals(worker):
-                _log.Warning("worker {0}: dropped a {1} from {2}, which is not its WorkerHost", Label, message.GetType().Name, Sender.Path);
+                if (_refusals.Due(out var skipped))
+                    _log.Warning("worker {0}: dropped a {1} from {2}, which is not its WorkerHost ({3} more such refusals since the last warning)",
+                        Label, message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Outcomes outcomes:
                 foreach (var outcome in outcomes.Items) Finish(outcome.RequestId, outcome.Payload, outcome.Error);
@@ -343,7 +346,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     /// <summary>A WorkerHost must prove it is this launch's; anything else is refused and logged.</summary>
     private void Refuse(WorkerProtocol.Register register, string why)
     {
-        _log.Warning("refused a registration as worker {0} from {1}: {2}", Label, register.Worker.Path, why);
+        if (_refusals.Due(out var skipped))
+            _log.Warning("refused a registration as worker {0} from {1}: {2} ({3} more such refusals since the last warning)", Label, register.Worker.Path, why, skipped);
         Sender.Tell(new WorkerProtocol.Refused($"this master did not start you ({why})"));
     }
 

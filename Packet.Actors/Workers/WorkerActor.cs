@@ -35,6 +35,7 @@ internal sealed class WorkerActor : ActorBase
     private readonly IActorRef _master;
     private readonly TaskCompletionSource<string?> _outcome;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _refusals = new(); // what a hostile peer can repeat at will
     private int _atOutbox; // outcomes handed to the outbox that it has not yet reported sent
 
     public WorkerActor(Worker worker, HostStart start, PayloadSerializer payloads, Reactor reactor, TaskCompletionSource<string?> outcome)
@@ -56,7 +57,8 @@ internal sealed class WorkerActor : ActorBase
         switch (message)
         {
             case WorkerProtocol.Registered or WorkerProtocol.Refused when !Sender.Path.Address.Equals(_master.Path.Address):
-                _log.Warning("dropped a {0} from {1}, which is not the master", message.GetType().Name, Sender.Path);
+                if (_refusals.Due(out var skipped))
+                    _log.Warning("dropped a {0} from {1}, which is not the master ({2} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Registered registered:
                 var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Proxy, _payloads.MaxPayload)), "outbox");
@@ -90,7 +92,8 @@ internal sealed class WorkerActor : ActorBase
         switch (message)
         {
             case WorkerProtocol.Work or WorkerProtocol.Deliver when !Sender.Equals(proxy):
-                _log.Warning("dropped a {0} from {1}, which is not this worker's proxy", message.GetType().Name, Sender.Path);
+                if (_refusals.Due(out var skipped))
+                    _log.Warning("dropped a {0} from {1}, which is not this worker's proxy ({2} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Work { Jobs.Length: 1 } work when _atOutbox == 0:
                 proxy.Tell(new WorkerProtocol.Outcomes([Run(work.Jobs[0])]));

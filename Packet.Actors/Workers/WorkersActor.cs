@@ -133,6 +133,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private readonly Dictionary<IActorRef, (Pool Pool, Instance Instance)> _byProxy = new();
     private readonly Dictionary<long, IActorRef> _byInstanceId = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _refusals = new(); // registrations a hostile peer can repeat at will
     private long _nextInstanceId;
 
     public WorkersActor(WorkersRuntime workers)
@@ -363,7 +364,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             proxy.Forward(register);
             return;
         }
-        _log.Warning("refused a registration as worker {0} from {1}: instance {2} does not exist", register.Name, register.Worker.Path, register.Instance);
+        if (_refusals.Due(out var skipped))
+            _log.Warning("refused a registration as worker {0} from {1}: instance {2} does not exist ({3} more such refusals since the last warning)",
+                register.Name, register.Worker.Path, register.Instance, skipped);
         Sender.Tell(new WorkerProtocol.Refused($"this master did not start you (no instance {register.Instance})"));
     }
 
