@@ -55,7 +55,7 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled)
         {
             Link = link ?? LinkCredentials.Create();
-            System = ActorSystem.Create(reactor.Name, setup.And(Link.Setup()));
+            System = ActorSystem.Create(reactor.Name, setup.And(Link.Setup()).And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()));
         }
         else
         {

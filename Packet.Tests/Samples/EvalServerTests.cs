@@ -15,6 +15,7 @@ namespace Packet.Tests.Samples;
 public sealed class EvalServerTests : IAsyncLifetime
 {
     private Process _master = null!;
+    private readonly List<string> _output = [];
     private int _port;
 
     public async Task InitializeAsync()
@@ -37,7 +38,10 @@ public sealed class EvalServerTests : IAsyncLifetime
         }).Within("EvalServer to listen", TimeSpan.FromSeconds(60));
         Assert.True(listening is not null, $"EvalServer ended without listening: {errors}");
         _port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..]);
-        _ = Task.Run(() => _master.StandardOutput.ReadToEnd()); // keep draining
+        _ = Task.Run(() => // keep draining, and keep what it said
+        {
+            while (_master.StandardOutput.ReadLine() is { } line) lock (_output) _output.Add(line);
+        });
         await Bounded.Until(() => ChildProcesses(_master.Id).Length == 2, "eval_worker's two WorkerHost processes", TimeSpan.FromSeconds(30));
         // Ready means answering: on a loaded machine warming Roslyn up can outlast the sample's 5 s
         // ask-timeout, and an ask sent meanwhile is answered with an error line, as the README says.
@@ -152,6 +156,25 @@ public sealed class EvalServerTests : IAsyncLifetime
             }
         }
         return times;
+    }
+
+    [Fact]
+    public async Task Strangers_hammering_the_worker_link_get_nowhere_and_cannot_flood_the_log()
+    {
+        var link = Processes.ListeningPorts(_master.Id).Single(port => port != _port); // the master's remoting port
+        for (var i = 0; i < 50; i++)
+        {
+            using var stranger = await Loopback.ConnectAsync(link);
+            await stranger.SendAsync(new byte[] { 0, 0, 0, 16, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41 }, SocketFlags.None);
+            var (reply, _) = await stranger.ReadToEndAsync(TimeSpan.FromSeconds(10)); // the master ends the handshake
+            Assert.Empty(reply);
+        }
+
+        Assert.Equal("2\n", await EvalAsync("1+1"));
+        // Each refused handshake made Akka.Remote log two errors of many lines: 100 here, without the throttle.
+        int logged;
+        lock (_output) logged = _output.Count(line => line.StartsWith("[ERROR]", StringComparison.Ordinal) && line.Contains("TcpServerHandler", StringComparison.Ordinal));
+        Assert.InRange(logged, 1, 2);
     }
 
     /// <summary>The highest resident memory of process <paramref name="pid"/> so far (VmHWM), in MiB.</summary>

@@ -50,7 +50,7 @@ public sealed class LinkAttackTests : IAsyncLifetime
     public async Task A_stranger_without_this_runs_certificate_reaches_no_actor_of_the_master_or_a_WorkerHost()
     {
         var host = (await Running("echo_worker"))!.Value;
-        var hostPort = ListeningPorts(host).Single();
+        var hostPort = Processes.ListeningPorts(host).Single();
         var masterAddress = ((ExtendedActorSystem)_master.System).Provider.DefaultAddress;
         using var otherCertificate = SelfSigned();
         var strangers = new[]
@@ -91,7 +91,7 @@ public sealed class LinkAttackTests : IAsyncLifetime
         var address = ((ExtendedActorSystem)_master.System).Provider.DefaultAddress;
         var master = address.ToString();
         var host = (await Running("echo_worker"))!.Value;
-        var worker = $"akka.ssl.tcp://worker@127.0.0.1:{ListeningPorts(host).Single()}/user/worker";
+        var worker = $"akka.ssl.tcp://worker@127.0.0.1:{Processes.ListeningPorts(host).Single()}/user/worker";
         var before = await _master.GetWorkersAsync();
         var probe = attacker.ActorOf(Props.Create(() => new Inbox()), "probe");
         var inbox = await probe.Ask<Inbox>(Inbox.Query, Silence);
@@ -304,24 +304,6 @@ public sealed class LinkAttackTests : IAsyncLifetime
             return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
         }, $"worker {name} to run");
         return info!.ProcessId;
-    }
-
-    /// <summary>The TCP ports process <paramref name="pid"/> listens on, read from /proc.</summary>
-    private static int[] ListeningPorts(int pid)
-    {
-        var sockets = Directory.GetFiles($"/proc/{pid}/fd")
-            .Select(fd => new FileInfo(fd).LinkTarget)
-            .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
-            .Select(target => target![8..^1])
-            .ToHashSet();
-        return new[] { $"/proc/{pid}/net/tcp", $"/proc/{pid}/net/tcp6" }
-            .Where(File.Exists)
-            .SelectMany(File.ReadLines)
-            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(fields => fields.Length > 9 && fields[3] == "0A" && sockets.Contains(fields[9]))
-            .Select(fields => Convert.ToInt32(fields[1][(fields[1].LastIndexOf(':') + 1)..], 16))
-            .Distinct()
-            .ToArray();
     }
 
     /// <summary>Asks echo_worker for each line and writes the answer back.</summary>

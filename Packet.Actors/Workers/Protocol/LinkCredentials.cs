@@ -65,13 +65,19 @@ internal sealed class LinkCredentials
     public bool IsOurs(X509Certificate2? peer) =>
         peer is not null && CryptographicOperations.FixedTimeEquals(peer.GetCertHash(HashAlgorithmName.SHA256), _hash);
 
+    /// <summary>Called by Akka.Remote on its socket threads for every handshake; a stranger can repeat it at will, so its warning is throttled.</summary>
     private bool Validate(X509Certificate2? peer, X509Chain? chain, string remote, System.Net.Security.SslPolicyErrors errors, ILoggingAdapter log)
     {
         if (IsOurs(peer)) return true;
-        log.Warning("refused a worker-link connection from {0}: {1}", remote,
-            peer is null ? "it presented no certificate" : "its certificate is not this master's (a process this master did not start)");
+        int skipped;
+        lock (_refusals)
+            if (!_refusals.Due(out skipped)) return false;
+        log.Warning("refused a worker-link connection from {0}: {1} ({2} more such refusals since the last warning)", remote,
+            peer is null ? "it presented no certificate" : "its certificate is not this master's (a process this master did not start)", skipped);
         return false;
     }
+
+    private readonly LogThrottle _refusals = new();
 
     private static LinkCredentials FromPkcs12(byte[] pkcs12) =>
         new(X509CertificateLoader.LoadPkcs12(pkcs12, password: null, X509KeyStorageFlags.EphemeralKeySet));

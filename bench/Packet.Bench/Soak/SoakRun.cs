@@ -31,6 +31,7 @@ public static class SoakRun
     private const int AsksInFlight = 4;
     private static readonly TimeSpan IoLimit = TimeSpan.FromSeconds(30);
 
+
     public static async Task<int> RunAsync(TimeSpan duration, string transport)
     {
         var soak = new Soak();
@@ -92,7 +93,7 @@ public static class SoakRun
     {
         private readonly ConcurrentQueue<string> _failures = new();
         private readonly List<long> _rssKiB = []; // one sample a second, by the chaos loop only
-        private long _failureCount, _churned, _echoBytes, _slowBytes, _garbage, _goodFrames, _asked, _answered, _asksFailed, _kills, _floodBytes, _attacks;
+        private long _failureCount, _churned, _echoBytes, _slowBytes, _garbage, _goodFrames, _asked, _answered, _asksFailed, _kills, _floodBytes, _floodAnswerBytes, _attacks;
 
         public ConcurrentDictionary<int, bool> WorkerHostPids { get; } = new();
 
@@ -238,22 +239,29 @@ public static class SoakRun
             });
 
         /// <summary>
-        /// One client writes ask lines as fast as its socket takes them, reading whatever comes back, and
-        /// resets at the end with asks outstanding. The server must slow it (its connection stops reading at
-        /// max-asks-per-connection) without growing past the memory bound or starving the other askers,
-        /// and never hold a write of it back for the I/O limit.
+        /// One client writes ask lines as fast as its socket takes them, reading what comes back, and resets
+        /// at the end with asks outstanding. The server must slow it (its connection stops reading at
+        /// max-asks-per-connection, and the rest waits in TCP's buffers, megabytes on loopback) without
+        /// growing past the memory bound or starving the other askers, and must keep answering it: a
+        /// stretch of the I/O limit with no answer fails the run.
         /// </summary>
         public async Task Flood(int port, Func<bool> running) =>
             await Guarded("ask flood", async () =>
             {
                 using var socket = await LoadGenerator.ConnectAsync(port);
-                var lines = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("flood\n", 10_000)));
+                var lines = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("flood\n", 1_000)));
+                var answered = Stopwatch.StartNew(); // since the last answer
                 var reading = Task.Run(async () =>
                 {
                     var buffer = new byte[65_536];
                     try
                     {
-                        while (await socket.ReceiveAsync(buffer, SocketFlags.None) > 0) { }
+                        int read;
+                        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+                        {
+                            Interlocked.Add(ref _floodAnswerBytes, read);
+                            lock (answered) answered.Restart();
+                        }
                     }
                     catch (Exception e) when (e is SocketException or ObjectDisposedException)
                     {
@@ -262,10 +270,16 @@ public static class SoakRun
                 });
                 while (running())
                 {
-                    await socket.SendAsync(lines, SocketFlags.None).WaitAsync(IoLimit);
-                    Interlocked.Add(ref _floodBytes, lines.Length);
+                    var sending = socket.SendAsync(lines, SocketFlags.None);
+                    while (!sending.IsCompleted && running())
+                    {
+                        await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(1)));
+                        lock (answered)
+                            if (answered.Elapsed > IoLimit) throw new TimeoutException($"the server gave the flood no answer for {IoLimit.TotalSeconds:F0} s");
+                    }
+                    if (sending.IsCompletedSuccessfully) Interlocked.Add(ref _floodBytes, lines.Length);
                 }
-                socket.LingerState = new LingerOption(true, 0);
+                socket.LingerState = new LingerOption(true, 0); // a write may still be waiting: the reset ends it
                 socket.Close();
                 await reading.WaitAsync(IoLimit);
             });
@@ -333,7 +347,7 @@ public static class SoakRun
             text.AppendLine($"  garbage connections ended  {_garbage:N0}, good frames echoed {_goodFrames:N0}");
             text.AppendLine($"  asks                       {_asked:N0} sent: {_answered:N0} answered, {_asksFailed:N0} failed with an error outcome");
             text.AppendLine($"  WorkerHosts killed         {_kills} (SIGKILL every 5 s); {WorkerHostPids.Count} WorkerHost processes seen");
-            text.AppendLine($"  ask flood                  {_floodBytes:N0} bytes of ask lines taken from one client");
+            text.AppendLine($"  ask flood                  {_floodBytes:N0} bytes of ask lines written by one client, {_floodAnswerBytes:N0} bytes of answers read");
             text.AppendLine($"  worker-link attacks        {_attacks:N0} rounds of raw bytes, Identify, PoisonPill and Kill");
             var half = _rssKiB.Count / 2;
             text.AppendLine($"  server memory              {rssBefore} MiB at start; at most {MaxMiB(_rssKiB.Take(half))} MiB in the first half, {MaxMiB(_rssKiB.Skip(half))} MiB in the second (bound {RssBoundMiB} MiB)");

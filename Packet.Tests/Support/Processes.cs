@@ -1,0 +1,23 @@
+namespace Packet.Tests.Support;
+
+/// <summary>What /proc tells of a process the tests started.</summary>
+public static class Processes
+{
+    /// <summary>The TCP ports process <paramref name="pid"/> listens on, read from /proc.</summary>
+    public static int[] ListeningPorts(int pid)
+    {
+        var sockets = Directory.GetFiles($"/proc/{pid}/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget)
+            .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+            .Select(target => target![8..^1])
+            .ToHashSet();
+        return new[] { $"/proc/{pid}/net/tcp", $"/proc/{pid}/net/tcp6" }
+            .Where(File.Exists)
+            .SelectMany(File.ReadLines)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length > 9 && fields[3] == "0A" && sockets.Contains(fields[9]))
+            .Select(fields => Convert.ToInt32(fields[1][(fields[1].LastIndexOf(':') + 1)..], 16))
+            .Distinct()
+            .ToArray();
+    }
+}
