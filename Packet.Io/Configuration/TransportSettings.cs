@@ -21,7 +21,9 @@ internal sealed record TransportSettings(
     int MaxOutbound,
     int MaxLineLength,
     int MaxBinaryLength,
-    int MaxFrameLength)
+    int MaxFrameLength,
+    int MinDataRate,
+    TimeSpan MinDataRateGrace)
 {
     /// <summary>Reads every key; throws <see cref="ConfigurationException"/> naming the first bad one.</summary>
     public static TransportSettings From(Config config)
@@ -44,7 +46,9 @@ internal sealed record TransportSettings(
             MaxOutbound: ConfigReader.Bytes(config, "packet.tcp.backpressure.max-outbound"),
             MaxLineLength: ConfigReader.Bytes(config, "packet.framing.max-line-length"),
             MaxBinaryLength: ConfigReader.Bytes(config, "packet.framing.max-binary-length"),
-            MaxFrameLength: ConfigReader.Bytes(config, "packet.framing.max-frame-length"));
+            MaxFrameLength: ConfigReader.Bytes(config, "packet.framing.max-frame-length"),
+            MinDataRate: ConfigReader.Int(config, "packet.framing.min-data-rate"),
+            MinDataRateGrace: ConfigReader.Duration(config, "packet.framing.min-data-rate-grace"));
 
         if (settings.Transport is not ("akka-io" or "kestrel" or "sockets"))
             throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\", \"kestrel\" or \"sockets\", not \"{settings.Transport}\"");
@@ -52,6 +56,8 @@ internal sealed record TransportSettings(
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.kestrel.block-size' must be between 4 KiB and 1 MiB");
         if (settings.SocketsReadSize is < 4096 or > 1024 * 1024)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.sockets.read-size' must be between 4 KiB and 1 MiB");
+        if (settings.MinDataRate < 0)
+            throw new ConfigurationException("PacketAkka setting 'packet.framing.min-data-rate' must not be negative (0 turns it off)");
         if (settings.Backlog < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.backlog' must be at least 1");
         if (settings.MaxConnections < 1)

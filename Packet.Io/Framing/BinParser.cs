@@ -13,7 +13,7 @@ namespace Packet.Io.Framing;
 /// header byte is not an ASCII digit (even when the header is split across chunks), and stays
 /// poisoned afterwards. One instance per connection; not thread-safe.
 /// </remarks>
-public sealed class BinParser : IFrameDecoder
+public sealed class BinParser : IFrameDecoder, IPartialFrames
 {
     /// <summary>
     /// The largest length a 9-digit header can express, 999,999,999 bytes: the upper bound for
@@ -50,6 +50,9 @@ public sealed class BinParser : IFrameDecoder
 
     /// <inheritdoc />
     public int MaxFrameLength => _assembler.MaxFrameLength;
+
+    /// <inheritdoc cref="IPartialFrames.Buffered"/>
+    int IPartialFrames.Buffered => _assembler.Buffered;
 
     /// <inheritdoc />
     public void Decode(ReadOnlySpan<byte> chunk, Action<ReadOnlyMemory<byte>> onFrame) =>

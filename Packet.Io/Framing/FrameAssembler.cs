@@ -46,6 +46,9 @@ internal sealed class FrameAssembler
     /// <summary>Largest payload accepted.</summary>
     public int MaxFrameLength { get; }
 
+    /// <summary>Bytes of a frame begun and not yet delivered (header and body so far); 0 between frames.</summary>
+    public int Buffered => _bodyLength < 0 ? _headerFill : _header.Length + _bodyFill;
+
     /// <summary>See <see cref="IFrameDecoder.Decode"/>.</summary>
     public void Decode(ReadOnlySpan<byte> chunk, Action<ReadOnlyMemory<byte>> onFrame)
     {

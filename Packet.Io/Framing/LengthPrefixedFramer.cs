@@ -12,7 +12,7 @@ namespace Packet.Io.Framing;
 /// body is buffered; the decoder stays poisoned afterwards. One instance per connection; not
 /// thread-safe.
 /// </remarks>
-public sealed class LengthPrefixedFramer : IFrameDecoder
+public sealed class LengthPrefixedFramer : IFrameDecoder, IPartialFrames
 {
     private const int HeaderLength = 4;
 
@@ -43,6 +43,9 @@ public sealed class LengthPrefixedFramer : IFrameDecoder
 
     /// <inheritdoc />
     public int MaxFrameLength => _assembler.MaxFrameLength;
+
+    /// <inheritdoc cref="IPartialFrames.Buffered"/>
+    int IPartialFrames.Buffered => _assembler.Buffered;
 
     /// <inheritdoc />
     public void Decode(ReadOnlySpan<byte> chunk, Action<ReadOnlyMemory<byte>> onFrame) =>

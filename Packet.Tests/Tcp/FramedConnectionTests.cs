@@ -113,6 +113,42 @@ public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
         Assert.Contains("exceeds", reason.Message);
     }
 
+    [Fact]
+    public async Task A_frame_that_trickles_in_below_the_default_min_data_rate_closes_with_a_protocol_error()
+    {
+        Assert.Equal(240, _reactor.System.Settings.Config.GetInt("packet.framing.min-data-rate"));
+        var accepted = new Accepted<FrameEcho>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new FrameEcho(FrameFormat.LengthPrefixed)));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+
+        await client.SendAsync(new byte[] { 0, 0, 3, 0xE8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, SocketFlags.None); // 14 of a 1,004-byte frame, then silence
+
+        var reason = await handler.Unbound.Task.Within("the slow frame to be cut off", TimeSpan.FromSeconds(20)); // the 5 s grace, then a check a second
+        Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
+        Assert.Contains("below packet.framing.min-data-rate (240 bytes/s)", reason.Message);
+    }
+
+    [Fact]
+    public async Task A_frame_that_arrives_steadily_above_the_min_data_rate_is_delivered_however_long_it_takes()
+    {
+        await using var reactor = Reactors.On(transport); // the default limits: 16 MiB frames, 240 bytes/s after 5 s
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, () => new FrameEcho(FrameFormat.LengthPrefixed));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var frame = new byte[4 + 4000];
+        frame[2] = 0x0F;
+        frame[3] = 0xA0;
+        Random.Shared.NextBytes(frame.AsSpan(4));
+
+        foreach (var piece in frame.Chunk(50)) // about 500 bytes a second, for about 8 s: past the grace, above the rate
+        {
+            await client.SendAsync(piece, SocketFlags.None);
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(frame, await client.ReadExactlyAsync(frame.Length));
+    }
+
     public sealed record Note(string Text, int Number);
 
     private sealed class NoteConnection : ObjectConnection<Note>
