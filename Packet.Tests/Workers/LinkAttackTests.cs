@@ -106,9 +106,9 @@ public sealed class LinkAttackTests : IAsyncLifetime
             var target = Resolve(attacker, path);
             target.Tell(PoisonPill.Instance);
             target.Tell(Kill.Instance);
-            target.Tell(new WorkersActor.StartWorker("keyed_worker", "planted", new Dictionary<string, string>()), probe);
+            for (var i = 0; i < 100; i++) target.Tell(new WorkersActor.StartWorker("keyed_worker", $"planted{i}", new Dictionary<string, string>()), probe);
             target.Tell(WorkersActor.EndAll.Instance, probe);
-            target.Tell(new Action(() => File.WriteAllText("/tmp/packet-attack-ran", "ran")), probe);
+            target.Tell(new Packet.Actors.Runtime.ReactorActor.Run(() => File.WriteAllText("/tmp/packet-attack-ran", "ran")), probe);
             target.Tell(new Deep(Nested(200_000)), probe);
         }
         var proxies = Enumerable.Range(0, 26).Select(i => Resolve(attacker, $"{master}/user/workers/${(char)('a' + i)}")).ToArray();
