@@ -31,12 +31,13 @@ public sealed class LinkAttackTests : IAsyncLifetime
     {
         _master = Reactors.Start("""
             packet.workers {
-              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests"]
+              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.ThiefWorker, Packet.Tests"]
               restart.min-backoff = 500ms
             }
             """);
         _server = await _master.StartServerAsync<EchoAsker>(Loopback.Host, 0);
         await Running("echo_worker");
+        await Running("thief_worker");
     }
 
     public async Task DisposeAsync()
@@ -144,6 +145,30 @@ public sealed class LinkAttackTests : IAsyncLifetime
         var after = await _master.GetWorkersAsync();
         Assert.Equal(before.Select(w => (w.Name, w.Key)).Order(), after.Select(w => (w.Name, w.Key)).Order());
         Assert.Equal("still here", await _master.AskWorkerAsync("echo_worker", "still here"));
+    }
+
+    [Fact]
+    public async Task A_worker_that_steals_its_own_launch_secret_cannot_register_with_it_before_or_after_a_restart()
+    {
+        using var attacker = Attacker("thief", _master.Link!.Certificate);
+        var master = ((ExtendedActorSystem)_master.System).Provider.DefaultAddress.ToString();
+        var probe = attacker.ActorOf(Props.Create(() => new Inbox()), "probe");
+        var inbox = await probe.Ask<Inbox>(Inbox.Query, Silence);
+        var host = (await Running("thief_worker"))!.Value;
+        var stolen = Assert.IsType<string[]>(await _master.AskWorkerAsync("thief_worker", "steal"));
+        var register = new WorkerProtocol.Register(stolen[0], long.Parse(stolen[1]), "thief_worker", probe);
+
+        Resolve(attacker, $"{master}/user/workers").Tell(register, probe); // while its own host runs
+        Process.GetProcessById(host).Kill();
+        await Bounded.Until(async () => (await _master.GetWorkersAsync()).Any(w => w is { Name: "thief_worker", State: "starting" }), "thief_worker to restart");
+        Resolve(attacker, $"{master}/user/workers").Tell(register, probe); // while the next launch is starting
+
+        var refusals = await inbox.Take(2, Bounded.Default);
+        Assert.Equal(2, refusals.Count);
+        Assert.All(refusals, r => Assert.Contains("did not start you", Assert.IsType<WorkerProtocol.Refused>(r).Reason));
+        var next = (await Running("thief_worker", replacing: host))!.Value;
+        Assert.NotEqual(stolen[0], Assert.IsType<string[]>(await _master.AskWorkerAsync("thief_worker", "steal"))[0]); // a new launch, a new secret
+        Assert.True(Hosts.IsAlive(next));
     }
 
     // ---- the attackers -------------------------------------------------------------------------
@@ -300,7 +325,7 @@ public sealed class LinkAttackTests : IAsyncLifetime
         WorkerInfo? info = null;
         await Bounded.Until(async () =>
         {
-            info = (await _master.GetWorkersAsync()).FirstOrDefault(w => w.Name == name);
+            info = (await _master.GetWorkersAsync()).FirstOrDefault(w => w.Name == name && w.Key is null);
             return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
         }, $"worker {name} to run");
         return info!.ProcessId;

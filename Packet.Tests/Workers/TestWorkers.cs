@@ -157,3 +157,23 @@ public sealed class GatedWorker : Worker
 
     protected override object? ReceiveData(object? data) => Environment.ProcessId;
 }
+
+/// <summary>
+/// Hostile code in a worker, as far as it can reach: it digs, by reflection, its own launch's secret
+/// and instance id out of the WorkerHost's memory, and hands them to whoever asks.
+/// </summary>
+[Worker("thief_worker")]
+public sealed class ThiefWorker : Worker
+{
+    private const System.Reflection.BindingFlags Hidden = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
+
+    protected override object? ReceiveData(object? data)
+    {
+        var self = typeof(Worker).GetField("_self", Hidden)!.GetValue(this)!;
+        var cell = ((Akka.Actor.ActorRefWithCell)self).Underlying;
+        var actor = cell.GetType().GetProperty("Actor", Hidden)!.GetValue(cell)!;
+        var start = actor.GetType().GetField("_start", Hidden)!.GetValue(actor)!;
+        string Read(string name) => $"{start.GetType().GetProperty(name)!.GetValue(start)}";
+        return new[] { Read("Secret"), Read("Instance") };
+    }
+}
