@@ -115,6 +115,34 @@ public sealed class AskLimitTests
     }
 
     [Fact]
+    public async Task A_reply_due_to_a_connection_that_closed_is_counted_as_dropped_when_it_closes_and_only_once()
+    {
+        var reactor = Master("packet.workers.max-in-flight = 1");
+        try
+        {
+            await Running(reactor);
+            var server = await reactor.StartServerAsync<EchoAsker>(Loopback.Host, 0);
+            var dropped = reactor.DroppedWorkerReplies;
+            using (var client = await Loopback.ConnectAsync(server.LocalEndPoint))
+            {
+                await client.SendAsync("sleep:6000\n");
+                await Bounded.Until(() => reactor.PendingAsks == 1, "the ask");
+                client.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+            }
+
+            // Counted when the connection closes, not when (or whether) the reply gets back: before, a reply
+            // that raced the connection's stop went to dead letters uncounted, and the others were counted 6 s later.
+            await Bounded.Until(() => reactor.DroppedWorkerReplies == dropped + 1, "the reply to be counted as dropped", TimeSpan.FromSeconds(4));
+            Assert.Equal("after", await reactor.AskWorkerAsync("echo_worker", "after")); // runs once the sleep's reply is back
+            Assert.Equal(dropped + 1, reactor.DroppedWorkerReplies);
+        }
+        finally
+        {
+            await reactor.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task The_asks_of_a_closed_connection_still_waiting_for_a_worker_are_dropped_and_counted_never_run()
     {
         var reactor = Master("packet.workers.max-in-flight = 1");
