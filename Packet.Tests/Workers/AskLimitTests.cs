@@ -25,8 +25,7 @@ public sealed class AskLimitTests
         {{extra}}
         """);
 
-    private static async Task Running(Reactor reactor) =>
-        await Bounded.Until(async () => (await reactor.GetWorkersAsync()).Any(w => w is { Name: "echo_worker", State: "running" }), "echo_worker to run");
+    private static Task Running(Reactor reactor) => Hosts.RunningAsync(reactor, "echo_worker");
 
     [Fact]
     public async Task A_pipelining_client_is_slowed_at_max_asks_per_connection_not_buffered_in_the_master()

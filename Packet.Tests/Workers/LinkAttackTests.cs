@@ -320,16 +320,7 @@ public sealed class LinkAttackTests : IAsyncLifetime
         Assert.Equal("served\n", System.Text.Encoding.UTF8.GetString(await client.ReadExactlyAsync("served\n".Length)));
     }
 
-    private async Task<int?> Running(string name, int? replacing = null)
-    {
-        WorkerInfo? info = null;
-        await Bounded.Until(async () =>
-        {
-            info = (await _master.GetWorkersAsync()).FirstOrDefault(w => w.Name == name && w.Key is null);
-            return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
-        }, $"worker {name} to run");
-        return info!.ProcessId;
-    }
+    private Task<int?> Running(string name, int? replacing = null) => Hosts.RunningAsync(_master, name, replacing: replacing);
 
     /// <summary>Asks echo_worker for each line and writes the answer back.</summary>
     private sealed class EchoAsker : LineConnection

@@ -35,16 +35,7 @@ public abstract class WorkerFixture : IAsyncLifetime
     }
 
     /// <summary>Waits until the worker has registered (in a process other than <paramref name="replacing"/>), and returns its process id.</summary>
-    public async Task<int?> RunningAsync(string name, string? key = null, int? replacing = null)
-    {
-        WorkerInfo? info = null;
-        await Bounded.Until(async () =>
-        {
-            info = (await Reactor.GetWorkersAsync()).FirstOrDefault(w => w.Name == name && w.Key == key);
-            return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
-        }, $"worker {name} to run", TimeSpan.FromSeconds(30));
-        return info!.ProcessId;
-    }
+    public Task<int?> RunningAsync(string name, string? key = null, int? replacing = null) => Hosts.RunningAsync(Reactor, name, key, replacing);
 }
 
 /// <summary>Checks on WorkerHost processes by id.</summary>
@@ -61,6 +52,18 @@ public static class Hosts
         {
             return false;
         }
+    }
+
+    /// <summary>Waits until <paramref name="reactor"/>'s worker has registered (in a process other than <paramref name="replacing"/>), and returns its process id.</summary>
+    public static async Task<int?> RunningAsync(Reactor reactor, string name, string? key = null, int? replacing = null)
+    {
+        WorkerInfo? info = null;
+        await Bounded.Until(async () =>
+        {
+            info = (await reactor.GetWorkersAsync()).FirstOrDefault(w => w.Name == name && w.Key == key);
+            return info is { State: "running" } && (replacing is null || info.ProcessId != replacing);
+        }, $"worker {name} to run");
+        return info!.ProcessId;
     }
 
     public static Task GoneAsync(int pid) => Bounded.Until(() => !IsAlive(pid), $"WorkerHost process {pid} to exit", TimeSpan.FromSeconds(10));
