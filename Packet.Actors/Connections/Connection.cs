@@ -97,6 +97,17 @@ public class Connection
     /// </summary>
     public long OutboundDataSize => _actor?.OutboundBytes ?? 0;
 
+    /// <summary>
+    /// Whether the answers to this connection's worker asks come in the order it asked, as a pipelined
+    /// protocol (Redis' RESP, HTTP/1.1) must answer. Off (the default): each answer is handed over as soon
+    /// as it comes, so a quick ask is not held up by a slow one. On: an answer that comes before those of
+    /// earlier asks is held back until they are in; held-back answers still count as outstanding, so
+    /// <c>packet.workers.max-asks-per-connection</c> bounds them and reading pauses at the bound. Applies
+    /// to the asks made while it is set (both forms of <see cref="AskWorker(string, object?, string?)"/>),
+    /// in order among themselves; set it in <see cref="PostInit"/>.
+    /// </summary>
+    public bool OrderWorkerReplies { get; set; }
+
     /// <summary>True while <see cref="Pause"/> holds incoming data back.</summary>
     public bool IsPaused { get; internal set; }
 

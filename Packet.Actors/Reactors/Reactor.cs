@@ -482,10 +482,10 @@ public sealed class Reactor : IAsyncDisposable
             throw new WorkerException(new WorkerReply(name, key, null, e.Message));
         }
         _runtime.AskSent();
-        ProxyActor.Answer answer;
+        WorkersActor.Answer answer;
         try
         {
-            answer = await Workers.Ask<ProxyActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Lasting: false),
+            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, workers.Deadline(), Lasting: false),
                 workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
         }
         finally

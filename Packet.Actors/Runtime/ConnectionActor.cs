@@ -71,7 +71,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private readonly ReactorRuntime _runtime;
     private readonly OutboundWindow _window;
     private readonly CallbackTimers _timers = new();
-    private Dictionary<long, Action<WorkerReply>?>? _asks; // made by the first AskWorker: most connections never ask
+    private WorkerAsks? _asks; // made by the first AskWorker: most connections never ask
 
     private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
     private ISocketConnection? _socket;
@@ -101,7 +101,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public long OutboundBytes => _window.Outbound;
 
     /// <summary>Whether to ask for the next read: the handler is not paused, output is below its high-water mark, and fewer than <c>max-asks-per-connection</c> worker asks are outstanding.</summary>
-    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing && (_asks?.Count ?? 0) < _runtime.MaxAsksPerConnection;
+    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing && (_asks?.Outstanding ?? 0) < _runtime.MaxAsksPerConnection;
 
     // ---- lifecycle ---------------------------------------------------------------------------
 
@@ -154,14 +154,13 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
-        if (_asks is { Count: > 0 } outstanding)
+        if (_asks?.GiveUp() is > 0 and var outstanding)
         {
             // Their answers can no longer be delivered: count them once, here, and have the registry drop
-            // those still waiting for a worker. The proxy drops the rest when they come back.
-            _runtime.AsksEnded(outstanding.Count);
-            _runtime.Workers?.CountDroppedReplies(outstanding.Count);
+            // those still waiting for a worker, and the replies to the rest when they come back.
+            _runtime.AsksEnded(outstanding);
+            _runtime.Workers?.CountDroppedReplies(outstanding);
             _runtime.WorkersActor?.Tell(new Workers.WorkersActor.AskerGone(Self));
-            outstanding.Clear();
         }
         if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
     }
@@ -325,22 +324,20 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case Shutdown shutdown:
                 Close(shutdown.Reason, graceful: true);
                 return true;
-            case Workers.ProxyActor.Answer answer when _closing:
-                if (_asks is not null && _asks.Remove(answer.RequestId))
+            case Workers.WorkersActor.Answer answer when _asks is not null:
+                var released = _asks.Arrived(answer);
+                _runtime.AsksEnded(released.Count);
+                foreach (var each in released)
                 {
-                    _runtime.AsksEnded(1);
-                    _runtime.Workers?.CountDroppedReplies(1);
-                    _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", answer.Worker);
+                    if (_closing)
+                    {
+                        _runtime.Workers?.CountDroppedReplies(1);
+                        _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", each.Worker);
+                        continue;
+                    }
+                    Hook((each.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(each), "WorkerReceive");
                 }
-                return true;
-            case Workers.ProxyActor.Answer answer:
-                if (_asks is not null && _asks.Remove(answer.RequestId, out var onReply))
-                {
-                    _runtime.AsksEnded(1);
-                    var reply = _runtime.ToReply(answer);
-                    Hook(onReply ?? _handler.InvokeWorkerReceive, reply, "WorkerReceive");
-                    CloseIfPeerFinishedAndAnswered();
-                }
+                CloseIfPeerFinishedAndAnswered();
                 return true;
             default:
                 return false;
@@ -383,21 +380,21 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback)
     {
         var id = _runtime.NextRequestId();
-        (_asks ??= new())[id] = callback;
+        var ticket = (_asks ??= new()).Next(callback, _handler.OrderWorkerReplies);
         _runtime.AskSent();
         if (_runtime.Workers is not { } workers || _runtime.WorkersActor is not { } registry)
         {
-            Self.Tell(new Workers.ProxyActor.Answer(id, worker, key, null,
+            Self.Tell(new Workers.WorkersActor.Answer(id, worker, key, ticket, null,
                 "workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on"));
             return;
         }
         try
         {
-            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Lasting: true), Self);
+            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), workers.Deadline(), Lasting: true, ticket), Self);
         }
         catch (Workers.Protocol.PayloadException e)
         {
-            Self.Tell(new Workers.ProxyActor.Answer(id, worker, key, null, e.Message));
+            Self.Tell(new Workers.WorkersActor.Answer(id, worker, key, ticket, null, e.Message));
         }
     }
 
@@ -470,7 +467,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// </summary>
     private void CloseIfPeerFinishedAndAnswered()
     {
-        if (_peerFinished && (_asks?.Count ?? 0) == 0)
+        if (_peerFinished && (_asks?.Outstanding ?? 0) == 0)
             Close(new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"), graceful: true);
     }
 

@@ -113,7 +113,7 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     public void Release() => Interlocked.Decrement(ref _connections);
 
     /// <summary>Reads a worker's answer; an unreadable payload becomes an error reply.</summary>
-    public WorkerReply ToReply(Workers.ProxyActor.Answer answer)
+    public WorkerReply ToReply(Workers.WorkersActor.Answer answer)
     {
         if (answer.Error is { } error || answer.Payload is not { } payload)
             return new WorkerReply(answer.Worker, answer.Key, null, answer.Error ?? "the worker sent no payload");

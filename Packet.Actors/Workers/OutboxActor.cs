@@ -4,13 +4,13 @@ using Packet.Actors.Workers.Protocol;
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// Sends a worker's outcomes to its proxy, inside the WorkerHost. The outcomes that pile up in its
+/// Sends a worker's outcomes to the master's registry, inside the WorkerHost. The outcomes that pile up in its
 /// mailbox while it sends travel together; one that arrives alone leaves alone, at once. It tells its
 /// parent, the <see cref="WorkerActor"/>, how many it has sent.
 /// </summary>
-internal sealed class OutboxActor(IActorRef proxy, int maxBytes) : ActorBase
+internal sealed class OutboxActor(IActorRef asks, int maxBytes) : ActorBase
 {
-    /// <summary>To the parent: <paramref name="Count"/> more outcomes are on their way to the proxy.</summary>
+    /// <summary>To the parent: <paramref name="Count"/> more outcomes are on their way to the master.</summary>
     internal sealed record Sent(int Count);
 
     private sealed class Flush
@@ -38,7 +38,7 @@ internal sealed class OutboxActor(IActorRef proxy, int maxBytes) : ActorBase
 
     private void Send(WorkerProtocol.Outcome[] outcomes)
     {
-        proxy.Tell(new WorkerProtocol.Outcomes(outcomes), Context.Parent); // from the worker, the only sender its proxy takes outcomes from
+        asks.Tell(new WorkerProtocol.Outcomes(outcomes), Context.Parent); // from the worker, the only sender the registry takes its outcomes from
         Context.Parent.Tell(new Sent(outcomes.Length));
     }
 }

@@ -5,32 +5,25 @@ using Packet.Actors.Workers.Protocol;
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// The master's proxy for one worker instance (Packet's MetaPimp): owns its WorkerHost process,
-/// passes it the asks the registry hands over, and routes each reply to the actor that asked, by a
-/// request id that is never reused. A reply for an asker that has gone is dropped, logged and counted,
-/// never sent elsewhere. Every ask it is handed ends exactly once (answered, failed or timed out), and
-/// the registry hears of it, so it always knows how many asks each instance holds.
+/// The master's proxy for one worker instance (Packet's Pimp, running the user's <see cref="Pimp"/>):
+/// owns its WorkerHost process, checks the host's registration, restarts it with backoff when it dies,
+/// and passes what the worker pushes to the Pimp. Asks do not pass through it: the registry
+/// (<see cref="WorkersActor"/>) sends them to the host and takes their outcomes, and hears from here
+/// when the instance is ready and when its process is gone.
 /// </summary>
 /// <remarks>
 /// States: <see cref="Starting"/> (process launched, waiting for it to register), <see cref="Initialising"/>
 /// (registered, running its <see cref="Worker.WorkerInit"/>), <see cref="Running"/>,
 /// <see cref="Restarting"/> (process gone or being killed; restart scheduled with backoff),
-/// <see cref="Deleting"/>. The registry hands asks only to running instances; one that races a
-/// failure fails at once with "unavailable".
+/// <see cref="Stopped"/>, <see cref="Deleting"/>.
 /// </remarks>
 internal sealed class ProxyActor : ActorBase, IWithTimers
 {
-    /// <summary>The answer to one ask, sent to the asker.</summary>
-    internal sealed record Answer(long RequestId, string Worker, string? Key, ReadOnlyMemory<byte>? Payload, string? Error);
-
-    /// <summary>An ask handed over by <see cref="WorkersActor"/>; <see cref="ActorBase.Sender"/> is the asker, watched when <paramref name="Lasting"/>.</summary>
-    internal sealed record Ask(long RequestId, byte[] Payload, bool Lasting);
-
     /// <summary>
     /// Stop the instance for good; answered with <see cref="Deleted"/> once its process is gone. With
-    /// <paramref name="Gracefully"/> (the reactor is stopping) an idle instance's process is asked to end on
-    /// its own (<see cref="IWorkerHost.End"/>) and killed only if it is still there after <see cref="EndTimeout"/>;
-    /// otherwise, or while it still holds asks (they outlived the reactor's drain), it is killed at once.
+    /// <paramref name="Gracefully"/> (the reactor is stopping and the instance holds no asks) its process
+    /// is asked to end on its own (<see cref="IWorkerHost.End"/>) and killed only if it is still there
+    /// after <see cref="EndTimeout"/>; otherwise it is killed at once.
     /// </summary>
     internal sealed record Delete(bool Gracefully)
     {
@@ -62,6 +55,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     /// <summary>The pimp's <see cref="Pimp.SendRequest"/>.</summary>
     internal sealed record Request(object? Data);
 
+    /// <summary>Registry → proxy: the instance holds <paramref name="Held"/> asks and has answered none for <c>ask-timeout</c>; kill it.</summary>
+    internal sealed record Hung(int Held);
+
     private sealed record Exited(int HostId, int ExitCode);
 
     private sealed class Restart
@@ -79,22 +75,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         public static readonly EndTimedOut Instance = new();
     }
 
-    private sealed class Sweep
-    {
-        public static readonly Sweep Instance = new();
-    }
-
-    /// <summary>Sends the jobs gathered since the last one; it queues behind the asks that came with them.</summary>
-    private sealed class SendWork
-    {
-        public static readonly SendWork Instance = new();
-    }
-
-    private sealed record Pending(IActorRef Asker, long Deadline)
-    {
-        public bool AskerGone { get; set; }
-    }
-
     private readonly long _instance;
     private readonly WorkerType _type;
     private readonly string? _key;
@@ -102,10 +82,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private readonly WorkersRuntime _workers;
     private readonly Pimp _pimp;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<long, Pending> _pending = new();
-    private readonly HashSet<IActorRef> _watchedAskers = new();
     private readonly List<IActorRef> _readyWaiters = new();
-    private readonly Batch<WorkerProtocol.Job> _jobs;
     private readonly LogThrottle _refusals = new(); // what a hostile peer can repeat at will
     private IWorkerHost? _process;
     private int _quickFailures;
@@ -118,7 +95,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         _key = key;
         _options = options;
         _workers = workers;
-        _jobs = new Batch<WorkerProtocol.Job>(workers.Payloads.MaxPayload, job => job.Payload.Length);
         _pimp = (Pimp)Activator.CreateInstance(type.Proxy)!;
         _pimp.Bind(Self, workers.Reactor, type.Name, key);
     }
@@ -131,7 +107,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
 
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(250));
         InPimp(_pimp.InvokePimpInit, "PimpInit");
         Launch();
     }
@@ -139,7 +114,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     protected override void PostStop()
     {
         _process?.Dispose();
-        FailAll($"worker {Label} is unavailable: the reactor stopped");
     }
 
     protected override bool Receive(object message) => throw new InvalidOperationException("replaced in PreStart");
@@ -152,7 +126,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case WorkerProtocol.Register register when WorkersRuntime.SameSecret(register.Secret, secret):
-                register.Worker.Tell(new WorkerProtocol.Registered(Self));
+                register.Worker.Tell(new WorkerProtocol.Registered(Self, Context.Parent));
                 _log.Info("worker {0} registered (host {1}); waiting for its WorkerInit", Label, _process?.Id);
                 Context.Become(m => Initialising(register.Worker, m));
                 return true;
@@ -179,7 +153,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
                 foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
                 _readyWaiters.Clear();
-                Context.Parent.Tell(new WorkersActor.InstanceReady(Self));
+                Context.Parent.Tell(new WorkersActor.InstanceReady(Self, worker));
                 Context.Become(m => Running(worker, m));
                 return true;
             case StartTimedOut:
@@ -195,13 +169,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case Ask ask:
-                Track(ask);
-                if (_jobs.IsEmpty) Self.Tell(SendWork.Instance);
-                if (_jobs.Add(new WorkerProtocol.Job(ask.RequestId, ask.Payload)) is { } full) worker.Tell(new WorkerProtocol.Work(full));
-                return true;
-            case SendWork:
-                if (!_jobs.IsEmpty) worker.Tell(new WorkerProtocol.Work(_jobs.Take()));
+            case Hung hung:
+                _log.Warning("worker {0} holds {1} asks and has answered none for {2}; killing its process (packet.workers.on-ask-timeout = restart)",
+                    Label, hung.Held, Settings.AskTimeout);
+                _registeredAt = 0;
+                _process?.Kill(); // its exit fails what it still held and schedules the restart
                 return true;
             case WhenReady:
                 Sender.Tell(new Status.Success(Label));
@@ -212,20 +184,18 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     }
 
     /// <summary>
-    /// What passes between the worker and the master once it has registered, asks aside. What claims to
-    /// come from the worker is taken only from the actor that registered with this launch's secret.
+    /// What passes between the worker and the master once it has registered, asks aside (they go through
+    /// the registry). What claims to come from the worker is taken only from the actor that registered
+    /// with this launch's secret.
     /// </summary>
     private bool Relay(IActorRef worker, object message)
     {
         switch (message)
         {
-            case WorkerProtocol.Outcomes or WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready when !Sender.Equals(worker):
+            case WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready when !Sender.Equals(worker):
                 if (_refusals.Due(out var skipped))
                     _log.Warning("worker {0}: dropped a {1} from {2}, which is not its WorkerHost ({3} more such refusals since the last warning)",
                         Label, message.GetType().Name, Sender.Path, skipped);
-                return true;
-            case WorkerProtocol.Outcomes outcomes:
-                foreach (var outcome in outcomes.Items) Finish(outcome.RequestId, outcome.Payload, outcome.Error);
                 return true;
             case WorkerProtocol.Push push:
                 InPimp(() => _pimp.InvokeReceiveData(_workers.Payloads.Deserialize(push.Payload)), "ReceiveData");
@@ -281,30 +251,20 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         switch (message)
         {
-            case Ask ask:
-                Sender.Tell(new Answer(ask.RequestId, _type.Name, _key, null, $"worker {Label} is unavailable: it is {StateName()}"));
-                Context.Parent.Tell(new WorkersActor.AskDone(Self));
-                return true;
-            case WorkerProtocol.Outcomes or WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready:
+            case WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready:
                 _log.Debug("worker {0}: dropped a {1} from {2}: it is {3}", Label, message.GetType().Name, Sender.Path, StateName());
                 return true;
             case WorkerProtocol.Register register:
                 Refuse(register, $"instance {_instance} is {StateName()}, not waiting for a registration");
-                return true;
-            case SendWork:
-                _jobs.Take(); // the instance went down first: FailAll has answered these asks
                 return true;
             case Exited exited when exited.HostId == _process?.Id:
                 OnExit(exited.ExitCode);
                 return true;
             case Exited:
                 return true; // a process replaced earlier
-            case Sweep:
-                ExpireAsks();
-                return true;
+            case Hung:
+                return true; // the process is already gone
             case Delete delete:
-                var idle = _pending.Count == 0; // asks that outlived the reactor's drain: likely hung, so it is killed
-                FailAll($"worker {Label} was deleted");
                 Timers.Cancel(Restart.Instance);
                 Timers.Cancel(StartTimedOut.Instance);
                 if (_process is null)
@@ -315,7 +275,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 }
                 var requester = Sender;
                 Context.Become(m => Deleting(requester, m));
-                if (delete.Gracefully && idle)
+                if (delete.Gracefully)
                 {
                     Timers.StartSingleTimer(EndTimedOut.Instance, EndTimedOut.Instance, EndTimeout);
                     _process.End();
@@ -333,10 +293,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 return true;
             case WorkerProtocol.Deliver or Request:
                 _log.Warning("a request to {0} was dropped: the worker is {1}", Label, StateName());
-                return true;
-            case Terminated terminated:
-                _watchedAskers.Remove(terminated.ActorRef);
-                foreach (var pending in _pending.Values.Where(p => p.Asker.Equals(terminated.ActorRef))) pending.AskerGone = true;
                 return true;
             default:
                 return false;
@@ -388,19 +344,13 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         Context.Become(m => Starting(secret, m));
     }
 
-    /// <summary>Stops taking asks until the next process registers.</summary>
-    private void GoDown()
-    {
-        _registeredAt = 0;
-        Context.Parent.Tell(new WorkersActor.InstanceDown(Self));
-    }
-
+    /// <summary>The process is gone: the registry fails what it held, and it is restarted unless the policy says never.</summary>
     private void OnExit(int exitCode)
     {
         var upFor = _registeredAt == 0 ? 0 : Environment.TickCount64 - _registeredAt;
-        GoDown();
-        _log.Warning("worker {0} exited with code {1}; {2} asks it was serving fail", Label, exitCode, _pending.Count);
-        FailAll($"worker {Label} is unavailable: its process exited with code {exitCode}");
+        _registeredAt = 0;
+        _log.Warning("worker {0} exited with code {1}; the asks it held fail", Label, exitCode);
+        Context.Parent.Tell(new WorkersActor.InstanceDown(Self, $"worker {Label} is unavailable: its process exited with code {exitCode}", Stopped: !Settings.Restart));
         _process?.Dispose();
         _process = null;
         if (upFor > Settings.MaxBackoff.TotalMilliseconds) _quickFailures = 0;
@@ -410,7 +360,6 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             return;
         }
         _log.Warning("worker {0} stays stopped (packet.workers.restart.policy = never)", Label);
-        Context.Parent.Tell(new WorkersActor.InstanceStopped(Self));
         Context.Become(Stopped);
     }
 
@@ -424,50 +373,5 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         _log.Info("restarting worker {0} in {1}", Label, delay);
         Timers.StartSingleTimer(Restart.Instance, Restart.Instance, delay);
         Context.Become(Restarting);
-    }
-
-    // ---- asks --------------------------------------------------------------------------------
-
-    private void Track(Ask ask)
-    {
-        _pending[ask.RequestId] = new Pending(Sender, Environment.TickCount64 + (long)Settings.AskTimeout.TotalMilliseconds);
-        if (ask.Lasting && _watchedAskers.Add(Sender)) Context.Watch(Sender);
-    }
-
-    /// <summary>The one place an ask ends: the asker hears the outcome (unless it has gone) and the registry frees a slot.</summary>
-    private void Finish(long requestId, ReadOnlyMemory<byte>? payload, string? error)
-    {
-        if (!_pending.Remove(requestId, out var pending))
-        {
-            _log.Debug("worker {0} answered request {1}, which had already failed or timed out", Label, requestId);
-            return;
-        }
-        Context.Parent.Tell(new WorkersActor.AskDone(Self));
-        if (pending.AskerGone)
-        {
-            _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", Label, requestId);
-            return;
-        }
-        pending.Asker.Tell(new Answer(requestId, _type.Name, _key, payload, error));
-    }
-
-    private void FailAll(string error)
-    {
-        foreach (var id in _pending.Keys.ToArray()) Finish(id, null, error);
-    }
-
-    private void ExpireAsks()
-    {
-        var now = Environment.TickCount64;
-        var expired = _pending.Where(p => p.Value.Deadline <= now).Select(p => p.Key).ToArray();
-        if (expired.Length == 0) return;
-        foreach (var id in expired)
-            Finish(id, null, $"worker {Label} did not answer within {Settings.AskTimeout}");
-        if (Settings.RestartOnAskTimeout && _process is { } process && _registeredAt != 0)
-        {
-            _log.Warning("worker {0} let {1} asks time out; killing its process (packet.workers.on-ask-timeout = restart)", Label, expired.Length);
-            GoDown();
-            process.Kill(); // its exit fails what it still held and schedules the restart
-        }
     }
 }

@@ -11,7 +11,7 @@ namespace Packet.Actors.Workers;
 /// into a <see cref="WorkerProtocol.Outcome"/>.
 /// </summary>
 /// <remarks>
-/// The outcomes of a batch go to the <see cref="OutboxActor"/>, which sends them on while the next job
+/// The outcomes of a batch go to the <see cref="OutboxActor"/>, which sends them to the master's registry while the next job
 /// runs: a slow job never holds back the answers to the jobs before it. A lone job is answered straight
 /// from here, one actor hop sooner, once the outbox has sent everything it was given: answers leave in
 /// the order their jobs ran.
@@ -61,8 +61,8 @@ internal sealed class WorkerActor : ActorBase
                     _log.Warning("dropped a {0} from {1}, which is not the master ({2} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Registered registered:
-                var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Proxy, _payloads.MaxPayload)), "outbox");
-                Become(m => Serving(registered.Proxy, outbox, m));
+                var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Asks, _payloads.MaxPayload)), "outbox");
+                Become(m => Serving(registered.Proxy, registered.Asks, outbox, m));
                 try
                 {
                     _worker.InvokeWorkerInit();
@@ -84,19 +84,22 @@ internal sealed class WorkerActor : ActorBase
     }
 
     /// <summary>
-    /// Registered: runs what its proxy sends. Work and requests are taken from the proxy only; the host
-    /// ends when the master closes its standard input, not on a message.
+    /// Registered: runs the jobs the master's registry (<paramref name="asks"/>) sends, answering them
+    /// there, and the requests its proxy sends; each is taken from that sender only. The host ends when
+    /// the master closes its standard input, not on a message.
     /// </summary>
-    private bool Serving(IActorRef proxy, IActorRef outbox, object message)
+    private bool Serving(IActorRef proxy, IActorRef asks, IActorRef outbox, object message)
     {
         switch (message)
         {
-            case WorkerProtocol.Work or WorkerProtocol.Deliver when !Sender.Equals(proxy):
+            case WorkerProtocol.Work when !Sender.Equals(asks):
+            case WorkerProtocol.Deliver when !Sender.Equals(proxy):
                 if (_refusals.Due(out var skipped))
-                    _log.Warning("dropped a {0} from {1}, which is not this worker's proxy ({2} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
+                    _log.Warning("dropped a {0} from {1}, which is not the master's {2} ({3} more such since the last warning)",
+                        message.GetType().Name, Sender.Path, message is WorkerProtocol.Work ? "registry" : "proxy of this worker", skipped);
                 return true;
             case WorkerProtocol.Work { Jobs.Length: 1 } work when _atOutbox == 0:
-                proxy.Tell(new WorkerProtocol.Outcomes([Run(work.Jobs[0])]));
+                asks.Tell(new WorkerProtocol.Outcomes([Run(work.Jobs[0])]));
                 return true;
             case WorkerProtocol.Work work:
                 foreach (var job in work.Jobs)

@@ -5,11 +5,19 @@ using Packet.Actors.Workers.Protocol;
 namespace Packet.Actors.Workers;
 
 /// <summary>
-/// The master's worker registry, at <c>/user/workers</c>. It starts and deletes workers (one
-/// <see cref="ProxyActor"/> and process per instance), hands each WorkerHost registration to the
-/// proxy of the instance it names, and hands each ask to the instance of its worker with the fewest asks in hand.
-/// When every instance is full, asks wait here, at most <c>ask-timeout</c>.
+/// The master's worker registry, at <c>/user/workers</c>, and the one place worker asks are tracked.
+/// It starts and deletes workers (one <see cref="ProxyActor"/> and process per instance) and hands each
+/// WorkerHost registration to the proxy of the instance it names. Each ask it takes goes on its
+/// <see cref="AskLedger"/> and, in a <see cref="WorkerProtocol.Work"/> batch, straight to the WorkerHost
+/// of the instance with the fewest asks in hand; the host's <see cref="WorkerProtocol.Outcomes"/> come
+/// back here, and each goes to the actor that asked. When every instance is full, asks wait here.
 /// </summary>
+/// <remarks>
+/// A round trip is two messages on the master, besides the link: the asker's <see cref="Ask"/> and the
+/// <see cref="Answer"/> it gets. Every ask gets exactly one answer, by its deadline at the latest.
+/// With <c>on-ask-timeout = restart</c>, an instance that holds asks and has answered none for
+/// <c>ask-timeout</c> is hung: it is killed and restarted (a busy instance that keeps answering is not).
+/// </remarks>
 internal sealed class WorkersActor : ActorBase, IWithTimers
 {
     /// <summary>
@@ -30,12 +38,25 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public static readonly EndAll Instance = new();
     }
 
+    /// <summary>What an asker attaches to its ask, to have it back with the <see cref="Answer"/>; the registry never reads it.</summary>
+    internal interface IAskContext;
+
     /// <summary>
-    /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets a <see cref="ProxyActor.Answer"/>.
-    /// <paramref name="Lasting"/> marks an asker that lives on (a connection): its proxy watches it, to
-    /// drop and count replies for it once it has gone. A temporary asker (an awaited ask) is not watched.
+    /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets exactly one <see cref="Answer"/>, by
+    /// <paramref name="Deadline"/> (<see cref="Environment.TickCount64"/>, set once, when the ask was made)
+    /// at the latest. <paramref name="Lasting"/> marks an asker that lives on (a connection), which sends
+    /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not.
     /// </summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, bool Lasting);
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Deadline, bool Lasting, IAskContext? Context = null)
+    {
+        public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
+    }
+
+    /// <summary>The one outcome of an <see cref="Ask"/>: the reply's bytes, or the error that replaced them.</summary>
+    internal sealed record Answer(long RequestId, string Worker, string? Key, IAskContext? Context, ReadOnlyMemory<byte>? Payload, string? Error)
+    {
+        public override string ToString() => Error is null ? $"Answer({RequestId}, {Payload?.Length ?? 0} bytes)" : $"Answer({RequestId}, error)";
+    }
 
     /// <summary>Answered with every worker instance's <see cref="WorkerInfo"/>.</summary>
     internal sealed class ListWorkers
@@ -45,96 +66,42 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     /// <summary>
     /// Connection → registry, as it stops with asks outstanding: its asks still waiting here are dropped
-    /// (and counted) before they reach a worker.
+    /// (and counted) before they reach a worker, and the replies to the others are dropped when they come.
     /// </summary>
     internal sealed record AskerGone(IActorRef Asker);
 
-    /// <summary>Proxy → registry: the instance registered, finished its WorkerInit and takes asks.</summary>
-    internal sealed record InstanceReady(IActorRef Proxy);
+    /// <summary>Proxy → registry: the instance registered and finished its WorkerInit; <paramref name="Worker"/> takes its jobs.</summary>
+    internal sealed record InstanceReady(IActorRef Proxy, IActorRef Worker);
 
-    /// <summary>Proxy → registry: the instance takes no asks until it is ready again.</summary>
-    internal sealed record InstanceDown(IActorRef Proxy);
+    /// <summary>
+    /// Proxy → registry: the instance's process is gone; the asks it held fail with <paramref name="Error"/>.
+    /// <paramref name="Stopped"/>: it will not be restarted (<c>restart.policy = never</c>).
+    /// </summary>
+    internal sealed record InstanceDown(IActorRef Proxy, string Error, bool Stopped);
 
-    /// <summary>Proxy → registry: the instance died and will not be restarted (<c>restart.policy = never</c>).</summary>
-    internal sealed record InstanceStopped(IActorRef Proxy);
-
-    /// <summary>Proxy → registry: one ask this registry handed it is finished (answered, failed or timed out).</summary>
-    internal sealed record AskDone(IActorRef Proxy);
-
-    private sealed class Sweep
+    /// <summary>The ask due first may be due.</summary>
+    private sealed class Expire
     {
-        public static readonly Sweep Instance = new();
+        public static readonly Expire Instance = new();
     }
 
-    /// <summary>One process of a worker, as the registry sees it.</summary>
-    private sealed class Instance(IActorRef proxy)
-    {
-        public IActorRef Proxy { get; } = proxy;
+    /// <summary>Sends the jobs gathered for <paramref name="Instance"/>; it queues behind the asks that came with them.</summary>
+    private sealed record SendWork(WorkerPool.Instance Instance);
 
-        public int InFlight { get; set; }
-
-        public bool Ready { get; set; }
-
-        public bool Stopped { get; set; }
-    }
-
-    private sealed record Waiting(Ask Ask, IActorRef Asker, long Arrived);
-
-    /// <summary>The instances that serve one worker name and key, and the asks waiting for them.</summary>
-    private sealed class Pool(WorkerType type, string? key, int maxInFlight)
-    {
-        public WorkerType Type { get; } = type;
-
-        public string? Key { get; } = key;
-
-        public List<Instance> Instances { get; } = [];
-
-        public Queue<Waiting> Waiting { get; private set; } = new();
-
-        /// <summary>The payload bytes of <see cref="Waiting"/>.</summary>
-        public long WaitingBytes { get; private set; }
-
-        public void Enqueue(Waiting waiting)
-        {
-            Waiting.Enqueue(waiting);
-            WaitingBytes += waiting.Ask.Payload.Length;
-        }
-
-        public bool TryDequeue(out Waiting waiting)
-        {
-            if (!Waiting.TryDequeue(out waiting!)) return false;
-            WaitingBytes -= waiting.Ask.Payload.Length;
-            return true;
-        }
-
-        /// <summary>Takes out every waiting ask of <paramref name="asker"/>; returns how many there were.</summary>
-        public int RemoveAsker(IActorRef asker)
-        {
-            var kept = new Queue<Waiting>(Waiting.Where(w => !w.Asker.Equals(asker)));
-            var removed = Waiting.Count - kept.Count;
-            if (removed > 0)
-            {
-                Waiting = kept;
-                WaitingBytes = kept.Sum(w => (long)w.Ask.Payload.Length);
-            }
-            return removed;
-        }
-
-        public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
-
-        public bool AllStopped => Instances.Count > 0 && Instances.All(i => i.Stopped);
-
-        public Instance? Free() => Instances.Where(i => i.Ready && i.InFlight < maxInFlight).MinBy(i => i.InFlight);
-    }
+    /// <summary>Is <paramref name="Instance"/> still answering? (<c>on-ask-timeout = restart</c>)</summary>
+    private sealed record HangCheck(WorkerPool.Instance Instance);
 
     private readonly WorkersRuntime _workers;
     private readonly Dictionary<string, WorkerType> _catalog;
-    private readonly Dictionary<(string Name, string? Key), Pool> _pools = new();
-    private readonly Dictionary<IActorRef, (Pool Pool, Instance Instance)> _byProxy = new();
+    private readonly Dictionary<(string Name, string? Key), WorkerPool> _pools = new();
+    private readonly Dictionary<IActorRef, (WorkerPool Pool, WorkerPool.Instance Instance)> _byProxy = new();
+    private readonly Dictionary<IActorRef, WorkerPool.Instance> _byWorker = new();
     private readonly Dictionary<long, IActorRef> _byInstanceId = new();
+    private readonly AskLedger _ledger = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly LogThrottle _refusals = new(); // registrations a hostile peer can repeat at will
+    private readonly LogThrottle _refusals = new(); // registrations and outcomes a hostile peer can repeat at will
     private long _nextInstanceId;
+    private long? _expiryDue; // when the Expire timer fires, if it is set
 
     public WorkersActor(WorkersRuntime workers)
     {
@@ -144,11 +111,17 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    private WorkerSettings Settings => _workers.Settings;
+
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(250));
         foreach (var worker in _catalog.Values.Where(w => !w.NoAutoLoad))
             Create(worker, null, new Dictionary<string, string>());
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var entry in _ledger.Where(e => !e.Ended)) Tell(entry, null, $"worker {entry.Pool.Label} is unavailable: the reactor stopped");
     }
 
     protected override bool Receive(object message)
@@ -156,40 +129,43 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         switch (message)
         {
             case Ask ask:
-                if (_pools.TryGetValue((ask.Worker, ask.Key), out var pool))
-                    Route(pool, new Waiting(ask, Sender, Environment.TickCount64));
-                else
-                    Sender.Tell(new ProxyActor.Answer(ask.RequestId, ask.Worker, ask.Key, null, NotRunning(ask.Worker, ask.Key)));
+                Take(ask);
                 return true;
-            case AskDone done when _byProxy.TryGetValue(done.Proxy, out var entry):
-                entry.Instance.InFlight--;
-                Drain(entry.Pool);
+            case WorkerProtocol.Outcomes outcomes when _byWorker.TryGetValue(Sender, out var instance):
+                instance.LastProgress = Environment.TickCount64;
+                foreach (var outcome in outcomes.Items) Finish(instance, outcome);
+                SendWorkTo(instance);
+                return true;
+            case WorkerProtocol.Outcomes outcomes:
+                if (_refusals.Due(out var skipped))
+                    _log.Warning("dropped {0} outcomes from {1}, which is not a running worker's WorkerHost ({2} more such refusals since the last warning)",
+                        outcomes.Items.Length, Sender.Path, skipped);
+                return true;
+            case SendWork send:
+                SendWorkTo(send.Instance);
+                return true;
+            case Expire:
+                _expiryDue = null;
+                ExpireDue();
+                return true;
+            case HangCheck check:
+                CheckHang(check.Instance);
+                return true;
+            case AskerGone gone:
+                DropAsker(gone.Asker);
                 return true;
             case InstanceReady ready when _byProxy.TryGetValue(ready.Proxy, out var entry):
-                entry.Instance.Ready = true;
+                entry.Instance.Worker = ready.Worker;
+                entry.Instance.Stopped = false;
+                _byWorker[ready.Worker] = entry.Instance;
                 Drain(entry.Pool);
                 return true;
             case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
-                entry.Instance.Ready = false;
+                entry.Instance.Stopped = down.Stopped;
+                Down(entry.Pool, entry.Instance, down.Error);
                 return true;
-            case InstanceStopped stopped when _byProxy.TryGetValue(stopped.Proxy, out var entry):
-                entry.Instance.Ready = false;
-                entry.Instance.Stopped = true;
-                if (entry.Pool.AllStopped) FailWaiting(entry.Pool, Stopped(entry.Pool));
-                return true;
-            case AskerGone gone:
-                var dropped = _pools.Values.Sum(each => each.RemoveAsker(gone.Asker));
-                if (dropped > 0)
-                {
-                    _workers.CountDroppedAsks(dropped);
-                    _log.Info("dropped {0} asks of a connection that closed before they reached a worker", dropped);
-                }
-                return true;
-            case AskDone or InstanceReady or InstanceDown or InstanceStopped:
+            case InstanceReady or InstanceDown:
                 return true; // from an instance of a deleted worker
-            case Sweep:
-                foreach (var each in _pools.Values) ExpireWaiting(each);
-                return true;
             case StartWorker start:
                 Start(start);
                 return true;
@@ -199,7 +175,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case EndAll:
                 var pools = _pools.Values.ToArray();
                 _pools.Clear();
-                Retire(pools, _ => "the reactor stopped", ProxyActor.Delete.WhenIdle, "every worker");
+                Retire(pools, _ => "the reactor stopped", graceful: true, "every worker");
                 return true;
             case WorkerProtocol.Register register:
                 Register(register);
@@ -223,56 +199,187 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     // ---- asks --------------------------------------------------------------------------------
 
-    private void Route(Pool pool, Waiting waiting)
+    private void Take(Ask ask)
     {
-        if (pool.AllStopped)
-            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, Stopped(pool)));
-        else if (pool.Waiting.Count == 0 && pool.Free() is { } instance)
-            HandTo(instance, waiting);
-        else if (Busy(pool, waiting.Ask.Payload.Length) is { } busy)
-            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, busy));
+        if (!_pools.TryGetValue((ask.Worker, ask.Key), out var pool))
+        {
+            Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, NotRunning(ask.Worker, ask.Key)));
+            return;
+        }
+        var error = pool.AllStopped ? Stopped(pool) : pool.WaitingCount > 0 || pool.Free() is null ? Busy(pool, ask.Payload.Length) : null;
+        if (error is not null || !_ledger.TryAdd(new AskLedger.Entry(ask, Sender, pool)))
+        {
+            Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, error ?? $"request id {ask.RequestId} is already in use"));
+            return;
+        }
+        _ledger.TryGet(ask.RequestId, out var entry);
+        if (pool.WaitingCount == 0 && pool.Free() is { } instance)
+            HandTo(instance, entry);
         else
-            pool.Enqueue(waiting);
+            pool.Enqueue(entry);
+        ArmExpiry();
     }
 
     /// <summary>Why an ask of <paramref name="bytes"/> may not join <paramref name="pool"/>'s queue, or <see langword="null"/> if it may.</summary>
-    private string? Busy(Pool pool, int bytes)
+    private string? Busy(WorkerPool pool, int bytes)
     {
-        var settings = _workers.Settings;
-        if (pool.Waiting.Count >= settings.MaxWaiting)
-            return $"worker {pool.Label} is busy: {pool.Waiting.Count} asks are waiting for it (packet.workers.max-waiting)";
-        if (pool.WaitingBytes + bytes > settings.MaxWaitingBytes)
-            return $"worker {pool.Label} is busy: the asks waiting for it hold {pool.WaitingBytes} bytes (packet.workers.max-waiting-bytes = {settings.MaxWaitingBytes})";
+        if (pool.WaitingCount >= Settings.MaxWaiting)
+            return $"worker {pool.Label} is busy: {pool.WaitingCount} asks are waiting for it (packet.workers.max-waiting)";
+        if (pool.WaitingBytes + bytes > Settings.MaxWaitingBytes)
+            return $"worker {pool.Label} is busy: the asks waiting for it hold {pool.WaitingBytes} bytes (packet.workers.max-waiting-bytes = {Settings.MaxWaitingBytes})";
         return null;
     }
 
-    private void Drain(Pool pool)
+    /// <summary>Sends the jobs gathered for <paramref name="instance"/>, if it may take them now (<see cref="WorkerPool.Instance.MaySend"/>).</summary>
+    private static void SendWorkTo(WorkerPool.Instance instance)
     {
-        while (pool.Waiting.Count > 0 && pool.Free() is { } instance && pool.TryDequeue(out var next)) HandTo(instance, next);
+        if (instance.Worker is not { } worker || instance.Jobs.IsEmpty || !instance.MaySend) return;
+        var jobs = instance.Jobs.Take();
+        instance.Sent(jobs.Length);
+        worker.Tell(new WorkerProtocol.Work(jobs));
     }
 
-    private static void HandTo(Instance instance, Waiting waiting)
+    /// <summary>
+    /// Adds the ask to the instance's next batch. That goes out once the asks that came with it are in
+    /// (a <see cref="SendWork"/> queued behind them), or, while the instance is still busy with two
+    /// batches, when it answers one of them.
+    /// </summary>
+    private void HandTo(WorkerPool.Instance instance, AskLedger.Entry entry)
     {
-        instance.InFlight++;
-        instance.Proxy.Tell(new ProxyActor.Ask(waiting.Ask.RequestId, waiting.Ask.Payload, waiting.Ask.Lasting), waiting.Asker);
-    }
-
-    private void ExpireWaiting(Pool pool)
-    {
-        var deadline = Environment.TickCount64 - (long)_workers.Settings.AskTimeout.TotalMilliseconds;
-        var why = pool.Instances.Any(i => i.Ready) ? "free" : "ready (starting or restarting)";
-        while (pool.Waiting.TryPeek(out var oldest) && oldest.Arrived <= deadline)
+        if (instance.InFlight++ == 0)
         {
-            pool.TryDequeue(out _);
-            oldest.Asker.Tell(new ProxyActor.Answer(oldest.Ask.RequestId, pool.Type.Name, pool.Key, null,
-                $"no instance of worker {pool.Label} was {why} within {_workers.Settings.AskTimeout} ({pool.Waiting.Count} more waiting)"));
+            instance.LastProgress = Environment.TickCount64;
+            if (Settings.RestartOnAskTimeout) Timers.StartSingleTimer(instance, new HangCheck(instance), Settings.AskTimeout);
+        }
+        entry.At = instance;
+        var job = new WorkerProtocol.Job(entry.RequestId, entry.Payload);
+        entry.Payload = null;
+        if (instance.Jobs.IsEmpty) Self.Tell(new SendWork(instance));
+        if (instance.Jobs.Add(job) is { } full)
+        {
+            instance.Sent(full.Length);
+            instance.Worker!.Tell(new WorkerProtocol.Work(full));
         }
     }
 
-    private void FailWaiting(Pool pool, string error)
+    private void Drain(WorkerPool pool)
     {
-        while (pool.TryDequeue(out var waiting))
-            waiting.Asker.Tell(new ProxyActor.Answer(waiting.Ask.RequestId, pool.Type.Name, pool.Key, null, error));
+        while (pool.WaitingCount > 0 && pool.Free() is { } instance && pool.Dequeue() is { } next) HandTo(instance, next);
+    }
+
+    /// <summary>An outcome from <paramref name="instance"/>: the ask leaves the ledger, its asker gets it (unless it timed out or left), and the instance has room for another.</summary>
+    private void Finish(WorkerPool.Instance instance, WorkerProtocol.Outcome outcome)
+    {
+        if (!_ledger.TryGet(outcome.RequestId, out var entry) || entry.At != instance)
+        {
+            _log.Debug("an outcome for request {0}, which {1} does not hold, was dropped", outcome.RequestId, entry?.Pool.Label ?? "no worker");
+            return;
+        }
+        _ledger.Remove(entry);
+        instance.InFlight--;
+        instance.Answered();
+        if (entry.Ended)
+            _log.Debug("worker {0} answered request {1} after it timed out", entry.Pool.Label, outcome.RequestId);
+        else
+            Tell(entry, outcome.Payload, outcome.Error);
+        Drain(entry.Pool);
+    }
+
+    /// <summary>The asker gets its answer, unless it has gone.</summary>
+    private void Tell(AskLedger.Entry entry, ReadOnlyMemory<byte>? payload, string? error)
+    {
+        if (entry.AskerGone)
+        {
+            _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
+            return;
+        }
+        entry.Asker.Tell(new Answer(entry.RequestId, entry.Pool.Type.Name, entry.Pool.Key, entry.Context, payload, error));
+    }
+
+    /// <summary>Keeps one timer, at the deadline of the ask due first.</summary>
+    private void ArmExpiry()
+    {
+        if (_ledger.NextDeadline is not { } next || _expiryDue is { } due && due <= next) return;
+        _expiryDue = next;
+        Timers.StartSingleTimer(Expire.Instance, Expire.Instance, TimeSpan.FromMilliseconds(Math.Max(0, next - Environment.TickCount64)));
+    }
+
+    private void ExpireDue()
+    {
+        foreach (var entry in _ledger.TakeDue(Environment.TickCount64))
+        {
+            var pool = entry.Pool;
+            entry.Ended = true;
+            if (entry.At is null)
+            {
+                _ledger.Remove(entry);
+                pool.Left(entry);
+                var why = pool.Instances.Any(i => i.Ready) ? "free" : "ready (starting or restarting)";
+                Tell(entry, null, $"no instance of worker {pool.Label} was {why} within {Settings.AskTimeout} ({pool.WaitingCount} more waiting)");
+            }
+            else
+            {
+                Tell(entry, null, $"worker {pool.Label} did not answer within {Settings.AskTimeout}");
+            }
+        }
+        ArmExpiry();
+    }
+
+    /// <summary>An instance that holds asks and has answered none for <c>ask-timeout</c> is hung: its proxy kills it.</summary>
+    private void CheckHang(WorkerPool.Instance instance)
+    {
+        if (instance.InFlight == 0 || !instance.Ready) return;
+        var quiet = Environment.TickCount64 - instance.LastProgress;
+        var limit = (long)Settings.AskTimeout.TotalMilliseconds;
+        if (quiet < limit)
+        {
+            Timers.StartSingleTimer(instance, new HangCheck(instance), TimeSpan.FromMilliseconds(limit - quiet));
+            return;
+        }
+        _byWorker.Remove(instance.Worker!);
+        instance.Worker = null; // no more asks until it has been restarted
+        instance.Proxy.Tell(new ProxyActor.Hung(instance.InFlight));
+    }
+
+    /// <summary>The instance's process is gone: what it held fails, and it takes no more asks until it is ready again.</summary>
+    private void Down(WorkerPool pool, WorkerPool.Instance instance, string error)
+    {
+        if (instance.Worker is { } worker) _byWorker.Remove(worker);
+        Timers.Cancel(instance);
+        instance.Reset();
+        foreach (var entry in _ledger.Where(e => e.At == instance))
+        {
+            _ledger.Remove(entry);
+            if (!entry.Ended) Tell(entry, null, error);
+        }
+        if (pool.AllStopped) FailWaiting(pool, Stopped(pool));
+        ArmExpiry();
+    }
+
+    private void FailWaiting(WorkerPool pool, string error)
+    {
+        foreach (var entry in pool.TakeWaiting())
+        {
+            _ledger.Remove(entry);
+            Tell(entry, null, error);
+        }
+    }
+
+    /// <summary>A connection stopped: its waiting asks are dropped and counted; the replies to the others will be dropped.</summary>
+    private void DropAsker(IActorRef asker)
+    {
+        var dropped = 0;
+        foreach (var entry in _ledger.Where(e => e.Asker.Equals(asker)))
+        {
+            entry.AskerGone = true;
+            if (entry.At is not null) continue;
+            _ledger.Remove(entry);
+            entry.Pool.Left(entry);
+            dropped++;
+        }
+        if (dropped == 0) return;
+        _workers.CountDroppedAsks(dropped);
+        _log.Info("dropped {0} asks of a connection that closed before they reached a worker", dropped);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------
@@ -298,21 +405,21 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             return;
         }
         var pool = Create(type, start.Key, start.Options);
-        var timeout = _workers.Settings.StartTimeout * 2;
+        var timeout = Settings.StartTimeout * 2;
         Task.WhenAll(pool.Instances.Select(i => i.Proxy.Ask(ProxyActor.WhenReady.Instance, timeout)))
             .PipeTo(Sender, success: _ => new Status.Success(start.Name));
     }
 
-    private Pool Create(WorkerType type, string? key, IReadOnlyDictionary<string, string> options)
+    private WorkerPool Create(WorkerType type, string? key, IReadOnlyDictionary<string, string> options)
     {
-        var pool = new Pool(type, key, _workers.MaxInFlight(type));
+        var pool = new WorkerPool(type, key, _workers.MaxInFlight(type));
         _pools[(type.Name, key)] = pool;
         for (var i = 0; i < type.Instances; i++)
         {
             var id = ++_nextInstanceId;
             var proxy = Context.ActorOf(Props.Create(() => new ProxyActor(id, type, key, options, _workers)));
             Context.Watch(proxy);
-            var instance = new Instance(proxy);
+            var instance = new WorkerPool.Instance(proxy, Settings.MaxPayload);
             pool.Instances.Add(instance);
             _byProxy[proxy] = (pool, instance);
             _byInstanceId[id] = proxy;
@@ -327,7 +434,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Sender.Tell(new Status.Failure(new ArgumentException($"no worker {delete.Name}{KeyText(delete.Key)} is running")));
             return;
         }
-        Retire([pool], each => $"worker {each.Label} was deleted", ProxyActor.Delete.Now, delete.Name);
+        Retire([pool], each => $"worker {each.Label} was deleted", graceful: false, delete.Name);
     }
 
     /// <summary>How long a proxy may take to answer <paramref name="how"/>: a killed process shows its exit well within a start's time; one asked to end gets <see cref="ProxyActor.EndTimeout"/> first.</summary>
@@ -335,17 +442,26 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         settings.StartTimeout + (how.Gracefully ? ProxyActor.EndTimeout : TimeSpan.Zero);
 
     /// <summary>
-    /// Fails the asks waiting for <paramref name="pools"/>, forgets their instances, and has each proxy
-    /// end its process as <paramref name="how"/> says; the sender gets <see cref="Status.Success"/> with
-    /// <paramref name="done"/> once every process is gone.
+    /// Fails the asks of <paramref name="pools"/>, forgets their instances, and has each proxy end its
+    /// process: with <paramref name="graceful"/>, an idle one is asked to end on its own, and one that
+    /// still holds asks (they outlived the reactor's drain, so it is likely hung) is killed. The sender gets
+    /// <see cref="Status.Success"/> with <paramref name="done"/> once every process is gone.
     /// </summary>
-    private void Retire(IReadOnlyCollection<Pool> pools, Func<Pool, string> error, ProxyActor.Delete how, string done)
+    private void Retire(IReadOnlyCollection<WorkerPool> pools, Func<WorkerPool, string> error, bool graceful, string done)
     {
-        foreach (var pool in pools) FailWaiting(pool, error(pool));
-        var proxies = pools.SelectMany(pool => pool.Instances.Select(i => i.Proxy)).ToArray();
-        foreach (var proxy in proxies) Forget(proxy);
-        Task.WhenAll(proxies.Select(proxy => proxy.Ask<ProxyActor.Deleted>(how, RetireLimit(_workers.Settings, how))))
-            .PipeTo(Sender, success: _ => new Status.Success(done));
+        var ends = new List<Task>();
+        foreach (var pool in pools)
+        {
+            FailWaiting(pool, error(pool));
+            foreach (var instance in pool.Instances.ToArray())
+            {
+                var how = graceful && instance.InFlight == 0 ? ProxyActor.Delete.WhenIdle : ProxyActor.Delete.Now;
+                Down(pool, instance, error(pool));
+                Forget(instance.Proxy);
+                ends.Add(instance.Proxy.Ask<ProxyActor.Deleted>(how, RetireLimit(Settings, how)));
+            }
+        }
+        Task.WhenAll(ends).PipeTo(Sender, success: () => new Status.Success(done));
     }
 
     /// <summary>Takes an instance out of the registry: it was deleted, or its proxy stopped.</summary>
@@ -353,6 +469,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     {
         if (!_byProxy.Remove(proxy, out var entry)) return;
         entry.Pool.Instances.Remove(entry.Instance);
+        if (entry.Instance.Worker is { } worker) _byWorker.Remove(worker);
         foreach (var stale in _byInstanceId.Where(e => e.Value.Equals(proxy)).Select(e => e.Key).ToArray()) _byInstanceId.Remove(stale);
     }
 
@@ -383,7 +500,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         }
     }
 
-    private static string Stopped(Pool pool) =>
+    private static string Stopped(WorkerPool pool) =>
         $"worker {pool.Label} is stopped: its process died and packet.workers.restart.policy = never; start it again with StartWorker after DeleteWorker";
 
     private static string KeyText(string? key) => key is null ? "" : $" with key \"{key}\"";

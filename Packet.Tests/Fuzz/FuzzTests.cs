@@ -258,7 +258,7 @@ public sealed class FuzzTests
             new WorkerProtocol.Work([new WorkerProtocol.Job(1, new byte[] { 1, 2, 3 }), new WorkerProtocol.Job(2, Array.Empty<byte>())]),
             new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, new byte[] { 9 }, null), new WorkerProtocol.Outcome(8, null, "error")]),
             new WorkerProtocol.Register("secret", 42, "eval_worker", system.DeadLetters),
-            new WorkerProtocol.Registered(system.DeadLetters),
+            new WorkerProtocol.Registered(system.DeadLetters, system.DeadLetters),
             new WorkerProtocol.Refused("wrong secret"),
             new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
             new WorkerProtocol.Push(new byte[] { 6 }),

@@ -112,7 +112,9 @@ public sealed class LinkAttackTests : IAsyncLifetime
             target.Tell(new Packet.Actors.Runtime.ReactorActor.Run(() => File.WriteAllText("/tmp/packet-attack-ran", "ran")), probe);
             target.Tell(new Deep(Nested(200_000)), probe);
         }
-        var proxies = Enumerable.Range(0, 26).Select(i => Resolve(attacker, $"{master}/user/workers/${(char)('a' + i)}")).ToArray();
+        // The registry takes outcomes; the proxies take pushes. Each is sent both, claiming to be the real host.
+        var proxies = Enumerable.Range(0, 26).Select(i => Resolve(attacker, $"{master}/user/workers/${(char)('a' + i)}"))
+            .Prepend(Resolve(attacker, $"{master}/user/workers")).ToArray();
         var forged = Enumerable.Range(1, 10_000).Select(id => new WorkerProtocol.Outcome(id, new byte[] { 1, (byte)'X' }, null))
             .Concat(Enumerable.Range(0, 10_000).Select(_ => new WorkerProtocol.Outcome(RandomNumberGenerator.GetInt32(int.MaxValue) * 4294967296L + RandomNumberGenerator.GetInt32(int.MaxValue), new byte[] { 1, (byte)'X' }, null)))
             .Chunk(1_000).ToArray();

@@ -96,8 +96,15 @@ public sealed class PoolWorker : Worker
     {
         "hang" => Hang(),
         "pid" => Environment.ProcessId,
+        string s when s.StartsWith("sleep:", StringComparison.Ordinal) => Sleep(int.Parse(s[6..]), s),
         _ => data,
     };
+
+    private static object Sleep(int milliseconds, string s)
+    {
+        Thread.Sleep(milliseconds);
+        return s;
+    }
 
     private static object Hang()
     {

@@ -26,7 +26,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
             "work" => new WorkerProtocol.Work([new WorkerProtocol.Job(1, new byte[] { 1, 2, 3 }), new WorkerProtocol.Job(long.MaxValue, Array.Empty<byte>())]),
             "out" => new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, new byte[] { 9 }, null), new WorkerProtocol.Outcome(8, null, "échec: ☃")]),
             "reg" => new WorkerProtocol.Register("secret", 42, "eval_worker", someone),
-            "ok" => new WorkerProtocol.Registered(someone),
+            "ok" => new WorkerProtocol.Registered(someone, someone),
             "rdy" => WorkerProtocol.Ready.Instance,
             "no" => new WorkerProtocol.Refused("wrong secret"),
             "dlv" => new WorkerProtocol.Deliver(new byte[] { 4, 5 }),

@@ -16,8 +16,12 @@ internal static class WorkerProtocol
     /// <summary>Host → master, once its actor system is up: "I am instance <paramref name="Instance"/> of <paramref name="Name"/>, and here is the proof that you started me."</summary>
     internal sealed record Register(string Secret, long Instance, string Name, IActorRef Worker) : IMessage;
 
-    /// <summary>Master → host: registration accepted; the worker may start.</summary>
-    internal sealed record Registered(IActorRef Proxy) : IMessage;
+    /// <summary>
+    /// Master → host: registration accepted; the worker may start. Its <see cref="Work"/> comes from
+    /// <paramref name="Asks"/>, the master's registry, which takes its <see cref="Outcomes"/>; everything
+    /// else passes between it and <paramref name="Proxy"/>.
+    /// </summary>
+    internal sealed record Registered(IActorRef Proxy, IActorRef Asks) : IMessage;
 
     /// <summary>
     /// Worker → master, once <see cref="Worker.WorkerInit"/> has returned: the worker takes asks from

@@ -83,6 +83,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
                 break;
             case WorkerProtocol.Registered registered:
                 writer.String(Serialization.SerializedActorPath(registered.Proxy));
+                writer.String(Serialization.SerializedActorPath(registered.Asks));
                 break;
             case WorkerProtocol.Ready:
                 break;
@@ -113,7 +114,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "work" => new WorkerProtocol.Work(reader.Array(minItemBytes: 12, r => new WorkerProtocol.Job(r.Long(), r.Bytes()))),
             "out" => new WorkerProtocol.Outcomes(reader.Array(minItemBytes: 16, r => new WorkerProtocol.Outcome(r.Long(), r.NullableBytes(), r.NullableString()))),
             "reg" => new WorkerProtocol.Register(reader.String(), reader.Long(), reader.String(), Resolve(reader.String())),
-            "ok" => new WorkerProtocol.Registered(Resolve(reader.String())),
+            "ok" => new WorkerProtocol.Registered(Resolve(reader.String()), Resolve(reader.String())),
             "rdy" => WorkerProtocol.Ready.Instance,
             "no" => new WorkerProtocol.Refused(reader.String()),
             "dlv" => new WorkerProtocol.Deliver(reader.Bytes()),

@@ -1,0 +1,68 @@
+using Packet.Actors.Workers;
+
+namespace Packet.Actors.Runtime;
+
+/// <summary>
+/// One connection's side of its worker asks: how many it has outstanding (the backpressure counts
+/// them), and, for asks made in order, the answers held back until those asked before them are in.
+/// The asks themselves, with their deadlines, are tracked by the registry (<see cref="AskLedger"/>):
+/// what the connection needs again when an answer comes travels with the ask, as its <see cref="Ticket"/>.
+/// </summary>
+internal sealed class WorkerAsks
+{
+    /// <summary>
+    /// What the connection attaches to an ask: the callback that takes its answer (none: <c>WorkerReceive</c>),
+    /// and, for an ask made in order, its place in that order.
+    /// </summary>
+    internal sealed record Ticket(Action<WorkerReply>? Callback, long? InOrder) : WorkersActor.IAskContext;
+
+    private long _nextInOrder;
+    private long _dueInOrder;
+    private SortedDictionary<long, WorkersActor.Answer>? _heldBack; // made by the first answer that comes early
+
+    /// <summary>Asks made and not yet answered to the handler, held-back answers included.</summary>
+    public int Outstanding { get; private set; }
+
+    /// <summary>A new ask; with <paramref name="inOrder"/>, its answer is handed over only after those of the earlier asks made in order.</summary>
+    public Ticket Next(Action<WorkerReply>? callback, bool inOrder)
+    {
+        Outstanding++;
+        return new Ticket(callback, inOrder ? _nextInOrder++ : null);
+    }
+
+    /// <summary>
+    /// An answer came. Returns it, or, for an ask made in order, the answers it releases, in the order
+    /// they were asked (none while an earlier one is still out). Each answer returned is no longer outstanding.
+    /// </summary>
+    public IReadOnlyList<WorkersActor.Answer> Arrived(WorkersActor.Answer answer)
+    {
+        if (answer.Context is not Ticket { InOrder: { } place })
+        {
+            Outstanding--;
+            return [answer];
+        }
+        if (place != _dueInOrder)
+        {
+            (_heldBack ??= new())[place] = answer;
+            return [];
+        }
+        var released = new List<WorkersActor.Answer> { answer };
+        _dueInOrder++;
+        while (_heldBack is not null && _heldBack.Remove(_dueInOrder, out var next))
+        {
+            released.Add(next);
+            _dueInOrder++;
+        }
+        Outstanding -= released.Count;
+        return released;
+    }
+
+    /// <summary>The connection has ended: every outstanding ask is given up; returns how many there were.</summary>
+    public int GiveUp()
+    {
+        var given = Outstanding;
+        Outstanding = 0;
+        _heldBack = null;
+        return given;
+    }
+}

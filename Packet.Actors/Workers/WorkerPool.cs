@@ -1,0 +1,139 @@
+using Akka.Actor;
+using Packet.Actors.Workers.Protocol;
+
+namespace Packet.Actors.Workers;
+
+/// <summary>
+/// The instances that serve one worker name and key, as the registry sees them, and the asks waiting
+/// for a free one. Plain state of <see cref="WorkersActor"/>.
+/// </summary>
+internal sealed class WorkerPool(WorkerType type, string? key, int maxInFlight)
+{
+    /// <summary>One process of the worker.</summary>
+    internal sealed class Instance(IActorRef proxy, int maxPayload)
+    {
+        /// <summary>The instance's <see cref="ProxyActor"/>, which runs its process.</summary>
+        public IActorRef Proxy { get; } = proxy;
+
+        /// <summary>The worker actor in the WorkerHost, once the instance is ready; jobs go to it, outcomes come from it.</summary>
+        public IActorRef? Worker { get; set; }
+
+        /// <summary>Asks the instance holds: handed to it and not answered, including those that timed out meanwhile.</summary>
+        public int InFlight { get; set; }
+
+        /// <summary>When the instance last answered, or was handed work while idle (<see cref="Environment.TickCount64"/>).</summary>
+        public long LastProgress { get; set; }
+
+        /// <summary>Jobs gathered since the last <see cref="WorkerProtocol.Work"/> went out.</summary>
+        public Batch<WorkerProtocol.Job> Jobs { get; } = new(maxPayload, job => job.Payload.Length);
+
+        private readonly Queue<long> _workEnds = new(); // for each Work not yet fully answered: the count of jobs sent up to its last
+        private long _jobsSent;
+        private long _jobsAnswered;
+
+        /// <summary>
+        /// Whether the gathered jobs may go out now: fewer than two <see cref="WorkerProtocol.Work"/> messages
+        /// are unanswered. A worker runs its jobs one after another, so a third would only wait in its
+        /// mailbox; kept here, the asks that come meanwhile join it, and cross the link in one message.
+        /// </summary>
+        public bool MaySend => _workEnds.Count < 2;
+
+        /// <summary>A <see cref="WorkerProtocol.Work"/> of <paramref name="jobs"/> jobs went out.</summary>
+        public void Sent(int jobs) => _workEnds.Enqueue(_jobsSent += jobs);
+
+        /// <summary>One of its jobs was answered; a Work whose every job is answered no longer counts.</summary>
+        public void Answered()
+        {
+            _jobsAnswered++;
+            while (_workEnds.TryPeek(out var end) && end <= _jobsAnswered) _workEnds.Dequeue();
+        }
+
+        /// <summary>The process is gone: nothing it was sent is outstanding.</summary>
+        public void Reset()
+        {
+            Worker = null;
+            InFlight = 0;
+            Jobs.Take();
+            _workEnds.Clear();
+            _jobsSent = _jobsAnswered = 0;
+        }
+
+        /// <summary>Takes asks: registered, its WorkerInit done, and not being killed.</summary>
+        public bool Ready => Worker is not null;
+
+        /// <summary>Died for good (<c>restart.policy = never</c>).</summary>
+        public bool Stopped { get; set; }
+    }
+
+    private readonly Queue<AskLedger.Entry> _waiting = new();
+
+    public WorkerType Type { get; } = type;
+
+    public string? Key { get; } = key;
+
+    public List<Instance> Instances { get; } = [];
+
+    public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
+
+    public bool AllStopped => Instances.Count > 0 && Instances.All(i => i.Stopped);
+
+    /// <summary>Asks waiting for an instance, not counting those that have ended meanwhile.</summary>
+    public int WaitingCount { get; private set; }
+
+    /// <summary>The payload bytes of <see cref="WaitingCount"/>.</summary>
+    public long WaitingBytes { get; private set; }
+
+    /// <summary>A ready instance below its most asks in flight, the least busy first.</summary>
+    public Instance? Free()
+    {
+        Instance? best = null;
+        foreach (var instance in Instances)
+            if (instance.Ready && instance.InFlight < maxInFlight && (best is null || instance.InFlight < best.InFlight))
+                best = instance;
+        return best;
+    }
+
+    public void Enqueue(AskLedger.Entry entry)
+    {
+        _waiting.Enqueue(entry);
+        WaitingCount++;
+        WaitingBytes += entry.Payload!.Length;
+    }
+
+    /// <summary>The next waiting ask that has not ended, or <see langword="null"/>.</summary>
+    public AskLedger.Entry? Dequeue()
+    {
+        while (_waiting.TryDequeue(out var entry))
+            if (!entry.Ended && !entry.AskerGone)
+            {
+                Left(entry);
+                return entry;
+            }
+        return null;
+    }
+
+    /// <summary>
+    /// A waiting ask ended (timed out, or its asker left): it no longer counts, and is skipped when its
+    /// turn comes. Once the skipped outnumber the rest, the queue is rebuilt without them, so a pool whose
+    /// instances all hang holds no more than its live asks and as many dead.
+    /// </summary>
+    public void Left(AskLedger.Entry entry)
+    {
+        WaitingCount--;
+        WaitingBytes -= entry.Payload!.Length;
+        if (_waiting.Count <= 2 * WaitingCount + 64) return;
+        var live = _waiting.Where(e => !e.Ended && !e.AskerGone).ToArray();
+        _waiting.Clear();
+        foreach (var each in live) _waiting.Enqueue(each);
+    }
+
+    /// <summary>Empties the queue, returning the asks that were still waiting.</summary>
+    public List<AskLedger.Entry> TakeWaiting()
+    {
+        var live = _waiting.Where(e => !e.Ended && !e.AskerGone).ToList();
+        _waiting.Clear();
+        WaitingCount = 0;
+        WaitingBytes = 0;
+        return live;
+    }
+}
