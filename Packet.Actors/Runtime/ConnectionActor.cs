@@ -113,6 +113,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Attach(accepted.Socket);
                 Become(Connected);
                 Initialize();
+                SendAsks();
                 RestartInactivityTimer();
                 Flush();
                 RequestRead();
@@ -122,6 +123,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 _dialling = new CancellationTokenSource();
                 Become(Connecting);
                 Initialize();
+                SendAsks();
                 if (_closing) return;
                 if (!dial.Admitted)
                 {
@@ -154,6 +156,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
+        if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
+        SendAsks(); // the asks made in the last hooks, Unbind included: their replies are dropped as the others'
         if (_asks?.GiveUp() is > 0 and var outstanding)
         {
             // Their answers can no longer be delivered: count them once, here, and have the registry drop
@@ -162,12 +166,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             _runtime.Workers?.CountDroppedReplies(outstanding);
             _runtime.WorkersActor?.Tell(new Workers.WorkersActor.AskerGone(Self));
         }
-        if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
     }
 
     protected override bool AroundReceive(Receive receive, object message)
     {
         var handled = base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
+        SendAsks();
         Flush();
         RequestRead();
         TearDown();
@@ -325,23 +329,32 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 Close(shutdown.Reason, graceful: true);
                 return true;
             case Workers.WorkersActor.Answer answer when _asks is not null:
-                var released = _asks.Arrived(answer);
-                _runtime.AsksEnded(released.Count);
-                foreach (var each in released)
-                {
-                    if (_closing)
-                    {
-                        _runtime.Workers?.CountDroppedReplies(1);
-                        _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", each.Worker);
-                        continue;
-                    }
-                    Hook((each.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(each), "WorkerReceive");
-                }
-                CloseIfPeerFinishedAndAnswered();
+                Answered(answer);
+                return true;
+            case Workers.WorkersActor.Answers answers when _asks is not null:
+                foreach (var answer in answers.Items) Answered(answer);
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary>Hands a worker's answer to the handler (or drops it, while closing), once those asked before it are in if it was asked in order.</summary>
+    private void Answered(Workers.WorkersActor.Answer answer)
+    {
+        var released = _asks!.Arrived(answer);
+        _runtime.AsksEnded(released.Count);
+        foreach (var each in released)
+        {
+            if (_closing)
+            {
+                _runtime.Workers?.CountDroppedReplies(1);
+                _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", each.Worker);
+                continue;
+            }
+            Hook((each.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(each), "WorkerReceive");
+        }
+        CloseIfPeerFinishedAndAnswered();
     }
 
     /// <summary>
@@ -390,12 +403,18 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         try
         {
-            registry.Tell(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), workers.Deadline(), Lasting: true, ticket), Self);
+            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), workers.Deadline(), Lasting: true, ticket)); // sent when this message is handled
         }
         catch (Workers.Protocol.PayloadException e)
         {
             Self.Tell(new Workers.WorkersActor.Answer(id, worker, key, ticket, null, e.Message));
         }
+    }
+
+    /// <summary>Sends the worker asks made while handling the current message to the registry, in one message.</summary>
+    private void SendAsks()
+    {
+        if (_asks is not null && _runtime.WorkersActor is { } registry) _asks.SendTo(registry, Self);
     }
 
     public void CloseLocally(bool afterWriting) =>

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
@@ -85,10 +85,20 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
     /// </summary>
     public long NextRequestId()
     {
-        Span<byte> bits = stackalloc byte[8];
-        RandomNumberGenerator.Fill(bits);
-        return BinaryPrimitives.ReadInt64LittleEndian(bits) & long.MaxValue;
+        // Drawn from the system's generator 64 at a time: a call per id cost more than the rest of an ask.
+        lock (_requestIds)
+        {
+            if (_requestIdsLeft == 0)
+            {
+                RandomNumberGenerator.Fill(MemoryMarshal.AsBytes(_requestIds.AsSpan()));
+                _requestIdsLeft = _requestIds.Length;
+            }
+            return _requestIds[--_requestIdsLeft] & long.MaxValue;
+        }
     }
+
+    private readonly long[] _requestIds = new long[64];
+    private int _requestIdsLeft;
 
     /// <summary>The reactor's actor instance, for calls made on its own thread.</summary>
     public ReactorActor? ReactorActor { get; set; }

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Packet.Actors.Workers;
 
 namespace Packet.Actors.Runtime;
@@ -7,6 +8,8 @@ namespace Packet.Actors.Runtime;
 /// them), and, for asks made in order, the answers held back until those asked before them are in.
 /// The asks themselves, with their deadlines, are tracked by the registry (<see cref="AskLedger"/>):
 /// what the connection needs again when an answer comes travels with the ask, as its <see cref="Ticket"/>.
+/// The asks made while the connection's actor handles one message go to the registry together when it
+/// is done (<see cref="SendTo"/>): the lines of one read cost the registry one message.
 /// </summary>
 internal sealed class WorkerAsks
 {
@@ -19,6 +22,7 @@ internal sealed class WorkerAsks
     private long _nextInOrder;
     private long _dueInOrder;
     private SortedDictionary<long, WorkersActor.Answer>? _heldBack; // made by the first answer that comes early
+    private readonly List<WorkersActor.Ask> _unsent = [];
 
     /// <summary>Asks made and not yet answered to the handler, held-back answers included.</summary>
     public int Outstanding { get; private set; }
@@ -28,6 +32,17 @@ internal sealed class WorkerAsks
     {
         Outstanding++;
         return new Ticket(callback, inOrder ? _nextInOrder++ : null);
+    }
+
+    /// <summary>Keeps <paramref name="ask"/> for the next <see cref="SendTo"/>.</summary>
+    public void Add(WorkersActor.Ask ask) => _unsent.Add(ask);
+
+    /// <summary>Sends the asks made since the last call to <paramref name="registry"/>, in one message.</summary>
+    public void SendTo(IActorRef registry, IActorRef asker)
+    {
+        if (_unsent.Count == 0) return;
+        registry.Tell(_unsent.Count == 1 ? _unsent[0] : new WorkersActor.Asks([.. _unsent]), asker);
+        _unsent.Clear();
     }
 
     /// <summary>

@@ -52,6 +52,18 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
     }
 
+    /// <summary>The asks one asker made together (the lines of one read), for one message.</summary>
+    internal sealed record Asks(Ask[] Items)
+    {
+        public override string ToString() => $"Asks({Items.Length})";
+    }
+
+    /// <summary>Answers for one asker that were ready together, for one message (and, on a connection, one write).</summary>
+    internal sealed record Answers(Answer[] Items)
+    {
+        public override string ToString() => $"Answers({Items.Length})";
+    }
+
     /// <summary>The one outcome of an <see cref="Ask"/>: the reply's bytes, or the error that replaced them.</summary>
     internal sealed record Answer(long RequestId, string Worker, string? Key, IAskContext? Context, ReadOnlyMemory<byte>? Payload, string? Error)
     {
@@ -122,6 +134,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     protected override void PostStop()
     {
         foreach (var entry in _ledger.Where(e => !e.Ended)) Tell(entry, null, $"worker {entry.Pool.Label} is unavailable: the reactor stopped");
+        SendAnswers();
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        SendAnswers();
+        return handled;
     }
 
     protected override bool Receive(object message)
@@ -130,6 +150,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         {
             case Ask ask:
                 Take(ask);
+                return true;
+            case Asks asks:
+                foreach (var each in asks.Items) Take(each);
                 return true;
             case WorkerProtocol.Outcomes outcomes when _byWorker.TryGetValue(Sender, out var instance):
                 instance.LastProgress = Environment.TickCount64;
@@ -293,7 +316,25 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
             return;
         }
-        entry.Asker.Tell(new Answer(entry.RequestId, entry.Pool.Type.Name, entry.Pool.Key, entry.Context, payload, error));
+        var answer = new Answer(entry.RequestId, entry.Pool.Type.Name, entry.Pool.Key, entry.Context, payload, error);
+        _gathered.Add((entry.Asker, answer));
+    }
+
+    private readonly List<(IActorRef Asker, Answer Answer)> _gathered = []; // answers made while handling the current message
+
+    /// <summary>Sends the answers made while handling one message (the outcomes of one <see cref="WorkerProtocol.Outcomes"/>): one message per asker.</summary>
+    private void SendAnswers()
+    {
+        if (_gathered.Count == 1)
+        {
+            _gathered[0].Asker.Tell(_gathered[0].Answer);
+        }
+        else if (_gathered.Count > 1)
+        {
+            foreach (var group in _gathered.GroupBy(g => g.Asker))
+                group.Key.Tell(group.Skip(1).Any() ? new Answers(group.Select(g => g.Answer).ToArray()) : group.First().Answer);
+        }
+        _gathered.Clear();
     }
 
     /// <summary>Keeps one timer, at the deadline of the ask due first.</summary>
