@@ -169,8 +169,8 @@ public sealed class Reactor : IAsyncDisposable
     internal LinkCredentials? Link { get; }
 
     /// <summary>
-    /// Stops the reactor gracefully: listening sockets close; worker asks in flight are answered (up to
-    /// <c>packet.reactor.drain-timeout</c>); every open connection closes after writing what it has
+    /// Stops the reactor gracefully: listening sockets close; connections read no more (as if paused),
+    /// and the worker asks they have made are answered (up to <c>packet.reactor.drain-timeout</c>); every open connection closes after writing what it has
     /// queued, and gets <see cref="Connection.Unbind"/> with <see cref="UnbindKind.Shutdown"/>; the
     /// WorkerHosts stop; the actor system ends. Returns at once; await <see cref="StopAsync"/> or
     /// <see cref="WhenStopped"/> to wait.
@@ -188,8 +188,9 @@ public sealed class Reactor : IAsyncDisposable
     }
 
     /// <summary>
-    /// The shutdown, in order: stop accepting (new connections are reset); let worker asks in flight be
-    /// answered (up to <c>drain-timeout</c>); close every connection gracefully with
+    /// The shutdown, in order: stop accepting (new connections are reset) and stop reading (every
+    /// connection is paused, so no new ask starts); let worker asks in flight be answered and written
+    /// (up to <c>drain-timeout</c>); close every connection gracefully with
     /// <see cref="UnbindKind.Shutdown"/> (up to <c>drain-timeout</c> again); ask every WorkerHost to end on
     /// its own, so its link closes cleanly instead of being reported dropped; end the actor system, which
     /// closes the listening sockets and kills any WorkerHost still there.
@@ -202,6 +203,7 @@ public sealed class Reactor : IAsyncDisposable
             return;
         }
         _actor.Tell(ServerActor.StopAccepting.Instance);
+        _actor.Tell(ConnectionActor.StopReading.Instance);
         if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout).ConfigureAwait(false))
             System.Log.Warning("stopping with {0} worker asks unanswered after packet.reactor.drain-timeout ({1})", _runtime.PendingAsks, _drainTimeout);
         _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));

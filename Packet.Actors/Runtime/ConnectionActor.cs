@@ -41,6 +41,15 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>The reactor or this connection's server is stopping: close gracefully, delivering what is queued.</summary>
     internal sealed record Shutdown(UnbindReason Reason);
 
+    /// <summary>
+    /// The reactor is stopping and waits for the worker asks in flight: read no more (as <see cref="Connection.Pause"/>),
+    /// so no new ask starts, and every ask already made is answered before <see cref="Shutdown"/> closes the connection.
+    /// </summary>
+    internal sealed class StopReading
+    {
+        public static readonly StopReading Instance = new();
+    }
+
     private sealed record Resolved(IPAddress[] Addresses);
 
     private sealed record Finish(UnbindReason Reason);
@@ -327,6 +336,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return true;
             case Shutdown shutdown:
                 Close(shutdown.Reason, graceful: true);
+                return true;
+            case StopReading:
+                Pause();
                 return true;
             case Workers.WorkersActor.Answer answer when _asks is not null:
                 Answered(answer);

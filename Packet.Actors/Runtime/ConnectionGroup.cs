@@ -32,8 +32,8 @@ internal sealed class ConnectionGroup(ReactorRuntime runtime) : ActorBase
             case Spawn spawn:
                 runtime.Spawn(Context, spawn.Handler, spawn.Origin, spawn.Init);
                 return true;
-            case ConnectionActor.Shutdown shutdown:
-                foreach (var child in Context.GetChildren()) child.Tell(shutdown);
+            case ConnectionActor.Shutdown or ConnectionActor.StopReading:
+                foreach (var child in Context.GetChildren()) child.Tell(message);
                 return true;
             case ServerActor.StopAccepting:
                 return true; // the reactor tells all its children; a group accepts nothing
@@ -54,7 +54,7 @@ internal sealed class ConnectionGroup(ReactorRuntime runtime) : ActorBase
 
     private bool Closing(object message)
     {
-        if (message is not Terminated) return message is Close or ConnectionActor.Shutdown;
+        if (message is not Terminated) return message is Close or ConnectionActor.Shutdown or ConnectionActor.StopReading;
         StopWhenEmpty();
         return true;
     }

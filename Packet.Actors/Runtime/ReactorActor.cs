@@ -53,8 +53,8 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
                 var admitted = _runtime.AdmitDial();
                 _dialled.Spawn(Context, connect.Handler, new ConnectionActor.Dial(connect.Host, connect.Port, admitted), connect.Init);
                 return true;
-            case ServerActor.StopAccepting or ConnectionActor.Shutdown:
-                foreach (var child in Context.GetChildren()) child.Tell(message); // servers and groups pass Shutdown on to their connections
+            case ServerActor.StopAccepting or ConnectionActor.StopReading or ConnectionActor.Shutdown:
+                foreach (var child in Context.GetChildren()) child.Tell(message); // servers and groups pass StopReading and Shutdown on to their connections
                 return true;
             case Run run:
                 Safely(run.Action, "Reactor.NextTick work");

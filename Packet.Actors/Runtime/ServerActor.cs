@@ -151,8 +151,8 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case RefusalLogDue:
                 LogRefusals();
                 return true;
-            case ConnectionActor.Shutdown shutdown:
-                foreach (var group in Context.GetChildren()) group.Tell(shutdown);
+            case ConnectionActor.Shutdown or ConnectionActor.StopReading:
+                foreach (var group in Context.GetChildren()) group.Tell(message);
                 return true;
             case Stop:
                 var stopper = Sender;
@@ -189,7 +189,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case RefusalLogDue:
                 LogRefusals();
                 return true;
-            case Stop or StopAccepting or ConnectionActor.Shutdown or SocketEvents.AcceptFailed:
+            case Stop or StopAccepting or ConnectionActor.Shutdown or ConnectionActor.StopReading or SocketEvents.AcceptFailed:
                 return true;
             default:
                 return false;
@@ -221,7 +221,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.Connected refused:
                 refused.Socket.Abort();
                 return true;
-            case Stop or StopAccepting or ConnectionActor.Shutdown or Terminated or ClosingTimedOut or RefusalLogDue:
+            case Stop or StopAccepting or ConnectionActor.Shutdown or ConnectionActor.StopReading or Terminated or ClosingTimedOut or RefusalLogDue:
                 return true;
             default:
                 return false;

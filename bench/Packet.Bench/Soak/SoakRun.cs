@@ -15,8 +15,10 @@ namespace Packet.Bench.Soak;
 /// 20 clients asking three WorkerHosts through AskWorker while one WorkerHost is killed with SIGKILL
 /// every 5 s, one client flooding the same server with asks as fast as its socket takes them, and a
 /// stranger on the machine attacking the master's worker link (raw bytes, and Identify, PoisonPill
-/// and Kill from a plain Akka.Remote system). Then it stops the server with SIGTERM and checks every
-/// invariant; each broken one is printed, and the exit code is 1.
+/// and Kill from a plain Akka.Remote system). Then it stops the server with SIGTERM while 5 more clients
+/// have asks in flight, and checks every invariant (among them: every ask the server took got exactly
+/// one outcome, and none it took was left unanswered by the stop); each broken one is printed, and the
+/// exit code is 1.
 /// </summary>
 public static class SoakRun
 {
@@ -29,6 +31,7 @@ public static class SoakRun
     private const int GarbageSenders = 4;
     private const int Askers = 20;
     private const int AsksInFlight = 4;
+    private const int StopAskers = 5;
     private static readonly TimeSpan IoLimit = TimeSpan.FromSeconds(30);
 
 
@@ -59,8 +62,8 @@ public static class SoakRun
             var chaos = soak.KillWorkerHosts(server, Running);
             await Task.WhenAll(loads.Append(chaos)).WaitAsync(duration + TimeSpan.FromMinutes(2));
 
-            soak.Check(await Until(() => WorkerHosts(server.Pid).Count == SoakServer.WorkerKeys.Length, TimeSpan.FromSeconds(30)),
-                $"the restart policy did not bring back every WorkerHost: {WorkerHosts(server.Pid).Count} of {SoakServer.WorkerKeys.Length} run");
+            soak.Check(await Until(() => WorkerHosts(server.Pid).Count == SoakServer.WorkerHosts, TimeSpan.FromSeconds(30)),
+                $"the restart policy did not bring back every WorkerHost: {WorkerHosts(server.Pid).Count} of {SoakServer.WorkerHosts} run");
             var fdsAfter = 0;
             var kindsAfter = "";
             soak.Check(await Until(() => Math.Abs((fdsAfter = ServerFds(server.Pid)) - fdsBefore) <= 10, TimeSpan.FromSeconds(30)),
@@ -70,8 +73,16 @@ public static class SoakRun
             kindsAfter += $"; opened since the start: {string.Join(", ", opened)}";
             soak.Check(soak.MaxRssMiB <= RssBoundMiB, $"the server's resident memory reached {soak.MaxRssMiB} MiB, above the bound of {RssBoundMiB} MiB");
 
-            var log = await server.StopAsync(TimeSpan.FromSeconds(60));
+            // The stop itself, with asks in flight: each of these clients asks until the server closes it.
+            var sigterm = new TaskCompletionSource();
+            var stopAskers = Enumerable.Range(0, StopAskers).Select(i => soak.AskThroughStop(ports["slow-asks"], Askers + i, sigterm.Task)).ToArray();
+            soak.Check(await Until(() => soak.StopAnswers >= StopAskers * 4, TimeSpan.FromSeconds(30)), "the askers of the stop got no answers before it");
+            var stopping = server.StopAsync(TimeSpan.FromSeconds(60));
+            sigterm.SetResult();
+            var log = await stopping;
+            await Task.WhenAll(stopAskers).WaitAsync(IoLimit);
             soak.Check(log is not null, "the server did not exit within 60 s of SIGTERM");
+            soak.CheckAskAccounts(log ?? "");
             soak.Check(await Until(() => soak.SeenWorkerHosts.All(pid => !Alive(pid)), TimeSpan.FromSeconds(10)),
                 $"WorkerHosts outlived the server: {string.Join(", ", soak.SeenWorkerHosts.Where(Alive))}");
             foreach (var line in (log ?? "").Split('\n').Where(l => l.Contains("Unhandled exception", StringComparison.Ordinal) || l.StartsWith("handler error:", StringComparison.Ordinal)).Take(5))
@@ -237,6 +248,83 @@ public static class SoakRun
                 socket.Shutdown(SocketShutdown.Send); // the server closes once every ask is answered
                 await reading.WaitAsync(IoLimit);
             });
+
+        private long _stopAnswers, _stopAnswersAfterSigterm;
+
+        public long StopAnswers => Interlocked.Read(ref _stopAnswers);
+
+        /// <summary>
+        /// Asks, 4 in flight, until the server closes the connection: it is stopped meanwhile. Every outcome
+        /// must be owed, and some must come after the SIGTERM (asks in flight then are answered, not cut
+        /// off). Lines sent once the server stopped reading get none; the server's own count says that
+        /// every ask it took was answered.
+        /// </summary>
+        public async Task AskThroughStop(int port, int client, Task sigterm) =>
+            await Guarded("asks through the stop", async () =>
+            {
+                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
+                var owed = new HashSet<string>();
+                using var slots = new SemaphoreSlim(AsksInFlight);
+                using var closed = new CancellationTokenSource();
+                var reading = Task.Run(async () =>
+                {
+                    while (await reader.ReadLineAsync() is { } line)
+                    {
+                        var id = line.StartsWith("ok ", StringComparison.Ordinal) ? line[3..] : null;
+                        bool known;
+                        lock (owed) known = id is not null && owed.Remove(id);
+                        if (!known)
+                        {
+                            Fail($"asker {client} got an outcome it was not owed, or an error, through the stop: {line}");
+                            continue;
+                        }
+                        Interlocked.Increment(ref _stopAnswers);
+                        if (sigterm.IsCompleted) Interlocked.Increment(ref _stopAnswersAfterSigterm);
+                        slots.Release();
+                    }
+                    closed.Cancel(); // the server's FIN
+                });
+                try
+                {
+                    for (var seq = 0; seq < 1_000_000; seq++)
+                    {
+                        if (!await slots.WaitAsync(IoLimit, closed.Token)) throw new TimeoutException($"asker {client}: no outcome for {IoLimit}");
+                        var id = $"c{client}-{seq}";
+                        lock (owed) owed.Add(id);
+                        await socket.SendAsync(Encoding.UTF8.GetBytes(id + "\n"), SocketFlags.None, closed.Token);
+                        await Task.Delay(2, closed.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (closed.IsCancellationRequested)
+                {
+                }
+                catch (SocketException) when (sigterm.IsCompleted)
+                {
+                }
+                await reading.WaitAsync(IoLimit);
+            });
+
+        /// <summary>
+        /// The server's own count at its end: every ask it made got exactly one outcome (handed to its
+        /// connection, or dropped and counted because the connection had gone), none was left unanswered by
+        /// the stop, and asks were answered after the SIGTERM.
+        /// </summary>
+        public void CheckAskAccounts(string log)
+        {
+            var line = log.Split('\n').FirstOrDefault(l => l.StartsWith("asks: ", StringComparison.Ordinal));
+            if (line is null)
+            {
+                Fail("the server did not report its asks at its end");
+                return;
+            }
+            var numbers = System.Text.RegularExpressions.Regex.Matches(line, "[0-9]+").Select(m => long.Parse(m.Value)).ToArray();
+            var (made, answered, dropped, cutOff) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+            Check(made == answered + dropped, $"the server made {made} asks but handed {answered} outcomes and dropped {dropped}: {line}");
+            Check(cutOff == 0, $"the stop closed connections with {cutOff} asks unanswered: {line}");
+            Check(Interlocked.Read(ref _stopAnswersAfterSigterm) > 0, "no ask was answered after the SIGTERM: the stop did not happen with asks in flight");
+            Console.WriteLine($"soak: the server's {line}; {_stopAnswers} asks answered to the askers of the stop, {_stopAnswersAfterSigterm} of them after the SIGTERM");
+        }
 
         /// <summary>
         /// One client writes ask lines as fast as its socket takes them, reading what comes back, and resets

@@ -12,14 +12,20 @@ namespace Packet.Bench.Soak;
 /// <item><c>framed</c>: echoes length-prefixed frames of at most 64 KiB; garbage closes the connection;</item>
 /// <item><c>firehose</c>: writes a known byte pattern as fast as the peer takes it, within backpressure;</item>
 /// <item><c>asks</c>: each line goes through AskWorker to one of three echo worker instances (three
-/// WorkerHosts) and comes back as <c>ok LINE</c> or <c>error LINE: WHY</c>.</item>
+/// WorkerHosts) and comes back as <c>ok LINE</c> or <c>error LINE: WHY</c>;</item>
+/// <item><c>slow-asks</c>: the same, through one instance of a worker that takes 20 ms per ask, so that
+/// asks are always in flight while the reactor stops.</item>
 /// </list>
-/// On SIGTERM the reactor stops gracefully; then it prints <c>handler errors: N</c>.
+/// On SIGTERM the reactor stops gracefully; then it prints
+/// <c>asks: made M, answered A, dropped D, unanswered at the stop U</c> and <c>handler errors: N</c>.
 /// </summary>
 public static class SoakServer
 {
     /// <summary>The worker instance keys: one WorkerHost each.</summary>
     public static readonly string[] WorkerKeys = ["a", "b", "c"];
+
+    /// <summary>The WorkerHosts the server runs: the keyed echoes, and the slow echo.</summary>
+    public static int WorkerHosts => WorkerKeys.Length + 1;
 
     /// <summary>The firehose's byte at stream offset <c>i</c> is <c>(byte)(i % PatternPeriod)</c>.</summary>
     public const int PatternPeriod = 251;
@@ -27,6 +33,8 @@ public static class SoakServer
     public static async Task RunAsync(string transport)
     {
         var errors = 0;
+        var asks = new AskCounts();
+        Reactor? running = null;
         var config = ConfigurationFactory.ParseString($"""
             packet.tcp.transport = {transport}
             packet.framing.max-frame-length = 64 KiB
@@ -34,6 +42,7 @@ public static class SoakServer
             """).WithFallback(WorkerEchoServer.Config);
         await Reactor.RunAsync(async reactor =>
         {
+            running = reactor;
             reactor.ErrorHandler = (_, e) =>
             {
                 Interlocked.Increment(ref errors);
@@ -43,9 +52,12 @@ public static class SoakServer
             Console.WriteLine($"echo on {(await reactor.StartServerAsync<Echo>("127.0.0.1", 0)).LocalEndPoint}");
             Console.WriteLine($"framed on {(await reactor.StartServerAsync<FrameEcho>("127.0.0.1", 0)).LocalEndPoint}");
             Console.WriteLine($"firehose on {(await reactor.StartServerAsync<Firehose>("127.0.0.1", 0)).LocalEndPoint}");
-            Console.WriteLine($"asks on {(await reactor.StartServerAsync<Asks>("127.0.0.1", 0)).LocalEndPoint}");
+            Console.WriteLine($"asks on {(await reactor.StartServerAsync("127.0.0.1", 0, () => new Asks(asks, "bench_echo"))).LocalEndPoint}");
+            await reactor.StartWorkerAsync<SlowEchoWorker>();
+            Console.WriteLine($"slow-asks on {(await reactor.StartServerAsync("127.0.0.1", 0, () => new Asks(asks, "soak_slow_echo"))).LocalEndPoint}");
             Console.WriteLine("ready");
         }, config);
+        Console.WriteLine($"asks: made {asks.Made}, answered {asks.Answered}, dropped {running?.DroppedWorkerReplies ?? 0}, unanswered at the stop {asks.CutOff}");
         Console.WriteLine($"handler errors: {errors}");
     }
 
@@ -79,11 +91,45 @@ public static class SoakServer
         }
     }
 
-    /// <summary>Each line to one of the worker instances, chosen by the line's hash; the outcome names the line.</summary>
-    private sealed class Asks : LineConnection
+    /// <summary>The asks of every <see cref="Asks"/> connection.</summary>
+    private sealed class AskCounts
     {
-        protected override void ReceiveLine(string line) =>
-            AskWorker("bench_echo", line, reply => SendLine(reply.IsError ? $"error {line}: {reply.Error!.ReplaceLineEndings(" ")}" : $"ok {reply.Data}"),
-                WorkerKeys[(int)((uint)line.GetHashCode() % WorkerKeys.Length)]);
+        public long Made;
+        public long Answered;
+        public long CutOff; // asks a connection still had out when the stop closed it
+    }
+
+    /// <summary>Each line to one of the worker instances, chosen by the line's hash; the outcome names the line.</summary>
+    private sealed class Asks(AskCounts counts, string worker) : LineConnection
+    {
+        private int _outstanding;
+
+        protected override void ReceiveLine(string line)
+        {
+            Interlocked.Increment(ref counts.Made);
+            _outstanding++;
+            AskWorker(worker, line, reply =>
+            {
+                Interlocked.Increment(ref counts.Answered);
+                _outstanding--;
+                SendLine(reply.IsError ? $"error {line}: {reply.Error!.ReplaceLineEndings(" ")}" : $"ok {reply.Data}");
+            }, worker == "bench_echo" ? WorkerKeys[(int)((uint)line.GetHashCode() % WorkerKeys.Length)] : null);
+        }
+
+        protected override void Unbind(UnbindReason reason)
+        {
+            if (reason.Kind == UnbindKind.Shutdown) Interlocked.Add(ref counts.CutOff, _outstanding);
+        }
+    }
+}
+
+/// <summary>Returns what it is given after 20 ms: slow enough that its asks are always in flight under the soak's stop.</summary>
+[Worker("soak_slow_echo", NoAutoLoad = true)]
+public sealed class SlowEchoWorker : Worker
+{
+    protected override object? ReceiveData(object? data)
+    {
+        Thread.Sleep(20);
+        return data;
     }
 }
