@@ -21,8 +21,15 @@ namespace Packet.Actors.Runtime;
 /// a slow peer makes this actor buffer without bound. Received bytes go to the handler in the transport's
 /// own memory; sent bytes are copied once, into the transport's. Writes made during one message go out
 /// as one <see cref="ISocketConnection.Flush"/>, whose acknowledgement (at once, or a later <see cref="SocketEvents.Written"/>) drains the <see cref="OutboundWindow"/>.
-/// States: <see cref="Connecting"/> (outbound only), <see cref="ConnectingToClose"/> (outbound, closed after
-/// writing before it connected), <see cref="Connected"/>, <see cref="Closing"/>.
+/// <para>
+/// States, each a method whose data are its parameters: <see cref="Connecting(Dial, object)"/> (outbound only),
+/// <see cref="ConnectingToClose(Dial, UnbindReason, object)"/> (outbound, closed after writing before it connected),
+/// <see cref="Connected(ISocketConnection, ByteString, object)"/>, <see cref="PeerFinished(ISocketConnection, ByteString, object)"/>
+/// (the peer sent FIN; open until its worker asks are answered), <see cref="Disconnecting(ISocketConnection, UnbindReason, bool, object)"/>
+/// (a close began in this message), <see cref="Closing(ISocketConnection, UnbindReason, bool, object)"/> and <see cref="Ended"/>.
+/// The handler's calls come in the middle of a state's message, not as messages, so what they must know of the
+/// state, and whether a read is out, is one value beside the states: <see cref="Stage"/>.
+/// </para>
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
 {
@@ -74,6 +81,43 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         public static readonly DeliverHeldBack Instance = new();
     }
 
+    /// <summary>
+    /// Not a message: after each message (and after an accepted connection's <see cref="PreStart"/>) the actor hands
+    /// it to the state that message left it in, which finishes it: sends what the handler wrote, asks for the next
+    /// read, or closes the socket.
+    /// </summary>
+    private sealed class EndOfMessage
+    {
+        public static readonly EndOfMessage Instance = new();
+    }
+
+    /// <summary>Not a message: <see cref="Resume"/> hands it to the state, so that a state holding input back hands it over.</summary>
+    private sealed class Resumed
+    {
+        public static readonly Resumed Instance = new();
+    }
+
+    /// <summary>
+    /// How far the connection has got, for the code that runs in the middle of a state's message rather than as a
+    /// message of its own: the handler's calls, hooks and deliveries. It also says whether a read is out, which
+    /// changes on every read: kept as states, that would cost a new closure per read. In the order a connection
+    /// goes through them.
+    /// </summary>
+    private enum Stage : byte
+    {
+        /// <summary>Output is taken (set aside until an outbound connect completes) and input handed over; no read is out.</summary>
+        Open,
+
+        /// <summary>As <see cref="Open"/>, with one read out.</summary>
+        Reading,
+
+        /// <summary>A close has begun: output is discarded, received bytes and worker answers are dropped.</summary>
+        Closing,
+
+        /// <summary>Unbind has run: no hook or timer runs any more.</summary>
+        Unbound,
+    }
+
     private readonly Connection _handler;
     private readonly Origin _origin;
     private readonly Action<Connection>? _init;
@@ -83,14 +127,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private WorkerAsks? _asks; // made by the first AskWorker: most connections never ask
 
     private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
-    private ISocketConnection? _socket;
+    private ISocketConnection? _socket; // from Attach on: the handler's sends write to it, and PostStop releases it whatever the state
     private ArrayBufferWriter<byte>? _unattached; // output sent before an outbound connect completes
-    private ByteString? _heldBack;
-    private bool _readRequested;
-    private bool _closing;
-    private Action? _teardown; // the socket's Close or Abort, run once the message that asked for it is handled
-    private bool _peerFinished;
-    private UnbindReason? _unbound;
+    private Stage _stage;
     private long _lastActivity = Environment.TickCount64;
     private Func<object, bool> _state = _ => false; // set in PreStart
 
@@ -110,7 +149,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public long OutboundBytes => _window.Outbound;
 
     /// <summary>Whether to ask for the next read: the handler is not paused, output is below its high-water mark, and fewer than <c>max-asks-per-connection</c> worker asks are outstanding.</summary>
-    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && !_closing && (_asks?.Outstanding ?? 0) < _runtime.MaxAsksPerConnection;
+    private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && (_asks?.Outstanding ?? 0) < _runtime.MaxAsksPerConnection;
 
     // ---- lifecycle ---------------------------------------------------------------------------
 
@@ -120,20 +159,18 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         {
             case Accepted accepted:
                 Attach(accepted.Socket);
-                Become(Connected);
+                Become(Connected(accepted.Socket, heldBack: null));
                 Initialize();
                 SendAsks();
                 RestartInactivityTimer();
-                Flush();
-                RequestRead();
-                TearDown();
+                _state(EndOfMessage.Instance);
                 break;
             case Dial dial:
                 _dialling = new CancellationTokenSource();
-                Become(Connecting);
+                Become(Connecting(dial));
                 Initialize();
                 SendAsks();
-                if (_closing) return;
+                if (_stage >= Stage.Closing) return;
                 if (!dial.Admitted)
                 {
                     Self.Tell(new Finish(new UnbindReason(UnbindKind.ConnectFailed, $"not dialled: {_runtime.AtMaxConnections}")));
@@ -156,7 +193,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             _handler.Initialized = true;
             Hook(static handler => handler.InvokePostInit(), _handler, "PostInit");
         }
-        if (_init is { } init && !_closing) Hook(init, _handler, "the per-connection callback");
+        if (_init is { } init && _stage < Stage.Closing) Hook(init, _handler, "the per-connection callback");
     }
 
     protected override void PostStop()
@@ -165,7 +202,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _dialling?.Dispose();
         _socket?.Abort(); // releases the socket whatever ended this actor; a closed one ignores it
         _runtime.Release();
-        if (_unbound is null) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
+        if (_stage != Stage.Unbound) DeliverUnbind(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped"));
         SendAsks(); // the asks made in the last hooks, Unbind included: their replies are dropped as the others'
         if (_asks?.GiveUp() is > 0 and var outstanding)
         {
@@ -181,22 +218,26 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         var handled = base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
         SendAsks();
-        Flush();
-        RequestRead();
-        TearDown();
+        _state(EndOfMessage.Instance);
         return handled;
     }
 
     protected override bool Receive(object message) => _state(message);
 
     // ---- states ------------------------------------------------------------------------------
+    // Each state is a method that handles a message, with the state's data as parameters, and an overload
+    // without the message that makes the delegate Become takes. The delegate is made there rather than by a
+    // lambda in the state: a lambda that captures the state's parameters has the compiler allocate its
+    // closure on every call of the state, that is on every message.
+
+    private Func<object, bool> Connecting(Dial dial) => message => Connecting(dial, message);
 
     /// <summary>Outbound: resolving the host, then waiting for the transport's <see cref="SocketEvents.Connected"/>.</summary>
-    private bool Connecting(object message)
+    private bool Connecting(Dial dial, object message)
     {
         switch (message)
         {
-            case Resolved resolved when _origin is Dial dial:
+            case Resolved resolved:
                 var address = resolved.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
                               ?? resolved.Addresses.FirstOrDefault();
                 if (address is null)
@@ -206,20 +247,20 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 }
                 _runtime.Transport.Connect(Self, new IPEndPoint(address, dial.Port), _handler.PendingConnectTimeout, _dialling!.Token);
                 return true;
-            case Status.Failure failure when _origin is Dial dial:
+            case Status.Failure failure:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"cannot resolve host '{dial.Host}': {failure.Cause.Message}", failure.Cause));
                 return true;
             case SocketEvents.Connected connected:
                 Timers.Cancel(ConnectTimedOut.Instance);
                 Attach(connected.Socket);
-                Become(Connected);
+                Become(Connected(connected.Socket, heldBack: null));
                 RestartInactivityTimer();
                 Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
                 return true;
-            case SocketEvents.ConnectFailed failed when _origin is Dial dial:
+            case SocketEvents.ConnectFailed failed:
                 Finished(new UnbindReason(UnbindKind.ConnectFailed, $"could not connect to {dial.Host}:{dial.Port}: {failed.Cause.Message}", failed.Cause));
                 return true;
-            case ConnectTimedOut when _origin is Dial dial:
+            case ConnectTimedOut:
                 Finished(new UnbindReason(UnbindKind.ConnectTimeout,
                     $"connect to {dial.Host}:{dial.Port} did not complete within {_handler.PendingConnectTimeout}"));
                 return true;
@@ -228,66 +269,130 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
     }
 
+    private Func<object, bool> ConnectingToClose(Dial dial, UnbindReason reason) => message => ConnectingToClose(dial, reason, message);
+
     /// <summary>
     /// Outbound, closed after writing before it connected, with output queued: the dial goes on, as in
     /// EventMachine, and once connected the queued output is written and the connection closes. A dial
-    /// that fails or times out ends it as <see cref="Connecting"/> would.
+    /// that fails or times out ends it as <see cref="Connecting(Dial, object)"/> would.
     /// </summary>
-    private bool ConnectingToClose(UnbindReason reason, object message)
+    private bool ConnectingToClose(Dial dial, UnbindReason reason, object message)
     {
-        if (message is not SocketEvents.Connected connected) return Connecting(message);
+        if (message is not SocketEvents.Connected connected) return Connecting(dial, message);
         Timers.Cancel(ConnectTimedOut.Instance);
         Attach(connected.Socket);
         Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
-        if (connected.Socket.Flush() is > 0 and var taken) Acknowledge(taken);
+        Flush(connected.Socket);
         CloseSocket(connected.Socket, reason, graceful: true);
         return true;
     }
 
-    /// <summary>The socket is open: data flows both ways.</summary>
-    private bool Connected(object message)
+    private Func<object, bool> Connected(ISocketConnection socket, ByteString? heldBack) => message => Connected(socket, heldBack, message);
+
+    /// <summary>
+    /// The socket is open: data flows both ways. <paramref name="heldBack"/> is what arrived while the handler
+    /// was paused, copied aside until it resumes.
+    /// </summary>
+    private bool Connected(ISocketConnection socket, ByteString? heldBack, object message)
     {
         switch (message)
         {
             case SocketEvents.Received received:
-                _readRequested = false;
+                _stage = Stage.Open; // the read is spent; the end of this message asks for the next
                 _lastActivity = Environment.TickCount64;
-                Deliver(received.Data);
+                if (Deliver(received.Data) is { } left) Become(Connected(socket, heldBack is null ? left : heldBack.Concat(left)));
                 return true;
             case SocketEvents.Written written:
                 Acknowledge(written.Bytes);
                 return true;
             case DeliverHeldBack:
-                if (_heldBack is { } held && !_handler.IsPaused)
+                if (heldBack is not null && !_handler.IsPaused)
                 {
-                    _heldBack = null;
-                    Deliver(new ReadOnlySequence<byte>(held.ToArray()));
+                    Become(Connected(socket, heldBack: null));
+                    if (Deliver(new ReadOnlySequence<byte>(heldBack.ToArray())) is { } rest) Become(Connected(socket, rest));
                 }
+                return true;
+            case Resumed:
+                if (heldBack is not null) Self.Tell(DeliverHeldBack.Instance);
                 return true;
             case InactivityCheck:
                 CheckInactivity();
                 return true;
             case SocketEvents.PeerClosed:
                 // The peer will send no more, but may still read: answer what it asked, then close.
-                _peerFinished = true;
-                CloseIfPeerFinishedAndAnswered();
+                _stage = Stage.Open; // the read is spent, and no other is asked for
+                Become(PeerFinished(socket, heldBack));
+                CloseIfAnswered();
                 return true;
             case SocketEvents.Closed closed:
                 Finished(new UnbindReason(UnbindKind.Error, $"the connection failed: {closed.Error ?? "closed"}"));
+                return true;
+            case EndOfMessage:
+                Flush(socket);
+                RequestRead(socket);
                 return true;
             default:
                 return Common(message);
         }
     }
 
-    /// <summary>A local close is under way; waiting for the transport to confirm, at most <c>close-timeout</c>.</summary>
-    private bool Closing(UnbindReason reason, bool graceful, object message)
+    private Func<object, bool> PeerFinished(ISocketConnection socket, ByteString? heldBack) => message => PeerFinished(socket, heldBack, message);
+
+    /// <summary>
+    /// The peer shut down its sending side (<c>printf ... | nc</c>): as <see cref="Connected(ISocketConnection, ByteString, object)"/>,
+    /// but nothing more is read, and the connection stays open only until every worker ask it made is answered
+    /// and written; then it closes with PeerClosed.
+    /// </summary>
+    private bool PeerFinished(ISocketConnection socket, ByteString? heldBack, object message)
     {
         switch (message)
         {
-            case SocketEvents.Received:
-                _readRequested = false;
+            case Workers.WorkersActor.Answer or Workers.WorkersActor.Answers:
+                if (!Common(message)) return false;
+                CloseIfAnswered();
                 return true;
+            case DeliverHeldBack:
+                if (heldBack is not null && !_handler.IsPaused)
+                {
+                    Become(PeerFinished(socket, heldBack: null));
+                    if (Deliver(new ReadOnlySequence<byte>(heldBack.ToArray())) is { } rest) Become(PeerFinished(socket, rest));
+                }
+                return true;
+            case EndOfMessage:
+                Flush(socket);
+                return true;
+            default:
+                return Connected(socket, heldBack, message);
+        }
+    }
+
+    private Func<object, bool> Disconnecting(ISocketConnection socket, UnbindReason reason, bool graceful) =>
+        message => Disconnecting(socket, reason, graceful, message);
+
+    /// <summary>
+    /// A close began during this message: once it is handled, the socket is closed (or reset), and the close goes
+    /// on as <see cref="Closing(ISocketConnection, UnbindReason, bool, object)"/>. Not before: a handler that closes its
+    /// connection inside <c>ReceiveData</c> may go on reading its data, which stays the transport's memory until then.
+    /// </summary>
+    private bool Disconnecting(ISocketConnection socket, UnbindReason reason, bool graceful, object message)
+    {
+        if (message is not EndOfMessage) return Closing(socket, reason, graceful, message);
+        Become(Closing(socket, reason, graceful));
+        if (graceful)
+            socket.Close();
+        else
+            socket.Abort();
+        return true;
+    }
+
+    private Func<object, bool> Closing(ISocketConnection? socket, UnbindReason reason, bool graceful) =>
+        message => Closing(socket, reason, graceful, message);
+
+    /// <summary>A local close is under way; waiting for the transport to confirm, at most <c>close-timeout</c>. Without a <paramref name="socket"/>, for the <see cref="Finish"/> already sent.</summary>
+    private bool Closing(ISocketConnection? socket, UnbindReason reason, bool graceful, object message)
+    {
+        switch (message)
+        {
             case SocketEvents.Written written:
                 _window.Acknowledge(written.Bytes);
                 return true;
@@ -296,10 +401,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                     ? new UnbindReason(UnbindKind.Error, $"closing failed with {_window.Outbound} bytes unsent: {error}")
                     : reason);
                 return true;
-            case SocketEvents.PeerClosed:
-                return true;
             case CloseTimedOut:
-                _socket?.Abort();
+                socket?.Abort();
                 Finished(graceful
                     ? new UnbindReason(UnbindKind.CloseTimeout,
                         $"the peer took no more output for {_runtime.Settings.CloseTimeout}; {_window.Outbound} bytes were left unsent")
@@ -308,6 +411,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case SocketEvents.Connected late:
                 late.Socket.Abort(); // dialled after this close began: nobody wants it
                 return true;
+            case SocketEvents.Received:
+            case SocketEvents.PeerClosed:
+                return true; // input that was on its way: dropped
             case Resolved:
             case Status.Failure:
             case SocketEvents.ConnectFailed:
@@ -319,6 +425,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return Common(message);
         }
     }
+
+    /// <summary>Unbind has run and the actor is stopping: no message comes after this one, whose end has nothing left to do.</summary>
+    private static bool Ended(object message) => false;
 
     /// <summary>Messages every state handles.</summary>
     private bool Common(object message)
@@ -358,7 +467,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _runtime.AsksEnded(released.Count);
         foreach (var each in released)
         {
-            if (_closing)
+            if (_stage >= Stage.Closing)
             {
                 _runtime.Workers?.CountDroppedReplies(1);
                 _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", each.Worker);
@@ -366,7 +475,6 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             }
             Hook((each.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(each), "WorkerReceive");
         }
-        CloseIfPeerFinishedAndAnswered();
     }
 
     /// <summary>
@@ -381,7 +489,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>Copies <paramref name="bytes"/> into the socket's output (or, before an outbound connect completes, aside); they go out when this message ends.</summary>
     public void Send(ReadOnlySpan<byte> bytes)
     {
-        if (_closing)
+        if (_stage >= Stage.Closing)
         {
             _runtime.Log.Debug("discarding {0} bytes sent to a closing connection", bytes.Length);
             return;
@@ -438,12 +546,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         if (!_handler.IsPaused) return;
         _handler.IsPaused = false;
-        if (_heldBack is not null) Self.Tell(DeliverHeldBack.Instance);
+        _state(Resumed.Instance);
     }
 
     public void StartTimer(TimerHandle handle, Action callback)
     {
-        if (_unbound is null) _timers.Start(Timers, handle, callback);
+        if (_stage != Stage.Unbound) _timers.Start(Timers, handle, callback);
     }
 
     public void CancelTimer(TimerHandle handle) => _timers.Cancel(Timers, handle);
@@ -451,7 +559,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public void RestartInactivityTimer()
     {
         _lastActivity = Environment.TickCount64;
-        if (_handler.InactivityTimeout is { } timeout && _socket is not null && !_closing)
+        if (_handler.InactivityTimeout is { } timeout && _socket is not null && _stage < Stage.Closing)
             Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout);
         else
             Timers.Cancel(InactivityCheck.Instance);
@@ -461,25 +569,21 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     /// <summary>
     /// Hands received bytes to the handler, a call per buffer, in the memory the transport lent them in.
-    /// What arrives while the handler is paused is copied aside until it resumes; what arrives while
-    /// closing is dropped.
+    /// Returns what is left when the handler pauses, copied, for the state to hold back until it resumes;
+    /// <see langword="null"/> when everything was handed over, or dropped because the connection began to close.
     /// </summary>
-    private void Deliver(ReadOnlySequence<byte> data)
+    private ByteString? Deliver(ReadOnlySequence<byte> data)
     {
         var position = data.Start;
         var next = position;
         while (data.TryGet(ref next, out var buffer))
         {
-            if (_closing) return;
-            if (_handler.IsPaused)
-            {
-                var rest = ByteString.FromBytes(data.Slice(position).ToArray());
-                _heldBack = _heldBack is null ? rest : _heldBack.Concat(rest);
-                return;
-            }
+            if (_stage >= Stage.Closing) return null;
+            if (_handler.IsPaused) return ByteString.FromBytes(data.Slice(position).ToArray());
             if (!buffer.IsEmpty) Hook(static read => read.Handler.InvokeReceiveData(read.Data), (Handler: _handler, Data: buffer), "ReceiveData");
             position = next;
         }
+        return null;
     }
 
     private void CheckInactivity()
@@ -492,26 +596,23 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             Timers.StartSingleTimer(InactivityCheck.Instance, InactivityCheck.Instance, timeout - idle);
     }
 
-    /// <summary>
-    /// After the peer shut down its sending side (<c>printf ... | nc</c>), the connection stays open
-    /// only until every worker ask it made is answered and written; then it closes with PeerClosed.
-    /// </summary>
-    private void CloseIfPeerFinishedAndAnswered()
+    /// <summary>The peer has finished: closes with PeerClosed once no worker ask this connection made is outstanding.</summary>
+    private void CloseIfAnswered()
     {
-        if (_peerFinished && (_asks?.Outstanding ?? 0) == 0)
+        if ((_asks?.Outstanding ?? 0) == 0)
             Close(new UnbindReason(UnbindKind.PeerClosed, "the peer closed the connection"), graceful: true);
     }
 
     /// <summary>Starts a local close. Unbind follows when the transport confirms, so it never runs inside another hook.</summary>
     private void Close(UnbindReason reason, bool graceful)
     {
-        if (_closing || _unbound is not null) return;
-        if (graceful) Flush();
-        _closing = true;
+        if (_stage >= Stage.Closing) return;
+        if (graceful && _socket is { } open) Flush(open);
+        _stage = Stage.Closing;
         Timers.Cancel(InactivityCheck.Instance);
-        if (graceful && _socket is null && _unattached is not null && _origin is Dial)
+        if (graceful && _socket is null && _unattached is not null && _origin is Dial dial)
         {
-            Become(message => ConnectingToClose(reason, message));
+            Become(ConnectingToClose(dial, reason));
             return;
         }
         _unattached = null;
@@ -522,33 +623,32 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             return;
         }
         Self.Tell(new Finish(reason));
-        Become(message => Closing(reason, graceful, message));
+        Become(Closing(socket: null, reason, graceful));
     }
 
     /// <summary>Closes (or resets) the socket once this message is handled, and waits for the transport to confirm, at most <c>close-timeout</c>.</summary>
     private void CloseSocket(ISocketConnection socket, UnbindReason reason, bool graceful)
     {
-        _teardown = graceful ? socket.Close : socket.Abort;
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _runtime.Settings.CloseTimeout);
-        Become(message => Closing(reason, graceful, message));
+        Become(Disconnecting(socket, reason, graceful));
     }
 
     /// <summary>The one place that ends the connection: Unbind exactly once, then stop.</summary>
     private void Finished(UnbindReason reason)
     {
-        if (_unbound is not null) return;
+        if (_stage == Stage.Unbound) return;
         // With both ends in one stopping reactor, the peer's socket may close first: that is still the shutdown.
         if (_runtime.IsStopping && reason.Kind is UnbindKind.PeerClosed or UnbindKind.Error)
             reason = new UnbindReason(UnbindKind.Shutdown, $"the reactor stopped ({reason.Message})");
-        _closing = true;
         _unattached = null;
+        Become(Ended);
         DeliverUnbind(reason);
         Context.Stop(Self);
     }
 
     private void DeliverUnbind(UnbindReason reason)
     {
-        _unbound = reason;
+        _stage = Stage.Unbound;
         _timers.Clear();
         try
         {
@@ -566,7 +666,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// </summary>
     private void Hook<T>(Action<T> hook, T argument, string name)
     {
-        if (_unbound is not null) return;
+        if (_stage == Stage.Unbound) return;
         try
         {
             hook(argument);
@@ -583,22 +683,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>
-    /// Closes or resets the socket as <see cref="Close"/> asked, once the current message is handled: a
-    /// handler that closes its connection inside <c>ReceiveData</c> may go on reading its data, which stays
-    /// the transport's memory until then.
-    /// </summary>
-    private void TearDown()
+    private void Flush(ISocketConnection socket)
     {
-        if (_teardown is not { } teardown) return;
-        _teardown = null;
-        teardown();
-    }
-
-    private void Flush()
-    {
-        if (_socket is null || _closing) return;
-        if (_socket.Flush() is > 0 and var taken) Acknowledge(taken);
+        if (socket.Flush() is > 0 and var taken) Acknowledge(taken);
     }
 
     /// <summary>The transport took <paramref name="bytes"/> of output: they leave the window, and the connection was active.</summary>
@@ -608,11 +695,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _lastActivity = Environment.TickCount64;
     }
 
-    private void RequestRead()
+    /// <summary>Asks for the next read, if none is out and the handler can take more.</summary>
+    private void RequestRead(ISocketConnection socket)
     {
-        if (_readRequested || _socket is null || !CanRead || _unbound is not null) return;
-        _readRequested = true;
-        _socket.ResumeReading();
+        if (_stage != Stage.Open || !CanRead) return;
+        _stage = Stage.Reading;
+        socket.ResumeReading();
     }
 
     /// <summary>Takes the connected socket: its events come here from now on.</summary>

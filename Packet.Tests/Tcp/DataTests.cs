@@ -110,6 +110,27 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Data_that_arrives_after_a_Pause_from_another_thread_is_held_back_until_Resume()
+    {
+        var accepted = new Accepted<Recorder>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+        await client.SendAsync("first");
+        await serverSide.ReceivedAtLeast(5); // the connection asks for its next read before this Pause comes in
+
+        serverSide.Pause();
+        await Bounded.Until(() => serverSide.IsPaused, "the handler to pause");
+        await client.SendAsync(" held back");
+        await Task.Delay(300); // a bounded negative check: the read that was out may complete, but not deliver
+        Assert.Equal(5, serverSide.ReceivedCount);
+
+        serverSide.Resume();
+        await serverSide.ReceivedAtLeast(15);
+        Assert.Equal("first held back", System.Text.Encoding.UTF8.GetString(serverSide.Received));
+    }
+
+    [Fact]
     public async Task A_handler_that_pauses_inside_every_ReceiveData_gets_each_byte_once_and_in_order()
     {
         // Pausing mid-read leaves the rest of that read (on Kestrel, the pipe's further buffers) held back.
