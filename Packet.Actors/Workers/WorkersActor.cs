@@ -321,19 +321,26 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     }
 
     private readonly List<(IActorRef Asker, Answer Answer)> _gathered = []; // answers made while handling the current message
+    private readonly Dictionary<IActorRef, List<Answer>> _byAsker = new();
 
     /// <summary>Sends the answers made while handling one message (the outcomes of one <see cref="WorkerProtocol.Outcomes"/>): one message per asker.</summary>
     private void SendAnswers()
     {
+        if (_gathered.Count == 0) return;
         if (_gathered.Count == 1)
         {
             _gathered[0].Asker.Tell(_gathered[0].Answer);
+            _gathered.Clear();
+            return;
         }
-        else if (_gathered.Count > 1)
+        // Gathered in arrival order, so one asker's answers keep their order within its group.
+        foreach (var (asker, answer) in _gathered)
         {
-            foreach (var group in _gathered.GroupBy(g => g.Asker))
-                group.Key.Tell(group.Skip(1).Any() ? new Answers(group.Select(g => g.Answer).ToArray()) : group.First().Answer);
+            if (!_byAsker.TryGetValue(asker, out var group)) _byAsker[asker] = group = [];
+            group.Add(answer);
         }
+        foreach (var (asker, group) in _byAsker) asker.Tell(group.Count == 1 ? group[0] : new Answers([.. group]));
+        _byAsker.Clear();
         _gathered.Clear();
     }
 
