@@ -2,8 +2,9 @@
 //   dotnet run -c Release --project bench/Packet.Bench -- all
 // Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
-//   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server  [--port N]
-// (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X)
+//   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server  [--port N]
+// (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X;
+// worker-floor-server is the worker cells' floor, one process hop over a Unix socket, whose child is worker-floor-child --socket PATH)
 // The EventMachine baseline is a Ruby script, not a mode: ruby Servers/eventmachine-echo.rb --port N
 // ("all" runs it when Ruby and EventMachine are installed, and leaves its column empty when not).
 // The load generator, run by "all" in its own process:
@@ -44,6 +45,12 @@ switch (mode)
         return 0;
     case "worker-echo-server":
         await WorkerEchoServer.RunAsync(port);
+        return 0;
+    case WorkerFloorServer.Name:
+        await WorkerFloorServer.RunAsync(port);
+        return 0;
+    case "worker-floor-child":
+        WorkerFloorServer.Child(Option("--socket") ?? throw new ArgumentException("worker-floor-child needs --socket PATH"));
         return 0;
     case "pong-server":
         await WorkerCells.PongServerAsync();
