@@ -9,47 +9,56 @@ using Packet.Bench.Servers;
 namespace Packet.Bench;
 
 /// <summary>
-/// Runs every cell against every server it names, each server in its own process and each cell's load
-/// generator in another, and writes the table of absolute figures and ratios to the raw baseline.
+/// Runs every cell against every server it names, each server in its own process and the load generator
+/// in another, and writes the table of absolute figures and ratios to each cell's baseline.
 /// </summary>
 public static class BenchRunner
 {
-    /// <summary>One server's median run of a cell.</summary>
-    /// <param name="Cell">The cell.</param>
-    /// <param name="Server">The server mode.</param>
-    /// <param name="Result">The median run's figures.</param>
-    /// <param name="CpuMicrosPerMessage">The server's CPU time per message in that run.</param>
+    /// <summary>One run of a cell against one server.</summary>
+    /// <param name="Result">What the load generator measured.</param>
+    /// <param name="CpuMicrosPerMessage">The CPU time of the server and the processes it started, per message.</param>
     /// <param name="PeakRssKiB">The server's peak resident memory.</param>
-    /// <param name="TurnRatios">Each run's value ÷ the raw baseline's run in the same turn, in ascending order; null for raw itself.</param>
-    private sealed record Row(Cell Cell, string Server, CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB, double[]? TurnRatios = null)
-    {
-        /// <summary>The median of <see cref="TurnRatios"/>: this server's ÷ raw.</summary>
-        public double? RatioToRaw => TurnRatios is { Length: > 0 } ratios ? ratios[ratios.Length / 2] : null;
+    private sealed record Run(CellResult Result, double CpuMicrosPerMessage, long PeakRssKiB);
 
-        /// <summary>The lowest and highest of <see cref="TurnRatios"/>, which show how far the noise moved ÷ raw.</summary>
-        public (double Low, double High)? Turns => TurnRatios is { Length: > 0 } ratios ? (ratios[0], ratios[^1]) : null;
+    /// <summary>Every run of a cell against one server, in turn order.</summary>
+    private sealed record Row(Cell Cell, string Server, Run[] Runs)
+    {
+        /// <summary>The run with the median value.</summary>
+        public Run Median => Runs.OrderBy(r => r.Result.Value).ElementAt(Runs.Length / 2);
+
+        /// <summary>Each turn's value ÷ <paramref name="other"/>'s in the same turn, in ascending order.</summary>
+        public double[] TurnRatios(Row other) => Runs.Zip(other.Runs, (a, b) => a.Result.Value / b.Result.Value).Order().ToArray();
     }
 
     /// <summary>
     /// Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine
-    /// is shared and noisy. The servers of a cell take turns, run by run, so each ratio to the raw baseline
-    /// compares runs made minutes apart at most, not a whole bench apart.
+    /// is shared and noisy. The servers of a cell take turns, run by run, so each ratio to the baseline
+    /// compares runs made seconds apart, not a whole bench apart.
     /// </summary>
     public static async Task<int> RunAsync(bool quick, int runs, string resultsFolder)
     {
         var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
         if (quick) runs = 1;
+        try
+        {
+            await NativeLoadGenerator.BuildAsync();
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine($"Packet.Bench: {e.Message}"); // no C compiler, or the build failed: stop before any server starts
+            return 1;
+        }
         var eventMachine = EventMachineEchoServer.InstalledVersion;
         if (eventMachine is null) Console.Error.WriteLine("EventMachine is not installed (Debian: apt-get install ruby-eventmachine), so its column stays empty");
         var rows = new List<Row>();
         foreach (var cell in Cell.All)
         {
             var servers = cell.Servers.Where(server => server != EventMachineEchoServer.Name || eventMachine is not null).ToArray();
-            var measured = servers.ToDictionary(server => server, _ => new List<Row>());
-            async Task TakeTurns(Dictionary<string, (Process Process, int Port)> started)
+            var measured = servers.ToDictionary(server => server, _ => new List<Run>());
+            async Task TakeTurns(Dictionary<string, Server> started)
             {
-                foreach (var (server, (process, port)) in started)
-                    measured[server].Add(await MeasureAsync(cell, server, process, port, duration, quick));
+                foreach (var (name, server) in started)
+                    measured[name].Add(await MeasureAsync(cell, name, server, duration, quick));
             }
             if (cell.Id == "idle")
             {
@@ -64,47 +73,51 @@ public static class BenchRunner
                     for (var run = 0; run < runs; run++) await TakeTurns(started);
                 });
             }
-            var raw = measured.GetValueOrDefault(Cell.RawServer);
             foreach (var (server, results) in measured)
             {
-                var ratios = raw is null || server == Cell.RawServer ? null : results.Zip(raw, (r, b) => r.Result.Value / b.Result.Value).Order().ToArray();
-                var median = results.OrderBy(r => r.Result.Value).ElementAt(runs / 2) with { TurnRatios = ratios };
-                rows.Add(median);
-                Console.Error.WriteLine($"{server,-22} {cell.Title,-42} {Format(median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", results.Select(r => Format(r.Result.Value)))})");
+                var row = new Row(cell, server, [.. results]);
+                rows.Add(row);
+                Console.Error.WriteLine($"{server,-24} {cell.Title,-48} {Format(row.Median.Result.Value),12} {cell.Unit}   (runs: {string.Join(", ", results.Select(r => Format(r.Result.Value)))})");
             }
         }
-        var workerRows = await WorkerRowsAsync(duration, runs);
-        foreach (var row in workerRows) Console.Error.WriteLine($"{"workers",-20} {row.Title,-42} {Format(row.Value),12} {row.Unit}");
-        var table = Markdown(rows, workerRows, quick, runs, duration, eventMachine);
+        var table = Markdown(rows, quick, runs, duration, eventMachine);
         Console.WriteLine(table);
         if (!quick)
         {
             Directory.CreateDirectory(resultsFolder);
             await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table + "\n![echo cells as ratios to raw](echo-ratios.png)\n");
-            var echo = Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)).ToArray();
+            var echo = Cell.All.Where(c => c.Servers == Cell.EchoServers).ToArray();
             Row Of(Cell cell, string server) => rows.Single(r => r.Cell == cell && r.Server == server);
             Chart.Ratios(echo.Select(c => c.Title).ToArray(),
                 Cell.EchoColumns.Where(c => c.Server != Cell.RawServer && rows.Any(r => r.Server == c.Server))
                     .Select(c => (c.Name,
-                        echo.Select(cell => Of(cell, c.Server).RatioToRaw ?? 0).ToArray(),
-                        echo.Select(cell => Of(cell, c.Server).Turns ?? (0, 0)).ToArray())).ToArray(),
+                        echo.Select(cell => Median(Of(cell, c.Server).TurnRatios(Of(cell, Cell.RawServer)))).ToArray(),
+                        echo.Select(cell => Of(cell, c.Server).TurnRatios(Of(cell, Cell.RawServer)) is var turns ? (turns[0], turns[^1]) : default).ToArray())).ToArray(),
                 Path.Combine(resultsFolder, "echo-ratios.png"));
         }
         return 0;
     }
 
+    /// <summary>A running server: its process, and the port it listens on (0 for the ping-pong driver, which takes commands on its standard input).</summary>
+    private sealed record Server(Process Process, int Port);
+
     /// <summary>Starts every server of a cell, each in its own process, runs <paramref name="measure"/>, and kills them all.</summary>
-    private static async Task WithServersAsync(IEnumerable<string> servers, Func<Dictionary<string, (Process Process, int Port)>, Task> measure)
+    private static async Task WithServersAsync(IEnumerable<string> servers, Func<Dictionary<string, Server>, Task> measure)
     {
         var processes = new List<Process>();
         try
         {
-            var started = new Dictionary<string, (Process Process, int Port)>();
+            var started = new Dictionary<string, Server>();
             foreach (var server in servers)
             {
-                var process = server == EventMachineEchoServer.Name ? Start(EventMachineEchoServer.StartInfo()) : StartSelf(server, "--port", "0");
+                var process = server switch
+                {
+                    EventMachineEchoServer.Name => Start(EventMachineEchoServer.StartInfo()),
+                    AkkaRemotePingPong.Name => StartSelf("ping-pong"),
+                    _ => StartSelf(server, "--port", "0"),
+                };
                 processes.Add(process);
-                started[server] = (process, await ListeningPortAsync(process));
+                started[server] = new Server(process, server == AkkaRemotePingPong.Name ? await ReadyAsync(process) : await ListeningPortAsync(process));
             }
             await measure(started);
         }
@@ -128,52 +141,55 @@ public static class BenchRunner
     /// it, a cold server's first run counts: PacketAkka's accept path (actor creation included) ran at
     /// a third of its warm rate in its first 5 s, where raw sockets warm up within a second.
     /// </summary>
-    private static async Task WarmUpAsync(Cell cell, Dictionary<string, (Process Process, int Port)> started)
+    private static async Task WarmUpAsync(Cell cell, Dictionary<string, Server> started)
     {
-        foreach (var (_, (process, port)) in started) await LoadAsync(cell, port, process.Id, WarmUp, quick: false);
+        foreach (var (name, server) in started) await LoadAsync(cell, name, server, WarmUp, quick: false);
     }
 
-    private static async Task<Row> MeasureAsync(Cell cell, string server, Process process, int port, TimeSpan duration, bool quick)
+    private static async Task<Run> MeasureAsync(Cell cell, string name, Server server, TimeSpan duration, bool quick)
     {
-        var cpuBefore = ProcessStats.CpuSeconds(process.Id);
+        var process = server.Process;
+        var cpuBefore = ProcessStats.TreeCpuSeconds(process.Id);
         CellResult result;
         try
         {
-            result = await LoadAsync(cell, port, process.Id, duration, quick);
+            result = await LoadAsync(cell, name, server, duration, quick);
         }
         catch (Exception e)
         {
-            throw new InvalidOperationException($"{server} failed the cell '{cell.Title}': {e.Message}", e);
+            throw new InvalidOperationException($"{name} failed the cell '{cell.Title}': {e.Message}", e);
         }
-        var cpu = ProcessStats.CpuSeconds(process.Id) - cpuBefore;
-        return new Row(cell, server, result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
+        var cpu = ProcessStats.TreeCpuSeconds(process.Id) - cpuBefore;
+        return new Run(result, result.Messages > 0 ? cpu * 1e6 / result.Messages : 0, ProcessStats.PeakRssKiB(process.Id));
     }
 
-    /// <summary>One cell in its own load-generator process; its last output line is the result as JSON.</summary>
-    private static async Task<CellResult> LoadAsync(Cell cell, int port, int serverPid, TimeSpan duration, bool quick)
+    /// <summary>One run of the cell: the native load generator against a server, or a command to the ping-pong driver.</summary>
+    private static async Task<CellResult> LoadAsync(Cell cell, string name, Server server, TimeSpan duration, bool quick)
     {
-        var arguments = new List<string> { "loadgen", "--cell", cell.Id, "--port", $"{port}", "--server-pid", $"{serverPid}", "--seconds", $"{duration.TotalSeconds}" };
-        if (quick) arguments.Add("--quick");
-        using var loadgen = StartSelf([.. arguments]);
-        var output = await loadgen.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(5));
-        await loadgen.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
-        if (loadgen.ExitCode != 0)
-            throw new InvalidOperationException($"the load generator failed on {cell.Id}: {await loadgen.StandardError.ReadToEndAsync()}");
-        return JsonSerializer.Deserialize<CellResult>(output.Trim().Split('\n')[^1])!;
-    }
-
-    private static async Task<List<WorkerRow>> WorkerRowsAsync(TimeSpan duration, int runs)
-    {
-        using var cells = StartSelf("worker-cells", "--seconds", $"{duration.TotalSeconds}", "--runs", $"{runs}");
-        var output = await cells.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(20));
-        await cells.WaitForExitAsync();
-        if (cells.ExitCode != 0) throw new InvalidOperationException($"the worker cells failed: {await cells.StandardError.ReadToEndAsync()}");
-        return JsonSerializer.Deserialize<List<WorkerRow>>(output.Trim().Split('\n')[^1])!;
+        var process = server.Process;
+        if (name == AkkaRemotePingPong.Name)
+        {
+            await process.StandardInput.WriteLineAsync(FormattableString.Invariant($"{cell.InFlight} {duration.TotalSeconds}"));
+            await process.StandardInput.FlushAsync();
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(duration + TimeSpan.FromMinutes(1));
+            return JsonSerializer.Deserialize<CellResult>(line ?? throw new InvalidOperationException("the ping-pong driver ended"))!;
+        }
+        if (cell.Id != "idle") return await cell.RunAsync(server.Port, duration);
+        var kib = await NativeLoadGenerator.IdleKiBPerConnectionAsync(server.Port, process.Id, quick ? 500 : 5000, TimeSpan.FromSeconds(2));
+        return new CellResult(kib, 0, null, null, null, null);
     }
 
     /// <summary>Starts this program in another mode, as its own process, with its standard streams redirected.</summary>
     internal static Process StartSelf(params string[] arguments) =>
         Start(new ProcessStartInfo("dotnet", ["exec", typeof(BenchRunner).Assembly.Location, .. arguments]));
+
+    /// <summary>The folder that holds PacketAkka.sln, found upwards from this program's build output.</summary>
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PacketAkka.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? Directory.GetCurrentDirectory();
+    }
 
     /// <summary>Starts a process with its standard streams redirected.</summary>
     private static Process Start(ProcessStartInfo info)
@@ -197,49 +213,76 @@ public static class BenchRunner
         return line is null ? throw new InvalidOperationException("a server ended without listening") : int.Parse(line[(line.LastIndexOf(':') + 1)..]);
     }
 
-    private static string Markdown(List<Row> rows, List<WorkerRow> workerRows, bool quick, int runs, TimeSpan duration, string? eventMachine)
+    /// <summary>Waits for the ping-pong driver's <c>ready</c>; its standard output then carries one result per command. Returns 0, its port.</summary>
+    private static async Task<int> ReadyAsync(Process driver)
+    {
+        _ = driver.StandardError.ReadToEndAsync();
+        var line = await driver.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        return line == "ready" ? 0 : throw new InvalidOperationException($"the ping-pong driver did not start: {line ?? "it ended"}");
+    }
+
+    private static string Markdown(List<Row> rows, bool quick, int runs, TimeSpan duration, string? eventMachine)
     {
         var text = new StringBuilder();
         text.AppendLine(quick ? "# PacketAkka benchmark (quick smoke run: figures not comparable)" : "# PacketAkka benchmark");
         text.AppendLine();
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
-                        "servers and load generator on the same machine over 127.0.0.1, each in its own process. " +
+                        "servers and load generator on the same machine over 127.0.0.1, each in its own process; the load generator is the bench's own, " +
+                        "single-threaded C on epoll (bench/loadgen, how it was checked: bench/README.md). " +
                         (quick ? "The servers of a cell take turns run by run, " : $"Each server first runs the cell for {WarmUp.TotalSeconds:0} s, unrecorded, to warm up; then the servers of a cell take turns run by run, ") +
-                        "and each ÷ raw is the median of the ratios to the raw baseline's run in the same turn. " +
+                        "and each ÷ raw (÷ floor) is the median of the ratios to the baseline's run in the same turn. " +
                         (eventMachine is null
                             ? "EventMachine was not installed, so its column is empty (Debian: apt-get install ruby-eventmachine)."
                             : $"The EventMachine echo ran on {eventMachine}, with epoll."));
         text.AppendLine();
+        Row? Of(Cell cell, string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server);
+        string Ratio(Cell cell, string server, string baseline) =>
+            Of(cell, server) is { } row && Of(cell, baseline) is { } other ? $"{Median(row.TurnRatios(other)):0.00}×" : "–";
+        string Value(Cell cell, string server) => Format(Of(cell, server)?.Median.Result.Value);
+
         // Every column but the raw baseline carries its ratio to raw beside it.
         bool Divided((string Server, string Name) column) => column.Server != Cell.RawServer;
         text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{c.Name} | ÷ raw" : c.Name))} |");
         text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Divided(c) ? "---|---|" : "---|"))}");
-        foreach (var cell in Cell.All.Where(c => c.Servers.SequenceEqual(Cell.EchoServers)))
-        {
-            Row? Of(string server) => rows.FirstOrDefault(r => r.Cell == cell && r.Server == server);
-            string Ratio(string server) => Of(server)?.RatioToRaw is { } ratio ? $"{ratio:0.00}×" : "–";
+        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.EchoServers))
             text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
-                            string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Format(Of(c.Server)?.Result.Value)} | {Ratio(c.Server)}" : Format(Of(c.Server)?.Result.Value))) + " |");
+                            string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Value(cell, c.Server)} | {Ratio(cell, c.Server, Cell.RawServer)}" : Value(cell, c.Server))) + " |");
+        text.AppendLine();
+        text.AppendLine("The worker cells send 64 B lines (63 printable bytes and a newline) over TCP, and each server hands each line to another process and sends its answer back. " +
+                        "PacketAkka is the AskWorker line echo (`worker-echo-server`: a `LineConnection` asking an echo worker in a WorkerHost). " +
+                        "The floor is the bench's own: a minimal .NET server that hands each line to one child process over a Unix socket, batching what is queued, with no framework " +
+                        $"(`{WorkerFloorServer.Name}`): the practical limit for a process hop on this machine. " +
+                        "The ping-pong is raw Akka.Remote between two processes with as many 64 B messages in flight as the cell has lines, asked from .NET without TCP (Hyperion, the serializer of worker payloads). " +
+                        "÷ floor and ÷ ping-pong are medians of the turns' ratios; \"per turn\" gives the lowest and highest.");
+        text.AppendLine();
+        text.AppendLine("| worker cell | unit | PacketAkka | floor | ÷ floor | ÷ floor per turn | Akka.Remote ping-pong | ÷ ping-pong |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.WorkerServers))
+        {
+            var (packet, floor) = (Cell.WorkerServers[0], WorkerFloorServer.Name);
+            var turns = Of(cell, packet) is { } row && Of(cell, floor) is { } other ? row.TurnRatios(other) : null;
+            text.AppendLine($"| {cell.Title} | {cell.Unit} | {Value(cell, packet)} | {Value(cell, floor)} | {Ratio(cell, packet, floor)} | " +
+                            $"{(turns is { Length: > 0 } ? $"{turns[0]:0.00}–{turns[^1]:0.00}" : "–")} | {Value(cell, AkkaRemotePingPong.Name)} | {Ratio(cell, packet, AkkaRemotePingPong.Name)} |");
         }
         text.AppendLine();
-        text.AppendLine($"The ÷ raw of a single turn moves with the machine's noise; the column \"÷ raw per turn\" gives the lowest and highest of the {runs} turn{(runs == 1 ? "" : "s")}.");
+        text.AppendLine($"Per server: the ÷ baseline (raw, or the floor) of a single turn moves with the machine's noise, so \"÷ baseline per turn\" gives the lowest and highest of the {runs} turn{(runs == 1 ? "" : "s")}. " +
+                        "Server CPU counts the server and the processes it started (a WorkerHost, the floor's child; for the ping-pong, both of its processes and the asking); " +
+                        "the load generator's CPU per message shows how little of the machine it takes.");
         text.AppendLine();
-        text.AppendLine("| cell | server | ÷ raw per turn | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | server peak RSS MiB |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var row in rows.Where(r => r.Result.P50 is not null))
-            text.AppendLine($"| {row.Cell.Title} | {row.Server} | {(row.Turns is var (low, high) ? $"{low:0.00}–{high:0.00}" : "–")} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | {Format(row.Result.P999)} | {row.CpuMicrosPerMessage:0.0} | {row.PeakRssKiB / 1024.0:0} |");
-        text.AppendLine();
-        text.AppendLine("The floor beside each AskWorker cell is a raw Akka.Remote ping-pong between two processes (Hyperion, the serializer of worker payloads) " +
-                        "with as many messages in flight; each AskWorker run is followed by a floor run, ÷ floor is the median of those pairs' ratios, and ÷ floor per turn gives the lowest and highest pair.");
-        text.AppendLine();
-        text.AppendLine("| worker cell | unit | value | p50 µs | p99 µs | floor | ÷ floor | ÷ floor per turn |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var row in rows.Where(r => r.Server == "worker-echo-server"))
-            text.AppendLine($"| TCP {row.Cell.Title} | {row.Cell.Unit} | {Format(row.Result.Value)} | {Format(row.Result.P50)} | {Format(row.Result.P99)} | – | – | – |");
-        foreach (var row in workerRows)
-            text.AppendLine($"| {row.Title} | {row.Unit} | {Format(row.Value)} | {Format(row.P50)} | {Format(row.P99)} | {Format(row.Floor)} | {(row.Ratio is { } r ? $"{r:0.00}×" : "–")} | {(row is { LowestRatio: { } low, HighestRatio: { } high } ? $"{low:0.00}–{high:0.00}" : "–")} |");
+        text.AppendLine("| cell | server | ÷ baseline per turn | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | load generator CPU µs per message | server peak RSS MiB |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var row in rows.Where(r => r.Median.Result.P50 is not null))
+        {
+            var median = row.Median;
+            var turns = row.Server == row.Cell.Baseline || Of(row.Cell, row.Cell.Baseline) is not { } baseline ? null : row.TurnRatios(baseline);
+            text.AppendLine($"| {row.Cell.Title} | {row.Server} | {(turns is { Length: > 0 } ? $"{turns[0]:0.00}–{turns[^1]:0.00}" : "–")} | " +
+                            $"{Format(median.Result.P50)} | {Format(median.Result.P99)} | {Format(median.Result.P999)} | {median.CpuMicrosPerMessage:0.0} | " +
+                            $"{(median.Result.LoadCpuMicrosPerMessage is { } load ? $"{load:0.0}" : "–")} | {median.PeakRssKiB / 1024.0:0} |");
+        }
         return text.ToString();
     }
+
+    private static double Median(double[] sorted) => sorted[sorted.Length / 2];
 
     private static string Format(double? value) => value switch
     {

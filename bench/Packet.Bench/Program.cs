@@ -7,16 +7,14 @@
 // worker-floor-server is the worker cells' floor, one process hop over a Unix socket, whose child is worker-floor-child --socket PATH)
 // The EventMachine baseline is a Ruby script, not a mode: ruby Servers/eventmachine-echo.rb --port N
 // ("all" runs it when Ruby and EventMachine are installed, and leaves its column empty when not).
-// The load generator, run by "all" in its own process:
-//   loadgen --cell ID --port N --server-pid PID --seconds S [--quick]
+// The load generator is bench/loadgen/loadgen.c, built with the system's C compiler on first use (see bench/README.md).
 // PACKET_BENCH_HOCON, if set, is layered under the PacketAkka servers' config, to try settings:
 //   PACKET_BENCH_HOCON='akka.io.tcp { maximum-frame-size = 16k, send-buffer-size = 32k, receive-buffer-size = 32k }'
-// The worker cells (AskWorker through a real WorkerHost, and a raw Akka.Remote ping-pong as the floor):
-//   worker-cells --seconds S [--runs N]   (each AskWorker run takes turns with a run of the ping-pong floor)
+// The Akka.Remote ping-pong beside the worker cells: ping-pong prints "ready", then runs one measurement per line
+// "PARALLEL SECONDS" on its standard input and prints it as JSON; its other process is pong-server.
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
 //   soak [--seconds 60 | --minutes 10] [--transport akka-io|kestrel|sockets]
-using System.Text.Json;
 using Packet.Bench;
 using Packet.Bench.Load;
 using Packet.Bench.Servers;
@@ -27,7 +25,7 @@ var port = int.Parse(Option("--port") ?? "0");
 switch (mode)
 {
     case "all":
-        return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(RepositoryRoot(), "bench", "results"));
+        return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"));
     case "echo-server":
         await PacketEchoServer.RunAsync(port, "akka-io");
         return 0;
@@ -52,11 +50,11 @@ switch (mode)
     case "worker-floor-child":
         WorkerFloorServer.Child(Option("--socket") ?? throw new ArgumentException("worker-floor-child needs --socket PATH"));
         return 0;
-    case "pong-server":
-        await WorkerCells.PongServerAsync();
+    case "ping-pong":
+        await AkkaRemotePingPong.DriveAsync();
         return 0;
-    case "worker-cells":
-        Console.WriteLine(JsonSerializer.Serialize(await WorkerCells.RunAsync(TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")), int.Parse(Option("--runs") ?? "1"))));
+    case "pong-server":
+        await AkkaRemotePingPong.PongServerAsync();
         return 0;
     case "soak":
         var minutes = Option("--minutes");
@@ -64,11 +62,6 @@ switch (mode)
             Option("--transport") ?? "akka-io");
     case "soak-server":
         await SoakServer.RunAsync(Option("--transport") ?? "akka-io");
-        return 0;
-    case "loadgen":
-        var cell = Cell.All.Single(c => c.Id == Option("--cell"));
-        var result = await cell.RunAsync(port, int.Parse(Option("--server-pid") ?? "0"), TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "5")), args.Contains("--quick"));
-        Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
     default:
         Console.Error.WriteLine($"Packet.Bench: unknown mode {mode}; see the comment at the top of Program.cs");
@@ -79,11 +72,4 @@ string? Option(string name)
 {
     var at = Array.IndexOf(args, name);
     return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
-}
-
-static string RepositoryRoot()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PacketAkka.sln"))) directory = directory.Parent;
-    return directory?.FullName ?? Directory.GetCurrentDirectory();
 }

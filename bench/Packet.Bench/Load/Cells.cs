@@ -2,13 +2,15 @@ using Packet.Bench.Servers;
 
 namespace Packet.Bench.Load;
 
-/// <summary>One measurement: what it runs, against which servers, in which unit.</summary>
-/// <param name="Id">The name on the command line (<c>loadgen --cell ID</c>).</param>
+/// <summary>One measurement: what load it runs, against which servers, divided by which of them, in which unit.</summary>
+/// <param name="Id">A short name, for the log.</param>
 /// <param name="Title">The row title in the results table.</param>
 /// <param name="Unit">The unit of <see cref="CellResult.Value"/>.</param>
 /// <param name="HigherIsBetter">False for memory.</param>
-/// <param name="Servers">The server modes it runs against.</param>
-public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBetter, string[] Servers)
+/// <param name="Servers">The servers it runs against, in the order they take their turns.</param>
+/// <param name="Baseline">The server every other server's figure is divided by.</param>
+/// <param name="Load">The load generator's mode and arguments, without <c>--port</c> and <c>--seconds</c>; empty for the idle cell.</param>
+public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBetter, string[] Servers, string Baseline, string[] Load)
 {
     /// <summary>The echo servers with their names in the results, in table order: the baselines, then PacketAkka on each transport.</summary>
     public static readonly (string Server, string Name)[] EchoColumns =
@@ -26,34 +28,41 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
     /// <summary>The baseline every echo figure is divided by.</summary>
     public const string RawServer = "raw-echo-server";
 
-    /// <summary>The echo cells of issue 4's table, then the end-to-end worker cells.</summary>
+    /// <summary>PacketAkka's AskWorker line echo, its floor (one process hop over a Unix socket) and the Akka.Remote ping-pong, in turn order.</summary>
+    public static readonly string[] WorkerServers = ["worker-echo-server", WorkerFloorServer.Name, AkkaRemotePingPong.Name];
+
+    /// <summary>The echo cells of issue 4's table, then the worker cells: lines through AskWorker.</summary>
     public static readonly Cell[] All =
     [
-        new("rr", "1 conn, 64 B, one in flight", "round trips/s", true, EchoServers),
-        new("pipelined", "100 conns, 64 B, 16 in flight", "msgs/s", true, EchoServers),
-        new("bulk", "10 conns, 16 KiB, 4 in flight", "MB/s", true, EchoServers),
-        new("connect", "connect + echo + close, 50 at once", "conns/s", true, EchoServers),
-        new("idle", "memory per idle connection, 5,000 held", "KiB", false, EchoServers),
-        new("worker-1", "line via AskWorker, 1 client", "round trips/s", true, ["worker-echo-server"]),
-        new("worker-50", "line via AskWorker, 50 clients", "round trips/s", true, ["worker-echo-server"]),
+        Echo("rr", "1 conn, 64 B, one in flight", "round trips/s", ["echo", "--conns", "1", "--depth", "1", "--size", "64"]),
+        Echo("pipelined", "100 conns, 64 B, 16 in flight", "msgs/s", ["echo", "--conns", "100", "--depth", "16", "--size", "64"]),
+        Echo("bulk", "10 conns, 16 KiB, 4 in flight", "MB/s", ["echo", "--conns", "10", "--depth", "4", "--size", "16384"]),
+        Echo("connect", "connect + echo + close, 50 at once", "conns/s", ["connect", "--concurrency", "50", "--size", "64"]),
+        new("idle", "memory per idle connection, 5,000 held", "KiB", false, EchoServers, RawServer, []),
+        Worker("worker-1", "line via AskWorker, 1 conn, one in flight", 1, 1),
+        Worker("worker-50", "line via AskWorker, 50 conns, one in flight each", 50, 1),
+        Worker("worker-50x16", "line via AskWorker, 50 conns, 16 in flight each", 50, 16),
     ];
 
-    /// <summary>Runs this cell against a server listening on <paramref name="port"/> (process <paramref name="serverPid"/>).</summary>
-    public Task<CellResult> RunAsync(int port, int serverPid, TimeSpan duration, bool quick) => Id switch
-    {
-        "rr" => LoadGenerator.EchoAsync(port, 1, 64, 1, duration, lines: false),
-        "pipelined" => LoadGenerator.EchoAsync(port, 100, 64, 16, duration, lines: false),
-        "bulk" => Megabytes(LoadGenerator.EchoAsync(port, 10, 16 * 1024, 4, duration, lines: false), 16 * 1024),
-        "connect" => LoadGenerator.ConnectAsync(port, 50, duration),
-        "idle" => LoadGenerator.IdleMemoryAsync(port, serverPid, quick ? 500 : 5000),
-        "worker-1" => LoadGenerator.EchoAsync(port, 1, 64, 1, duration, lines: true),
-        "worker-50" => LoadGenerator.EchoAsync(port, 50, 64, 1, duration, lines: true),
-        _ => throw new ArgumentException($"no cell is named {Id}"),
-    };
+    private static Cell Echo(string id, string title, string unit, string[] load) => new(id, title, unit, true, EchoServers, RawServer, load);
 
-    private static async Task<CellResult> Megabytes(Task<CellResult> messages, int size)
+    private static Cell Worker(string id, string title, int conns, int depth) =>
+        new(id, title, "lines/s", true, WorkerServers, WorkerFloorServer.Name, ["echo", "--lines", "--conns", $"{conns}", "--depth", $"{depth}", "--size", "64"]);
+
+    /// <summary>Messages in flight at once: what the ping-pong floor matches.</summary>
+    public int InFlight => int.Parse(Load[Array.IndexOf(Load, "--conns") + 1]) * int.Parse(Load[Array.IndexOf(Load, "--depth") + 1]);
+
+    /// <summary>Runs the load generator against a server listening on <paramref name="port"/> for <paramref name="duration"/>.</summary>
+    public async Task<CellResult> RunAsync(int port, TimeSpan duration)
     {
-        var result = await messages;
-        return result with { Value = result.Value * size / 1_000_000.0 };
+        var run = await NativeLoadGenerator.RunAsync([.. Load, "--port", $"{port}", "--seconds", $"{duration.TotalSeconds}"], duration + TimeSpan.FromMinutes(2));
+        var value = run.GetProperty(Unit switch
+        {
+            "MB/s" => "mb_per_s",
+            "conns/s" => "conns_per_s",
+            _ => "msgs_per_s",
+        }).GetDouble();
+        return new CellResult(value, run.GetProperty("messages_all").GetInt64(), run.GetProperty("p50_us").GetDouble(), run.GetProperty("p99_us").GetDouble(),
+            run.GetProperty("p999_us").GetDouble(), run.GetProperty("cpu_us_per_msg").GetDouble());
     }
 }

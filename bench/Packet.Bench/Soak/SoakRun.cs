@@ -134,7 +134,7 @@ public static class SoakRun
             while (running())
                 await Guarded("churn", async () =>
                 {
-                    using var socket = await LoadGenerator.ConnectAsync(port);
+                    using var socket = await Loopback.ConnectAsync(port);
                     var payload = new byte[random.Next(64, 1025)];
                     random.NextBytes(payload);
                     await Exchange(socket, payload);
@@ -149,7 +149,7 @@ public static class SoakRun
             var random = new Random(1000 + seed);
             await Guarded("echo", async () =>
             {
-                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var socket = await Loopback.ConnectAsync(port);
                 while (running())
                 {
                     var payload = new byte[random.Next(1, 16 * 1024 + 1)];
@@ -165,7 +165,7 @@ public static class SoakRun
         public async Task ReadSlowly(int port, Func<bool> running) =>
             await Guarded("slow reader", async () =>
             {
-                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var socket = await Loopback.ConnectAsync(port);
                 for (long offset = 0; running(); offset++)
                 {
                     var one = await ReadExactly(socket, 1);
@@ -183,7 +183,7 @@ public static class SoakRun
             for (var i = 0; running(); i++)
                 await Guarded("framed", async () =>
                 {
-                    using var socket = await LoadGenerator.ConnectAsync(port);
+                    using var socket = await Loopback.ConnectAsync(port);
                     if (i % 10 == 0)
                     {
                         var frame = new byte[4 + random.Next(1, 1025)];
@@ -209,7 +209,7 @@ public static class SoakRun
         public async Task Ask(int port, int client, Func<bool> running) =>
             await Guarded("asks", async () =>
             {
-                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var socket = await Loopback.ConnectAsync(port);
                 using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
                 var outstanding = new HashSet<string>();
                 using var slots = new SemaphoreSlim(AsksInFlight);
@@ -336,7 +336,7 @@ public static class SoakRun
         public async Task Flood(int port, Func<bool> running) =>
             await Guarded("ask flood", async () =>
             {
-                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var socket = await Loopback.ConnectAsync(port);
                 var lines = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("flood\n", 1_000)));
                 var answered = Stopwatch.StartNew(); // since the last answer
                 var reading = Task.Run(async () =>
@@ -391,7 +391,7 @@ public static class SoakRun
                 var random = new Random(15);
                 while (running())
                 {
-                    using (var raw = await LoadGenerator.ConnectAsync(link))
+                    using (var raw = await Loopback.ConnectAsync(link))
                     {
                         var junk = new byte[64];
                         random.NextBytes(junk);
