@@ -33,12 +33,19 @@ public static class BenchRunner
     /// <summary>
     /// Runs everything; each cell <paramref name="runs"/> times, reporting the median run, since the machine
     /// is shared and noisy. The servers of a cell take turns, run by run, so each ratio to the baseline
-    /// compares runs made seconds apart, not a whole bench apart.
+    /// compares runs made seconds apart, not a whole bench apart. <paramref name="only"/> (cell ids) and
+    /// <paramref name="seconds"/> make a partial run, to check a few cells: it prints its table and writes no results.
     /// </summary>
-    public static async Task<int> RunAsync(bool quick, int runs, string resultsFolder)
+    public static async Task<int> RunAsync(bool quick, int runs, string resultsFolder, string[]? only = null, double? seconds = null)
     {
-        var duration = TimeSpan.FromSeconds(quick ? 1 : 5);
+        var duration = TimeSpan.FromSeconds(seconds ?? (quick ? 1 : 5));
         if (quick) runs = 1;
+        var cells = only is null ? Cell.All : Cell.All.Where(c => only.Contains(c.Id)).ToArray();
+        if (only?.Except(cells.Select(c => c.Id)).FirstOrDefault() is { } unknown)
+        {
+            Console.Error.WriteLine($"Packet.Bench: no cell is named {unknown}; the cells are {string.Join(", ", Cell.All.Select(c => c.Id))}");
+            return 2;
+        }
         try
         {
             await NativeLoadGenerator.BuildAsync();
@@ -51,7 +58,7 @@ public static class BenchRunner
         var eventMachine = EventMachineEchoServer.InstalledVersion;
         if (eventMachine is null) Console.Error.WriteLine("EventMachine is not installed (Debian: apt-get install ruby-eventmachine), so its column stays empty");
         var rows = new List<Row>();
-        foreach (var cell in Cell.All)
+        foreach (var cell in cells)
         {
             var servers = cell.Servers.Where(server => server != EventMachineEchoServer.Name || eventMachine is not null).ToArray();
             var measured = servers.ToDictionary(server => server, _ => new List<Run>());
@@ -82,7 +89,7 @@ public static class BenchRunner
         }
         var table = Markdown(rows, quick, runs, duration, eventMachine);
         Console.WriteLine(table);
-        if (!quick)
+        if (!quick && only is null && seconds is null)
         {
             Directory.CreateDirectory(resultsFolder);
             await File.WriteAllTextAsync(Path.Combine(resultsFolder, "results.md"), table + "\n![echo cells as ratios to raw](echo-ratios.png)\n");
@@ -244,7 +251,7 @@ public static class BenchRunner
         bool Divided((string Server, string Name) column) => column.Server != Cell.RawServer;
         text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{c.Name} | ÷ raw" : c.Name))} |");
         text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Divided(c) ? "---|---|" : "---|"))}");
-        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.EchoServers))
+        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.EchoServers && rows.Any(r => r.Cell == c)))
             text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
                             string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Value(cell, c.Server)} | {Ratio(cell, c.Server, Cell.RawServer)}" : Value(cell, c.Server))) + " |");
         text.AppendLine();
@@ -257,7 +264,7 @@ public static class BenchRunner
         text.AppendLine();
         text.AppendLine("| worker cell | unit | PacketAkka | floor | ÷ floor | ÷ floor per turn | Akka.Remote ping-pong | ÷ ping-pong |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.WorkerServers))
+        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.WorkerServers && rows.Any(r => r.Cell == c)))
         {
             var (packet, floor) = (Cell.WorkerServers[0], WorkerFloorServer.Name);
             var turns = Of(cell, packet) is { } row && Of(cell, floor) is { } other ? row.TurnRatios(other) : null;

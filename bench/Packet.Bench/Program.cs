@@ -1,6 +1,8 @@
 // PacketAkka's benchmarks. One command runs everything side by side and writes bench/results/results.md:
 //   dotnet run -c Release --project bench/Packet.Bench -- all
 // Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
+// A partial run, to check a few cells, prints its table and writes no results: all --cells rr,pipelined,worker-50 [--seconds S] [--runs N]
+// (cells: rr, pipelined, bulk, connect, idle, worker-1, worker-50, worker-50x16)
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
 //   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server  [--port N]
 // (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X;
@@ -25,7 +27,8 @@ var port = int.Parse(Option("--port") ?? "0");
 switch (mode)
 {
     case "all":
-        return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"));
+        return await BenchRunner.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "3"), Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"),
+            Option("--cells")?.Split(','), Option("--seconds") is { } seconds ? double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture) : null);
     case "echo-server":
         await PacketEchoServer.RunAsync(port, "akka-io");
         return 0;
