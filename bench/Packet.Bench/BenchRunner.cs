@@ -139,18 +139,15 @@ public static class BenchRunner
         }
     }
 
-    /// <summary>How long each server runs a cell, unrecorded, before its measured runs.</summary>
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
-
     /// <summary>
-    /// Runs the cell against each server for <see cref="WarmUp"/> and discards the figures, so the runs
+    /// Runs the cell against each server for <see cref="Cell.WarmUp"/> and discards the figures, so the runs
     /// measure servers whose code the JIT has compiled, as in a server that has been up a while. Without
     /// it, a cold server's first run counts: PacketAkka's accept path (actor creation included) ran at
     /// a third of its warm rate in its first 5 s, where raw sockets warm up within a second.
     /// </summary>
     private static async Task WarmUpAsync(Cell cell, Dictionary<string, Server> started)
     {
-        foreach (var (name, server) in started) await LoadAsync(cell, name, server, WarmUp, quick: false);
+        foreach (var (name, server) in started) await LoadAsync(cell, name, server, cell.WarmUp, quick: false);
     }
 
     private static async Task<Run> MeasureAsync(Cell cell, string name, Server server, TimeSpan duration, bool quick)
@@ -236,7 +233,7 @@ public static class BenchRunner
         text.AppendLine($"Each figure is the median of {runs} runs of {duration.TotalSeconds:0} s. Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; " +
                         "servers and load generator on the same machine over 127.0.0.1, each in its own process; the load generator is the bench's own, " +
                         "single-threaded C on epoll (bench/loadgen, how it was checked: bench/README.md). " +
-                        (quick ? "The servers of a cell take turns run by run, " : $"Each server first runs the cell for {WarmUp.TotalSeconds:0} s, unrecorded, to warm up; then the servers of a cell take turns run by run, ") +
+                        (quick ? "The servers of a cell take turns run by run, " : $"Each server first runs the cell, unrecorded, to warm up ({Cell.EchoWarmUp.TotalSeconds:0} s; {Cell.WorkerWarmUp.TotalSeconds:0} s in the worker cells); then the servers of a cell take turns run by run, ") +
                         "and each ÷ raw (÷ floor) is the median of the ratios to the baseline's run in the same turn. " +
                         (eventMachine is null
                             ? "EventMachine was not installed, so its column is empty (Debian: apt-get install ruby-eventmachine)."
