@@ -12,7 +12,8 @@
 # whose figure matches A's within the rounds' spread measures the same thing; gen_us/msg shows which of them
 # could be the bottleneck on this machine. Loopback only; the server is stopped by its own PID.
 #
-# Environment: ROUNDS=3, SETTLE=1 (seconds between the server's "listening" and the first run).
+# Environment: ROUNDS=3, SETTLE=1 (seconds between the server's "listening" and the first run), WARMUP=1 (each
+# generator runs once, unrecorded, before the rounds, so no generator's first round meets a cold server; 0: none).
 # Example, this generator against shared/tools' on the pipelined cell:
 #   bench/loadgen/compare.sh "dotnet bench/Packet.Bench/bin/Release/net10.0/Packet.Bench.dll raw-echo-server --port 0" \
 #     "bench/loadgen/bin/loadgen echo --port {PORT} --conns 100 --depth 16 --size 64 --seconds 3" \
@@ -76,6 +77,10 @@ done
 sleep "${SETTLE:-1}"
 CLK_TCK=$(getconf CLK_TCK)
 
+for generator in "$@"; do
+  [ "${WARMUP:-1}" = 0 ] && break
+  bash -c "exec ${generator//\{PORT\}/$PORT}" > /dev/null 2>&1 || { echo "the warm-up run failed: ${generator//\{PORT\}/$PORT}"; exit 1; }
+done
 declare -A rates
 for round in $(seq "$ROUNDS"); do
   g=0
