@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
@@ -56,7 +57,7 @@ public static class AkkaRemotePingPong
             Console.WriteLine("ready");
             while (Console.ReadLine() is { } command)
             {
-                var (parallel, seconds) = command.Split(' ') is [var p, var s] ? (int.Parse(p), double.Parse(s)) : throw new ArgumentException($"not PARALLEL SECONDS: {command}");
+                var (parallel, seconds) = command.Split(' ') is [var p, var s] ? (int.Parse(p), double.Parse(s, CultureInfo.InvariantCulture)) : throw new ArgumentException($"not PARALLEL SECONDS: {command}");
                 var result = await MeasureAsync(parallel, TimeSpan.FromSeconds(seconds), () => target.Ask<byte[]>(new byte[64], TimeSpan.FromSeconds(10)));
                 Console.WriteLine(JsonSerializer.Serialize(result));
             }

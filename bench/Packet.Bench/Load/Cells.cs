@@ -69,7 +69,7 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
     /// <summary>Runs the load generator against a server listening on <paramref name="port"/> for <paramref name="duration"/>.</summary>
     public async Task<CellResult> RunAsync(int port, TimeSpan duration)
     {
-        var run = await NativeLoadGenerator.RunAsync([.. Load, "--port", $"{port}", "--seconds", $"{duration.TotalSeconds}"], duration + TimeSpan.FromMinutes(2));
+        var run = await NativeLoadGenerator.RunAsync([.. Load, "--port", $"{port}", "--seconds", FormattableString.Invariant($"{duration.TotalSeconds}")], duration + TimeSpan.FromMinutes(2));
         var value = run.GetProperty(Unit switch
         {
             "MB/s" => "mb_per_s",
