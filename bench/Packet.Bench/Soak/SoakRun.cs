@@ -262,7 +262,7 @@ public static class SoakRun
         public async Task AskThroughStop(int port, int client, Task sigterm) =>
             await Guarded("asks through the stop", async () =>
             {
-                using var socket = await LoadGenerator.ConnectAsync(port);
+                using var socket = await Loopback.ConnectAsync(port);
                 using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
                 var owed = new HashSet<string>();
                 using var slots = new SemaphoreSlim(AsksInFlight);
