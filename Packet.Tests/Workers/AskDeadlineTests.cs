@@ -8,7 +8,8 @@ namespace Packet.Tests.Workers;
 
 /// <summary>
 /// An ask's deadline starts at AskWorker and is never restarted; a worker is restarted for hanging, not
-/// for being busy; and a connection can have its answers in the order it asked.
+/// for being busy; a connection can have its answers in the order it asked; and a stop answers every ask
+/// it lets start.
 /// </summary>
 public sealed class AskDeadlineTests
 {
@@ -112,6 +113,63 @@ public sealed class AskDeadlineTests
         }
         finally
         {
+            await reactor.StopAsync();
+        }
+    }
+
+    /// <summary>Asks echo_worker for each line, counting the asks it makes and the answers it gets.</summary>
+    private sealed class Counting(int[] counts) : LineConnection
+    {
+        protected override void ReceiveLine(string line)
+        {
+            Interlocked.Increment(ref counts[0]);
+            AskWorker("echo_worker", line, reply =>
+            {
+                Interlocked.Increment(ref counts[1]);
+                SendLine($"{reply.Data ?? reply.Error}");
+            });
+        }
+    }
+
+    [Fact]
+    public async Task A_stopping_reactor_stops_reading_and_answers_every_ask_a_connection_made_before_closing_it()
+    {
+        var reactor = Master("""
+            packet.workers.max-in-flight = 1
+            packet.reactor.drain-timeout = 5s
+            """);
+        var counts = new int[2]; // asks made, answers handed over
+        using var sending = new CancellationTokenSource();
+        Task? sender = null;
+        try
+        {
+            await Hosts.RunningAsync(reactor, "echo_worker");
+            var server = await reactor.StartServerAsync("127.0.0.1", 0, () => new Counting(counts));
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+            sender = Task.Run(async () =>
+            {
+                // Asks arrive faster than the one instance answers them (20 ms each), so some are always in flight.
+                for (var i = 0; i < 2000 && !sending.IsCancellationRequested; i++)
+                {
+                    await client.SendAsync("sleep:20\n");
+                    await Task.Delay(5);
+                }
+            });
+            await Bounded.Until(() => Volatile.Read(ref counts[1]) >= 3, "the first answers");
+            var dropped = reactor.DroppedWorkerReplies;
+
+            var clock = Stopwatch.StartNew();
+            await reactor.StopAsync().Within("the reactor to stop");
+
+            // Reading stopped first, so the asks in flight were all answered well within drain-timeout, and none was cut off.
+            Assert.Equal(Volatile.Read(ref counts[0]), Volatile.Read(ref counts[1]));
+            Assert.Equal(dropped, reactor.DroppedWorkerReplies);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"the stop took {clock.Elapsed}: it waited out drain-timeout");
+        }
+        finally
+        {
+            sending.Cancel();
+            if (sender is not null) await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5)));
             await reactor.StopAsync();
         }
     }
