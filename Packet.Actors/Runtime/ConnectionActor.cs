@@ -463,18 +463,20 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>Hands a worker's answer to the handler (or drops it, while closing), once those asked before it are in if it was asked in order.</summary>
     private void Answered(Workers.WorkersActor.Answer answer)
     {
-        var released = _asks!.Arrived(answer);
-        _runtime.AsksEnded(released.Count);
-        foreach (var each in released)
+        if (_asks!.Arrived(answer)) HandOver(answer);
+        while (_asks.TakeReleased() is { } next) HandOver(next);
+    }
+
+    private void HandOver(Workers.WorkersActor.Answer answer)
+    {
+        _runtime.AsksEnded(1);
+        if (_stage >= Stage.Closing)
         {
-            if (_stage >= Stage.Closing)
-            {
-                _runtime.Workers?.CountDroppedReplies(1);
-                _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", each.Worker);
-                continue;
-            }
-            Hook((each.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(each), "WorkerReceive");
+            _runtime.Workers?.CountDroppedReplies(1);
+            _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", answer.Worker);
+            return;
         }
+        Hook((answer.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(answer), "WorkerReceive");
     }
 
     /// <summary>

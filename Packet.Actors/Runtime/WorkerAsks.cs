@@ -46,30 +46,31 @@ internal sealed class WorkerAsks
     }
 
     /// <summary>
-    /// An answer came. Returns it, or, for an ask made in order, the answers it releases, in the order
-    /// they were asked (none while an earlier one is still out). Each answer returned is no longer outstanding.
+    /// An answer came. True: hand it over now (it is no longer outstanding), then the answers
+    /// <see cref="TakeReleased"/> gives. False: it was asked in order after an ask still out, and is held back.
     /// </summary>
-    public IReadOnlyList<WorkersActor.Answer> Arrived(WorkersActor.Answer answer)
+    public bool Arrived(WorkersActor.Answer answer)
     {
-        if (answer.Context is not Ticket { InOrder: { } place })
+        if (answer.Context is Ticket { InOrder: { } place })
         {
-            Outstanding--;
-            return [answer];
-        }
-        if (place != _dueInOrder)
-        {
-            (_heldBack ??= new())[place] = answer;
-            return [];
-        }
-        var released = new List<WorkersActor.Answer> { answer };
-        _dueInOrder++;
-        while (_heldBack is not null && _heldBack.Remove(_dueInOrder, out var next))
-        {
-            released.Add(next);
+            if (place != _dueInOrder)
+            {
+                (_heldBack ??= new())[place] = answer;
+                return false;
+            }
             _dueInOrder++;
         }
-        Outstanding -= released.Count;
-        return released;
+        Outstanding--;
+        return true;
+    }
+
+    /// <summary>The next held-back answer whose turn has come, or <see langword="null"/>; it is no longer outstanding.</summary>
+    public WorkersActor.Answer? TakeReleased()
+    {
+        if (_heldBack is null || !_heldBack.Remove(_dueInOrder, out var next)) return null;
+        _dueInOrder++;
+        Outstanding--;
+        return next;
     }
 
     /// <summary>The connection has ended: every outstanding ask is given up; returns how many there were.</summary>

@@ -229,15 +229,16 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, NotRunning(ask.Worker, ask.Key)));
             return;
         }
-        var error = pool.AllStopped ? Stopped(pool) : pool.WaitingCount > 0 || pool.Free() is null ? Busy(pool, ask.Payload.Length) : null;
-        if (error is not null || !_ledger.TryAdd(new AskLedger.Entry(ask, Sender, pool)))
+        var free = pool.WaitingCount == 0 ? pool.Free() : null;
+        var error = pool.AllStopped ? Stopped(pool) : free is null ? Busy(pool, ask.Payload.Length) : null;
+        var entry = new AskLedger.Entry(ask, Sender, pool);
+        if (error is not null || !_ledger.TryAdd(entry))
         {
             Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, error ?? $"request id {ask.RequestId} is already in use"));
             return;
         }
-        _ledger.TryGet(ask.RequestId, out var entry);
-        if (pool.WaitingCount == 0 && pool.Free() is { } instance)
-            HandTo(instance, entry);
+        if (free is not null)
+            HandTo(free, entry);
         else
             pool.Enqueue(entry);
         ArmExpiry();

@@ -532,10 +532,6 @@ public static class SoakRun
         return hosts;
     }
 
-    /// <summary>
-    /// The process's sockets, pipes and other non-file descriptors: what a leaked connection or process
-    /// would leave. Files are left out: .NET opens assemblies as it first needs them.
-    /// </summary>
     /// <summary>The TCP ports process <paramref name="pid"/> listens on, read from /proc.</summary>
     private static int[] ListeningPorts(int pid)
     {
@@ -550,6 +546,10 @@ public static class SoakRun
             .ToArray();
     }
 
+    /// <summary>
+    /// The process's sockets, pipes and other non-file descriptors: what a leaked connection or process
+    /// would leave. Files are left out: .NET opens assemblies as it first needs them.
+    /// </summary>
     private static int ServerFds(int pid) =>
         Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count(fd => new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'));
 
