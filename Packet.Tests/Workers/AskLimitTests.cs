@@ -67,9 +67,10 @@ public sealed class AskLimitTests
         try
         {
             Assert.Equal(10_000, reactor.System.Settings.Config.GetInt("packet.workers.max-waiting"));
+            Assert.Equal(256, reactor.System.Settings.Config.GetInt("packet.workers.max-in-flight"));
             await Running(reactor);
-            // 64 asks fill the one instance (max-in-flight), 10,000 more wait for it, and the next has no room.
-            var held = Enumerable.Range(0, 64 + 10_000).Select(_ => reactor.AskWorkerAsync("echo_worker", "hang")).ToArray();
+            // 256 asks fill the one instance (max-in-flight), 10,000 more wait for it, and the next has no room.
+            var held = Enumerable.Range(0, 256 + 10_000).Select(_ => reactor.AskWorkerAsync("echo_worker", "hang")).ToArray();
             await Bounded.Until(async () =>
             {
                 try
@@ -100,7 +101,7 @@ public sealed class AskLimitTests
             Assert.Equal(256L << 20, reactor.System.Settings.Config.GetByteSize("packet.workers.max-waiting-bytes"));
             await Running(reactor);
             var mib = new byte[1 << 20];
-            _ = Enumerable.Range(0, 64).Select(_ => reactor.AskWorkerAsync("echo_worker", "hang")).ToArray();
+            _ = Enumerable.Range(0, 256).Select(_ => reactor.AskWorkerAsync("echo_worker", "hang")).ToArray(); // fill the instance (max-in-flight): the rest wait
             var waiting = Enumerable.Range(0, 255).Select(_ => reactor.AskWorkerAsync("echo_worker", mib)).ToArray(); // 255 MiB and their tags
 
             var busy = await Assert.ThrowsAsync<WorkerException>(() => reactor.AskWorkerAsync("echo_worker", mib).Within("the ask to be refused"));
