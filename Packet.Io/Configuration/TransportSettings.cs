@@ -5,8 +5,6 @@ namespace Packet.Io.Configuration;
 /// <summary>The transport settings of one reactor, read once from <c>packet.tcp</c> and <c>packet.framing</c>.</summary>
 internal sealed record TransportSettings(
     string Transport,
-    int KestrelReadSize,
-    int KestrelBlockSize,
     int SocketsReadSize,
     int Backlog,
     int MaxConnections,
@@ -30,8 +28,6 @@ internal sealed record TransportSettings(
     {
         var settings = new TransportSettings(
             Transport: ConfigReader.Text(config, "packet.tcp.transport"),
-            KestrelReadSize: ConfigReader.Bytes(config, "packet.tcp.kestrel.read-size"),
-            KestrelBlockSize: ConfigReader.Bytes(config, "packet.tcp.kestrel.block-size"),
             SocketsReadSize: ConfigReader.Bytes(config, "packet.tcp.sockets.read-size"),
             Backlog: ConfigReader.Int(config, "packet.tcp.backlog"),
             MaxConnections: ConfigReader.Int(config, "packet.tcp.max-connections"),
@@ -50,10 +46,10 @@ internal sealed record TransportSettings(
             MinDataRate: ConfigReader.Int(config, "packet.framing.min-data-rate"),
             MinDataRateGrace: ConfigReader.Duration(config, "packet.framing.min-data-rate-grace"));
 
-        if (settings.Transport is not ("akka-io" or "kestrel" or "sockets"))
-            throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\", \"kestrel\" or \"sockets\", not \"{settings.Transport}\"");
-        if (settings.KestrelBlockSize is < 4096 or > 1024 * 1024)
-            throw new ConfigurationException("PacketAkka setting 'packet.tcp.kestrel.block-size' must be between 4 KiB and 1 MiB");
+        if (settings.Transport == "kestrel")
+            throw new ConfigurationException("PacketAkka setting 'packet.tcp.transport': the kestrel transport was retired; use \"sockets\", which serves handlers the same way with less memory per connection (README, \"Transports\")");
+        if (settings.Transport is not ("akka-io" or "sockets"))
+            throw new ConfigurationException($"PacketAkka setting 'packet.tcp.transport' must be \"akka-io\" or \"sockets\", not \"{settings.Transport}\"");
         if (settings.SocketsReadSize is < 4096 or > 1024 * 1024)
             throw new ConfigurationException("PacketAkka setting 'packet.tcp.sockets.read-size' must be between 4 KiB and 1 MiB");
         if (settings.MinDataRate < 0)

@@ -9,8 +9,8 @@ namespace Packet.Io.Transports;
 /// actors above it are the same for every transport.
 /// </summary>
 /// <remarks>
-/// Three transports exist, chosen by <c>packet.tcp.transport</c>: Akka.IO's TCP actors (the default),
-/// Kestrel's socket transport, and .NET's <c>Socket</c> directly. Akka.IO answers with its own <c>Tcp</c>
+/// Two transports exist, chosen by <c>packet.tcp.transport</c>: Akka.IO's TCP actors (the default) and
+/// .NET's <c>Socket</c> directly. Akka.IO answers with its own <c>Tcp</c>
 /// messages; the actors pass every message through <see cref="Translate"/> first, which turns those into
 /// <see cref="SocketEvents"/> in place, with no actor in between.
 /// </remarks>

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Packet.Io.Configuration;
 using Packet.Io.Transports.AkkaIo;
-using Packet.Io.Transports.Kestrel;
 using Packet.Io.Transports.Sockets;
 
 namespace Packet.Io.Transports;
@@ -11,7 +10,6 @@ internal static class Transport
 {
     public static ITransport Create(TransportSettings settings, ActorSystem system) => settings.Transport switch
     {
-        "kestrel" => new KestrelTransport(settings),
         "sockets" => new SocketsTransport(settings),
         _ => new AkkaIoTransport(system, settings),
     };

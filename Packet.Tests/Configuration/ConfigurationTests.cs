@@ -76,8 +76,6 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
-    [InlineData("kestrel.block-size", "2 KiB")]
-    [InlineData("kestrel.block-size", "2 MiB")]
     [InlineData("sockets.read-size", "2 KiB")]
     [InlineData("sockets.read-size", "2 MiB")]
     public void A_pooled_block_size_out_of_range_is_refused(string key, string size)
@@ -88,7 +86,13 @@ public sealed class ConfigurationTests
     [Fact]
     public void An_unknown_transport_is_refused_with_the_names_it_may_take()
     {
-        Assert.Contains("must be \"akka-io\", \"kestrel\" or \"sockets\", not \"epoll\"", TransportRefusal("packet.tcp.transport = epoll"));
+        Assert.Contains("must be \"akka-io\" or \"sockets\", not \"epoll\"", TransportRefusal("packet.tcp.transport = epoll"));
+    }
+
+    [Fact]
+    public void The_retired_kestrel_transport_is_refused_with_what_to_use_instead()
+    {
+        Assert.Contains("the kestrel transport was retired; use \"sockets\"", TransportRefusal("packet.tcp.transport = kestrel"));
     }
 
     /// <summary>The message the transport settings are refused with when <paramref name="hocon"/> overrides the defaults.</summary>

@@ -69,7 +69,6 @@ public sealed class EchoServerTests
     /// every 10 ms and logs a warning each time, and under that flood the runtime died in most attempts.
     /// </remarks>
     [Theory]
-    [InlineData("kestrel")]
     [InlineData("sockets")]
     public async Task Out_of_file_descriptors_the_server_pauses_accepting_and_serves_the_waiting_client_once_one_is_free(string transport)
     {

@@ -7,7 +7,7 @@ namespace Packet.Tests.Support;
 public static class Reactors
 {
     /// <summary>The transports every reactor test suite runs on (<c>packet.tcp.transport</c>).</summary>
-    public const string AkkaIo = "akka-io", Kestrel = "kestrel", Sockets = "sockets";
+    public const string AkkaIo = "akka-io", Sockets = "sockets";
 
     /// <summary>A reactor on <paramref name="transport"/>, with <paramref name="hocon"/> on top.</summary>
     public static Reactor On(string transport, string? hocon = null) =>

@@ -1,7 +1,4 @@
-using System.Reflection;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Packet.Io.Transports;
+using Packet.Io.Transports.Sockets;
 using Xunit;
 
 namespace Packet.Tests.Tcp;
@@ -44,17 +41,4 @@ public sealed class BlockPoolTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(4097));
     }
-
-    [Fact]
-    public void Kestrels_connection_factory_options_take_the_pool()
-    {
-        // Kestrel takes a pool only through an internal property; this fails if a framework update drops it.
-        var options = BlockPool.Install(new SocketConnectionFactoryOptions(), 16 * 1024);
-
-        Assert.IsType<BlockPool.Factory>(PoolFactory(options));
-        Assert.Equal(16 * 1024, PoolFactory(options).Create().MaxBufferSize);
-    }
-
-    private static IMemoryPoolFactory<byte> PoolFactory(object options) =>
-        (IMemoryPoolFactory<byte>)options.GetType().GetProperty("MemoryPoolFactory", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(options)!;
 }

@@ -133,7 +133,7 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     [Fact]
     public async Task A_handler_that_pauses_inside_every_ReceiveData_gets_each_byte_once_and_in_order()
     {
-        // Pausing mid-read leaves the rest of that read (on Kestrel, the pipe's further buffers) held back.
+        // Pausing mid-read leaves the rest of that read held back.
         var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
         var calls = 0;
         var accepted = new Accepted<Recorder>();

@@ -33,8 +33,8 @@ public sealed class SchedulerStartTests
         watchdog.Start();
         try
         {
-            // On Kestrel: on Akka.IO, its own actors happen to start the timer thread before any connection.
-            await using var reactor = Reactors.On(Reactors.Kestrel, "packet.tcp.inactivity-timeout = 60s");
+            // On sockets: on Akka.IO, its own actors happen to start the timer thread before any connection.
+            await using var reactor = Reactors.On(Reactors.Sockets, "packet.tcp.inactivity-timeout = 60s");
             var server = await reactor.StartServerAsync<Echo>(Loopback.Host, 0);
 
             var clients = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Loopback.ConnectAsync(server.LocalEndPoint.Port)));

@@ -12,23 +12,13 @@ public static class TransportSuites
 {
     public sealed class DataOnAkkaIo() : DataTests(Reactors.AkkaIo);
 
-    public sealed class DataOnKestrel() : DataTests(Reactors.Kestrel);
-
     public sealed class FramedConnectionsOnAkkaIo() : FramedConnectionTests(Reactors.AkkaIo);
-
-    public sealed class FramedConnectionsOnKestrel() : FramedConnectionTests(Reactors.Kestrel);
 
     public sealed class LifecycleOnAkkaIo() : LifecycleTests(Reactors.AkkaIo);
 
-    public sealed class LifecycleOnKestrel() : LifecycleTests(Reactors.Kestrel);
-
     public sealed class ServersOnAkkaIo() : ServerTests(Reactors.AkkaIo);
 
-    public sealed class ServersOnKestrel() : ServerTests(Reactors.Kestrel);
-
     public sealed class TimersOnAkkaIo() : TimerTests(Reactors.AkkaIo);
-
-    public sealed class TimersOnKestrel() : TimerTests(Reactors.Kestrel);
 
     public sealed class DataOnSockets() : DataTests(Reactors.Sockets);
 

@@ -4,7 +4,7 @@
 // A partial run, to check a few cells, prints its table and writes no results: all --cells rr,pipelined,worker-50 [--seconds S] [--runs N]
 // (cells: rr, pipelined, bulk, connect, idle, worker-1, worker-50, worker-50x16)
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
-//   echo-server | echo-server-on-kestrel | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server  [--port N]
+//   echo-server | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server  [--port N]
 // (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X;
 // worker-floor-server is the worker cells' floor, one process hop over a Unix socket, whose child is worker-floor-child --socket PATH)
 // The EventMachine baseline is a Ruby script, not a mode: ruby Servers/eventmachine-echo.rb --port N
@@ -16,7 +16,7 @@
 // "PARALLEL SECONDS" on its standard input and prints it as JSON; its other process is pong-server.
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
-//   soak [--seconds 60 | --minutes 10] [--transport akka-io|kestrel|sockets]
+//   soak [--seconds 60 | --minutes 10] [--transport akka-io|sockets]
 using Packet.Bench;
 using Packet.Bench.Load;
 using Packet.Bench.Servers;
@@ -31,9 +31,6 @@ switch (mode)
             Option("--cells")?.Split(','), Option("--seconds") is { } seconds ? double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture) : null);
     case "echo-server":
         await PacketEchoServer.RunAsync(port, "akka-io");
-        return 0;
-    case "echo-server-on-kestrel":
-        await PacketEchoServer.RunAsync(port, "kestrel");
         return 0;
     case "echo-server-on-sockets":
         await PacketEchoServer.RunAsync(port, "sockets");

@@ -1,5 +1,5 @@
 // The seed's echo server: every byte a client sends comes straight back.
-//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|kestrel|sockets] [--framed]
+//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|sockets] [--framed]
 // Try it with:  nc 127.0.0.1 11006
 // --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
 // packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
@@ -10,7 +10,7 @@ using Packet.Io.Configuration;
 
 var (host, port) = SampleArgs.HostAndPort(args, "EchoServer");
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
-// --transport overrides echo-server.conf's packet.tcp.transport; a name that is none of the three fails at start.
+// --transport overrides echo-server.conf's packet.tcp.transport; a name that is neither fails at start.
 if (SampleArgs.Option(args, "--transport") is { } transport)
     config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(transport)}").WithFallback(config);
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Packet.Io.Configuration;
 
 namespace Packet.Io.Transports.Sockets;
 
@@ -14,8 +15,11 @@ namespace Packet.Io.Transports.Sockets;
 /// value; when its send buffer is full the send finishes in the background and a
 /// <see cref="SocketEvents.Written"/> acknowledges it, and bytes written meanwhile go with the owner's next flush.
 /// </summary>
-internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool<byte> output) : OwnedSocket, ISocketConnection
+internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool<byte> output) : ISocketConnection
 {
+    private readonly Lock _gate = new();
+    private Task? _releasing;
+    private int _closedTold;
     private Task _reading = Task.CompletedTask;
     private IMemoryOwner<byte>? _lent;     // the block handed to the owner, released at its next read
     private byte[]? _output;                // bytes written since the last flush, from the output pool
@@ -24,6 +28,56 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
     private volatile bool _sendWaiting;     // cleared before the waiting send's Written is told
     private volatile string? _sendFailed;
     private volatile bool _stopped;         // Close or Abort was called; nothing more is written or read
+
+    /// <summary>Gives a connected socket, accepted or dialled, <c>packet.tcp</c>'s socket options, before it is wrapped.</summary>
+    public static void SetOptions(Socket socket, TransportSettings settings)
+    {
+        socket.NoDelay = settings.NoDelay;
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, settings.KeepAlive);
+    }
+
+    private IActorRef Owner { get; set; } = ActorRefs.Nobody; // the actor this socket's events go to
+
+    /// <inheritdoc cref="ISocketConnection.Register"/>
+    public void Register(IActorRef owner) => Owner = owner;
+
+    /// <summary>Releases the socket, once: every later call gets the first call's task.</summary>
+    private Task ReleaseAsync()
+    {
+        lock (_gate)
+        {
+            return _releasing ??= ReleaseOnceAsync();
+        }
+    }
+
+    /// <summary>Runs <paramref name="finish"/> (send what is left, then FIN), releases the socket, and tells the owner it is closed, with the error if finishing failed.</summary>
+    private async Task CloseAsync(Func<Task> finish)
+    {
+        string? error = null;
+        try
+        {
+            await finish();
+        }
+        catch (Exception e)
+        {
+            error = e.Message;
+        }
+        await ReleaseAsync();
+        TellClosed(error);
+    }
+
+    /// <summary>Releases the socket, then tells the owner it is closed.</summary>
+    private async Task AbortAsync()
+    {
+        await ReleaseAsync();
+        TellClosed(null);
+    }
+
+    /// <summary>Tells the owner the socket is closed, with <paramref name="error"/> if it failed; only the first call tells.</summary>
+    private void TellClosed(string? error)
+    {
+        if (Interlocked.Exchange(ref _closedTold, 1) == 0) Owner.Tell(new SocketEvents.Closed(error));
+    }
 
     public EndPoint RemoteEndPoint { get; } = socket.RemoteEndPoint!;
 
@@ -161,8 +215,8 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
         _ = AbortAsync();
     }
 
-    /// <summary>Closes the socket, which ends a read or send in progress.</summary>
-    protected override async Task ReleaseOnceAsync()
+    /// <summary>Closes the socket, which ends a read or send in progress; called once, by <see cref="ReleaseAsync"/>.</summary>
+    private async Task ReleaseOnceAsync()
     {
         socket.Dispose();
         await _reading;

@@ -19,7 +19,6 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
         ("kestrel-echo-server", "Kestrel"),
         (EventMachineEchoServer.Name, "EventMachine"),
         ("echo-server", "PacketAkka on Akka.IO"),
-        ("echo-server-on-kestrel", "PacketAkka on Kestrel"),
         ("echo-server-on-sockets", "PacketAkka on sockets"),
     ];
 

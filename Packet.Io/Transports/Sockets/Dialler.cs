@@ -3,9 +3,9 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Packet.Io.Configuration;
 
-namespace Packet.Io.Transports;
+namespace Packet.Io.Transports.Sockets;
 
-/// <summary>Dials a plain <see cref="Socket"/> for the Kestrel and sockets transports.</summary>
+/// <summary>Dials a plain <see cref="Socket"/> for the sockets transport.</summary>
 internal static class Dialler
 {
     /// <summary>
@@ -35,7 +35,7 @@ internal static class Dialler
         ISocketConnection connection;
         try
         {
-            OwnedSocket.SetOptions(socket, settings);
+            SocketsConnection.SetOptions(socket, settings);
             connection = wrap(socket);
         }
         catch (Exception e)

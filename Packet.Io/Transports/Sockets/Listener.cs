@@ -3,10 +3,10 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Packet.Io.Configuration;
 
-namespace Packet.Io.Transports;
+namespace Packet.Io.Transports.Sockets;
 
 /// <summary>
-/// A listening <see cref="Socket"/> for the Kestrel and sockets transports: accepts in a loop and hands each
+/// A listening <see cref="Socket"/> for the sockets transport: accepts in a loop and hands each
 /// socket, as the transport wraps it, to the owner as <see cref="SocketEvents.Connected"/>.
 /// </summary>
 /// <remarks>
@@ -104,7 +104,7 @@ internal sealed class Listener : ISocketListener
             ISocketConnection connection;
             try
             {
-                OwnedSocket.SetOptions(socket, _settings);
+                SocketsConnection.SetOptions(socket, _settings);
                 connection = _wrap(socket);
             }
             catch (SocketException)
