@@ -14,25 +14,23 @@ public abstract class WorkerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Reactor = Reactors.Start($$"""
-            packet.workers {
-              in-process = {{InProcess}}
-              types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.GatedWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
-              allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
-              ask-timeout = 3s
-              restart.min-backoff = 100ms
-            }
-            """);
+        Reactor = Master("3s");
         await RunningAsync("echo_worker");
         await RunningAsync("sink_worker");
     }
 
-    public async Task DisposeAsync()
-    {
-        var hosts = (await Reactor.GetWorkersAsync()).Select(w => w.ProcessId).OfType<int>().ToArray();
-        await Reactor.StopAsync();
-        foreach (var pid in hosts) await Hosts.GoneAsync(pid);
-    }
+    /// <summary>A master with the test workers, where they run in this fixture, whose asks wait at most <paramref name="askTimeout"/>.</summary>
+    public Reactor Master(string askTimeout) => Reactors.Start($$"""
+        packet.workers {
+          in-process = {{InProcess}}
+          types = ["Packet.Tests.Workers.EchoWorker, Packet.Tests", "Packet.Tests.Workers.SinkWorker, Packet.Tests", "Packet.Tests.Workers.KeyedWorker, Packet.Tests", "Packet.Tests.Workers.PoolWorker, Packet.Tests", "Packet.Tests.Workers.GatedWorker, Packet.Tests", "Packet.Tests.Workers.ShoutWorker, Packet.Tests"]
+          allowed-types = ["Packet.Tests.Workers.Job, Packet.Tests"]
+          ask-timeout = {{askTimeout}}
+          restart.min-backoff = 100ms
+        }
+        """);
+
+    public Task DisposeAsync() => Hosts.StopAsync(Reactor);
 
     /// <summary>Waits until the worker has registered (in a process other than <paramref name="replacing"/>), and returns its process id.</summary>
     public Task<int?> RunningAsync(string name, string? key = null, int? replacing = null) => Hosts.RunningAsync(Reactor, name, key, replacing);
@@ -41,6 +39,14 @@ public abstract class WorkerFixture : IAsyncLifetime
 /// <summary>Checks on WorkerHost processes by id.</summary>
 public static class Hosts
 {
+    /// <summary>Stops <paramref name="reactor"/> and waits until each of its WorkerHosts has gone.</summary>
+    public static async Task StopAsync(Reactor reactor)
+    {
+        var hosts = (await reactor.GetWorkersAsync()).Select(w => w.ProcessId).OfType<int>().ToArray();
+        await reactor.StopAsync();
+        foreach (var pid in hosts) await GoneAsync(pid);
+    }
+
     public static bool IsAlive(int pid)
     {
         try

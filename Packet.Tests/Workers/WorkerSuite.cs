@@ -144,14 +144,24 @@ public abstract class WorkerSuite(WorkerFixture fixture)
     [Fact]
     public async Task A_16_MiB_payload_round_trips_and_a_larger_one_than_the_limit_fails_clearly()
     {
-        var big = new byte[16 * 1024 * 1024];
-        new Random(16).NextBytes(big);
+        // A master of its own, with the default ask-timeout (30 s): 16 MiB each way can take longer than the fixture's 3 s on a loaded machine.
+        var reactor = Fixture.Master("30s");
+        try
+        {
+            await Hosts.RunningAsync(reactor, "echo_worker");
+            var big = new byte[16 * 1024 * 1024];
+            new Random(16).NextBytes(big);
 
-        var back = (byte[])(await Reactor.AskWorkerAsync("echo_worker", big))!;
-        var error = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskWorkerAsync("echo_worker", new byte[21 * 1024 * 1024]));
+            var back = (byte[])(await reactor.AskWorkerAsync("echo_worker", big))!;
+            var error = await Assert.ThrowsAsync<WorkerException>(() => reactor.AskWorkerAsync("echo_worker", new byte[21 * 1024 * 1024]));
 
-        Assert.True(big.AsSpan().SequenceEqual(back));
-        Assert.Contains("exceeds packet.workers.max-payload", error.Message);
+            Assert.True(big.AsSpan().SequenceEqual(back));
+            Assert.Contains("exceeds packet.workers.max-payload", error.Message);
+        }
+        finally
+        {
+            await Hosts.StopAsync(reactor);
+        }
     }
 
     [Fact]
