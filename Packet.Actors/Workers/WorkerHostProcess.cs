@@ -23,7 +23,7 @@ internal sealed class WorkerHostProcess : IWorkerHost
     public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string, bool> onLine, Action<int, int> onExit)
     {
         if (!File.Exists(hostDll))
-            throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the Packet.WorkerHost project or set packet.workers.host", hostDll);
+            throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the PacketAkka.Actors package (or the Packet.WorkerHost project) or set packet.workers.host", hostDll);
         var info = new ProcessStartInfo(DotnetPath(), ["exec", hostDll])
         {
             RedirectStandardInput = true,
@@ -86,6 +86,20 @@ internal sealed class WorkerHostProcess : IWorkerHost
         {
             return -1;
         }
+    }
+
+    /// <summary>
+    /// Why this program cannot start WorkerHost processes, or <see langword="null"/>. A WorkerHost is a
+    /// framework-dependent program that loads PacketAkka and the worker's assembly from files beside this
+    /// program: a single-file program has no such files, and a self-contained one brings no shared runtime
+    /// for it (with the program's own runtime beside it, even an installed dotnet fails to load the worker).
+    /// </summary>
+    internal static string? Unsupported()
+    {
+        if (typeof(WorkerHostProcess).Assembly.Location.Length == 0) return "a single-file program";
+        var runtime = Path.TrimEndingDirectorySeparator(Path.GetFullPath(RuntimeEnvironment.GetRuntimeDirectory()));
+        var program = Path.TrimEndingDirectorySeparator(Path.GetFullPath(AppContext.BaseDirectory));
+        return runtime == program ? "a self-contained program" : null;
     }
 
     /// <summary>The dotnet host that runs this process: <c>DOTNET_HOST_PATH</c>, else the one the runtime came from.</summary>

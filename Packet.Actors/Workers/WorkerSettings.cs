@@ -84,6 +84,9 @@ internal sealed record WorkerSettings(
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-asks-per-connection' must be at least 1");
         if (settings.MaxWaiting < 0)
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-waiting' must not be negative");
+        if (settings.Enabled && !settings.InProcess && WorkerHostProcess.Unsupported() is { } program)
+            throw new ConfigurationException(
+                $"PacketAkka workers are enabled, but cannot run in WorkerHost processes from {program}: publish framework-dependent and not as a single file, or set packet.workers.in-process = on (no isolation)");
         if (!config.HasPath(RemoteConfigPath))
             throw new ConfigurationException($"PacketAkka setting '{RemoteConfigPath}' is missing");
         return settings;
