@@ -3,21 +3,29 @@
 // Try it with:  nc 127.0.0.1 11006
 // --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
 // packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
+using System.CommandLine;
 using System.Text.Json;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Io.Configuration;
 
-var (host, port) = SampleArgs.HostAndPort(args, "EchoServer");
+var transport = new Option<string>("--transport") { Description = "Overrides echo-server.conf's packet.tcp.transport." };
+transport.AcceptOnlyFromAmong("akka-io", "sockets");
+var framed = new Option<bool>("--framed") { Description = "Echoes 4-byte big-endian length-prefixed frames instead of bytes." };
+var parsed = new RootCommand("The seed's echo server: every byte a client sends comes straight back.")
+{
+    SampleArgs.Host, SampleArgs.Port, transport, framed,
+}.Parse(args);
+if (SampleArgs.HelpOrErrors(parsed) is { } exit) return exit;
+var (host, port) = (parsed.GetValue(SampleArgs.Host)!, parsed.GetValue(SampleArgs.Port));
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
-// --transport overrides echo-server.conf's packet.tcp.transport; a name that is neither fails at start.
-if (SampleArgs.Option(args, "--transport") is { } transport)
-    config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(transport)}").WithFallback(config);
+if (parsed.GetValue(transport) is { } name)
+    config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(name)}").WithFallback(config);
 
-if (args.Contains("--framed"))
+if (parsed.GetValue(framed))
 {
     Reactor.Run(reactor => Console.WriteLine($"listening on {reactor.StartServer<FrameEcho>(host, port).LocalEndPoint}"), config);
-    return;
+    return 0;
 }
 
 #region echo
@@ -27,6 +35,7 @@ Reactor.Run(reactor =>
     Console.WriteLine($"listening on {server.LocalEndPoint}");
 }, config);
 #endregion
+return 0;
 
 #region handler
 sealed class Echo : Connection

@@ -1,17 +1,22 @@
 // The seed's HTTP client: connect, send a GET when the connection completes, print the response.
 //   dotnet run --project samples/HttpClient -- [--url http://127.0.0.1:8000/]
 // Try it against:  python3 -m http.server 8000 --bind 127.0.0.1
+using System.CommandLine;
 using System.Text;
 using Packet.Actors;
 using Packet.Io.Configuration;
 
-var at = Array.IndexOf(args, "--url");
-var text = at >= 0 && at + 1 < args.Length ? args[at + 1] : "http://127.0.0.1:8000/";
-if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttp)
+var urlOption = new Option<Uri>("--url")
 {
-    Console.Error.WriteLine($"HttpClient: '{text}' is not an http:// URL\nusage: HttpClient [--url http://HOST:PORT/PATH]");
-    return 2;
-}
+    Description = "The http:// URL to GET.",
+    DefaultValueFactory = _ => new Uri("http://127.0.0.1:8000/"),
+    CustomParser = result => Uri.TryCreate(result.Tokens[0].Value, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp
+        ? uri
+        : Fail(result, $"'{result.Tokens[0].Value}' is not an http:// URL"),
+};
+var parsed = new RootCommand("The seed's HTTP client: one GET over a raw connection, printed as it arrives.") { urlOption }.Parse(args);
+if (SampleArgs.HelpOrErrors(parsed) is { } exit) return exit;
+var url = parsed.GetValue(urlOption)!;
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "http-client.conf"));
 
 var outcome = UnbindKind.Shutdown;
@@ -21,6 +26,12 @@ Reactor.Run(reactor => reactor.Connect<HttpGet>(url.Host, url.Port, get =>
     get.Finished += reason => { outcome = reason.Kind; reactor.Stop(); };
 }), config);
 return outcome == UnbindKind.PeerClosed ? 0 : 1;
+
+static Uri Fail(System.CommandLine.Parsing.ArgumentResult result, string error)
+{
+    result.AddError(error);
+    return null!;
+}
 
 /// <summary>Sends one GET with "Connection: close" and prints the response until the server closes.</summary>
 sealed class HttpGet : Connection
