@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -114,6 +115,9 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Worker asks made by connections and not yet answered.</summary>
     internal int PendingAsks => _runtime.PendingAsks;
 
+    /// <summary>This reactor's instruments (<see cref="ReactorMetrics"/>).</summary>
+    internal ReactorMetrics Metrics => _runtime.Metrics;
+
     /// <summary>How many connections (accepted and outbound) are open now.</summary>
     public int ConnectionCount => _runtime.ConnectionCount;
 
@@ -229,6 +233,7 @@ public sealed class Reactor : IAsyncDisposable
     {
         await System.Terminate().ConfigureAwait(false);
         _runtime.Transport.Dispose();
+        _runtime.Metrics.Dispose();
         _runtime.Workers?.CloseLogs();
     }
 
@@ -487,7 +492,7 @@ public sealed class Reactor : IAsyncDisposable
         WorkersActor.Answer answer;
         try
         {
-            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, workers.Deadline(), Lasting: false),
+            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), workers.Deadline(), Lasting: false),
                 workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
         }
         finally

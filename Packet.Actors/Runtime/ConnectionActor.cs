@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
@@ -128,6 +129,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     private CancellationTokenSource? _dialling; // outbound only: cancels a dial this actor no longer wants
     private ISocketConnection? _socket; // from Attach on: the handler's sends write to it, and PostStop releases it whatever the state
+    private readonly long _startedAt; // Stopwatch time the actor began: the connection's duration counts from here
     private ArrayBufferWriter<byte>? _unattached; // output sent before an outbound connect completes
     private Stage _stage;
     private long _lastActivity = Environment.TickCount64;
@@ -139,6 +141,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         _origin = origin;
         _init = init;
         _runtime = runtime;
+        _startedAt = Stopwatch.GetTimestamp();
         var settings = runtime.Settings;
         _window = new OutboundWindow(settings.HighWaterMark, settings.LowWaterMark, settings.MaxOutbound);
         handler.Bind(this, Self);
@@ -300,6 +303,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case SocketEvents.Received received:
                 _stage = Stage.Open; // the read is spent; the end of this message asks for the next
                 _lastActivity = Environment.TickCount64;
+                _runtime.Metrics.Received(received.Data.Length);
                 if (Deliver(received.Data) is { } left) Become(Connected(socket, heldBack is null ? left : heldBack.Concat(left)));
                 return true;
             case SocketEvents.Written written:
@@ -506,6 +510,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             return;
         }
         _window.Add(bytes.Length);
+        _runtime.Metrics.Sent(bytes.Length);
         if (_socket is { } socket)
             socket.Write(bytes);
         else
@@ -525,7 +530,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         try
         {
-            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), workers.Deadline(), Lasting: true, ticket)); // sent when this message is handled
+            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Stopwatch.GetTimestamp(), workers.Deadline(), Lasting: true, ticket)); // sent when this message is handled
         }
         catch (Workers.Protocol.PayloadException e)
         {
@@ -652,6 +657,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         _stage = Stage.Unbound;
         _timers.Clear();
+        _runtime.Metrics.ConnectionEnded(_startedAt, reason.Kind);
         try
         {
             _handler.InvokeUnbind(reason);

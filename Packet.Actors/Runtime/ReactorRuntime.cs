@@ -11,8 +11,18 @@ namespace Packet.Actors.Runtime;
 /// What every actor of one reactor shares: its settings, the connection count and the user's error
 /// handler. One instance per <see cref="Reactor"/>; nothing here is static.
 /// </summary>
-internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings, ITransport transport, ILoggingAdapter log)
+internal sealed class ReactorRuntime
 {
+    public ReactorRuntime(Reactor reactor, TransportSettings settings, ITransport transport, ILoggingAdapter log)
+    {
+        Reactor = reactor;
+        Settings = settings;
+        Log = log;
+        Transport = transport;
+        MaxConnections = MaxConnectionsUnder(settings.MaxConnections, OpenFiles.Limit(), log);
+        Metrics = new ReactorMetrics(this);
+    }
+
     /// <summary>
     /// True on a thread while it runs a server's connection factory. A handler made there belongs to a
     /// reactor from its constructor on, even though its actor comes later: a factory may hand it to other
@@ -24,19 +34,22 @@ internal sealed class ReactorRuntime(Reactor reactor, TransportSettings settings
 
     private int _connections;
 
-    public Reactor Reactor { get; } = reactor;
+    public Reactor Reactor { get; }
 
-    public TransportSettings Settings { get; } = settings;
+    public TransportSettings Settings { get; }
 
-    public ILoggingAdapter Log { get; } = log;
+    public ILoggingAdapter Log { get; }
 
     /// <summary>How this reactor's servers listen and its connections dial (<c>packet.tcp.transport</c>).</summary>
-    public ITransport Transport { get; } = transport;
+    public ITransport Transport { get; }
 
     public int ConnectionCount => Volatile.Read(ref _connections);
 
+    /// <summary>The reactor's meter and instruments, disposed when the reactor stops.</summary>
+    public ReactorMetrics Metrics { get; }
+
     /// <summary>The most connections this reactor accepts: <c>packet.tcp.max-connections</c>, lowered to what the open-file limit leaves room for.</summary>
-    public int MaxConnections { get; } = MaxConnectionsUnder(settings.MaxConnections, OpenFiles.Limit(), log);
+    public int MaxConnections { get; }
 
     /// <summary>Why a connection over <see cref="MaxConnections"/> is refused.</summary>
     public string AtMaxConnections => $"the reactor holds its most connections, {MaxConnections} (packet.tcp.max-connections, or less under the open-file limit)";

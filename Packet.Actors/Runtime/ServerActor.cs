@@ -258,6 +258,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         if (!_runtime.TryAdmit())
         {
             socket.Abort();
+            _runtime.Metrics.ConnectionRejected();
             Refused(socket.RemoteEndPoint);
             return;
         }

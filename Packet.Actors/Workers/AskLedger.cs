@@ -27,6 +27,9 @@ internal sealed class AskLedger
 
         public long Deadline { get; } = ask.Deadline;
 
+        /// <summary>When the ask was made (<see cref="System.Diagnostics.Stopwatch"/> time), for its duration.</summary>
+        public long Started { get; } = ask.Started;
+
         public bool Lasting { get; } = ask.Lasting;
 
         public WorkersActor.IAskContext? Context { get; } = ask.Context;

@@ -219,6 +219,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case Restart:
+                _workers.Reactor.Metrics.WorkerRestarted(_type.Name);
                 Launch();
                 return true;
             default:

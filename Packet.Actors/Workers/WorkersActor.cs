@@ -47,7 +47,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// at the latest. <paramref name="Lasting"/> marks an asker that lives on (a connection), which sends
     /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not.
     /// </summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Deadline, bool Lasting, IAskContext? Context = null)
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, long Deadline, bool Lasting, IAskContext? Context = null)
     {
         public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
     }
@@ -133,7 +133,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     protected override void PostStop()
     {
-        foreach (var entry in _ledger.Where(e => !e.Ended)) Tell(entry, null, $"worker {entry.Pool.Label} is unavailable: the reactor stopped");
+        foreach (var entry in _ledger.Where(e => !e.Ended)) Tell(entry, null, $"worker {entry.Pool.Label} is unavailable: the reactor stopped", Outcome.Unavailable);
         SendAnswers();
     }
 
@@ -226,15 +226,24 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     {
         if (!_pools.TryGetValue((ask.Worker, ask.Key), out var pool))
         {
-            Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, NotRunning(ask.Worker, ask.Key)));
+            Refuse(ask, NotRunning(ask.Worker, ask.Key), Outcome.Unavailable);
             return;
         }
         var free = pool.WaitingCount == 0 ? pool.Free() : null;
-        var error = pool.AllStopped ? Stopped(pool) : free is null ? Busy(pool, ask.Payload.Length) : null;
-        var entry = new AskLedger.Entry(ask, Sender, pool);
-        if (error is not null || !_ledger.TryAdd(entry))
+        if (pool.AllStopped)
         {
-            Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, error ?? $"request id {ask.RequestId} is already in use"));
+            Refuse(ask, Stopped(pool), Outcome.Unavailable);
+            return;
+        }
+        if (free is null && Busy(pool, ask.Payload.Length) is { } busy)
+        {
+            Refuse(ask, busy, Outcome.Busy);
+            return;
+        }
+        var entry = new AskLedger.Entry(ask, Sender, pool);
+        if (!_ledger.TryAdd(entry))
+        {
+            Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
             return;
         }
         if (free is not null)
@@ -242,6 +251,19 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         else
             pool.Enqueue(entry);
         ArmExpiry();
+    }
+
+    /// <summary>An ask that ends as it arrives, with <paramref name="error"/>.</summary>
+    private void Refuse(Ask ask, string error, string outcome)
+    {
+        _workers.Reactor.Metrics.AskEnded(ask.Worker, ask.Started, outcome);
+        Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, error));
+    }
+
+    /// <summary>The values of the <c>packet.ask.outcome</c> tag on <c>packet.worker.ask.duration</c>.</summary>
+    private static class Outcome
+    {
+        public const string Ok = "ok", Error = "error", Timeout = "timeout", Busy = "busy", Unavailable = "unavailable";
     }
 
     /// <summary>Why an ask of <paramref name="bytes"/> may not join <paramref name="pool"/>'s queue, or <see langword="null"/> if it may.</summary>
@@ -305,13 +327,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         if (entry.Ended)
             _log.Debug("worker {0} answered request {1} after it timed out", entry.Pool.Label, outcome.RequestId);
         else
-            Tell(entry, outcome.Payload, outcome.Error);
+            Tell(entry, outcome.Payload, outcome.Error, outcome.Error is null ? Outcome.Ok : Outcome.Error);
         Drain(entry.Pool);
     }
 
     /// <summary>The asker gets its answer, unless it has gone.</summary>
-    private void Tell(AskLedger.Entry entry, ReadOnlyMemory<byte>? payload, string? error)
+    private void Tell(AskLedger.Entry entry, ReadOnlyMemory<byte>? payload, string? error, string outcome)
     {
+        _workers.Reactor.Metrics.AskEnded(entry.Pool.Type.Name, entry.Started, outcome);
         if (entry.AskerGone)
         {
             _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
@@ -364,11 +387,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 _ledger.Remove(entry);
                 pool.Left(entry);
                 var why = pool.Instances.Any(i => i.Ready) ? "free" : "ready (starting or restarting)";
-                Tell(entry, null, $"no instance of worker {pool.Label} was {why} within {Settings.AskTimeout} ({pool.WaitingCount} more waiting)");
+                Tell(entry, null, $"no instance of worker {pool.Label} was {why} within {Settings.AskTimeout} ({pool.WaitingCount} more waiting)", Outcome.Timeout);
             }
             else
             {
-                Tell(entry, null, $"worker {pool.Label} did not answer within {Settings.AskTimeout}");
+                Tell(entry, null, $"worker {pool.Label} did not answer within {Settings.AskTimeout}", Outcome.Timeout);
             }
         }
         ArmExpiry();
@@ -399,7 +422,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         foreach (var entry in _ledger.Where(e => e.At == instance))
         {
             _ledger.Remove(entry);
-            if (!entry.Ended) Tell(entry, null, error);
+            if (!entry.Ended) Tell(entry, null, error, Outcome.Unavailable);
         }
         if (pool.AllStopped) FailWaiting(pool, Stopped(pool));
         ArmExpiry();
@@ -410,7 +433,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         foreach (var entry in pool.TakeWaiting())
         {
             _ledger.Remove(entry);
-            Tell(entry, null, error);
+            Tell(entry, null, error, Outcome.Unavailable);
         }
     }
 
