@@ -1,26 +1,36 @@
 // The seed's echo server: every byte a client sends comes straight back.
-//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|sockets] [--framed]
+//   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|sockets] [--framed] [--metrics]
 // Try it with:  nc 127.0.0.1 11006
 // --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
 // packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
 using System.CommandLine;
 using System.Text.Json;
 using Akka.Configuration;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using Packet.Actors;
 using Packet.Io.Configuration;
 
 var transport = new Option<string>("--transport") { Description = "Overrides echo-server.conf's packet.tcp.transport." };
 transport.AcceptOnlyFromAmong("akka-io", "sockets");
 var framed = new Option<bool>("--framed") { Description = "Echoes 4-byte big-endian length-prefixed frames instead of bytes." };
+var metrics = new Option<bool>("--metrics") { Description = "Prints the reactor's PacketAkka meter every 5 s (OpenTelemetry's console exporter)." };
 var parsed = new RootCommand("The seed's echo server: every byte a client sends comes straight back.")
 {
-    SampleArgs.Host, SampleArgs.Port, transport, framed,
+    SampleArgs.Host, SampleArgs.Port, transport, framed, metrics,
 }.Parse(args);
 if (SampleArgs.HelpOrErrors(parsed) is { } exit) return exit;
 var (host, port) = (parsed.GetValue(SampleArgs.Host)!, parsed.GetValue(SampleArgs.Port));
 var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
 if (parsed.GetValue(transport) is { } name)
     config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(name)}").WithFallback(config);
+
+using var meters = parsed.GetValue(metrics)
+    ? Sdk.CreateMeterProviderBuilder()
+        .AddMeter("PacketAkka")
+        .AddConsoleExporter((_, reader) => reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = 5000)
+        .Build()
+    : null;
 
 if (parsed.GetValue(framed))
 {
