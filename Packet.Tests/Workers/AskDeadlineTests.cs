@@ -55,8 +55,9 @@ public sealed class AskDeadlineTests
             var asks = Enumerable.Range(0, 10).Select(_ => Outcome(reactor.AskWorkerAsync("echo_worker", "sleep:600"))).ToArray();
             var outcomes = await Task.WhenAll(asks).Within("the ten asks");
 
-            // Five run in the 3 s (0.6 s each), the rest time out waiting or running: none of that is a hang.
-            Assert.InRange(outcomes.Count(o => o == "sleep:600"), 3, 5);
+            // At most five run in the 3 s (0.6 s each; fewer on a loaded machine), the rest time out waiting or
+            // running: none of that is a hang.
+            Assert.InRange(outcomes.Count(o => o == "sleep:600"), 1, 5);
             Assert.All(outcomes.Where(o => o != "sleep:600"), o => Assert.Contains("within 00:00:03", o));
             Assert.Equal(pid, await reactor.AskWorkerAsync("echo_worker", "pid"));
         }
