@@ -181,15 +181,27 @@ public sealed class Reactor : IAsyncDisposable
     /// </summary>
     public void Stop() => _ = StopAsync();
 
-    /// <summary>Stops the reactor as <see cref="Stop"/> does and completes when it has stopped. Safe to call more than once.</summary>
-    public Task StopAsync()
+    /// <summary>
+    /// Stops the reactor as <see cref="Stop"/> does and completes when it has stopped. Safe to call more than
+    /// once: every call gets the same stop.
+    /// </summary>
+    /// <param name="cancellationToken">
+    /// Cuts the graceful part short when cancelled (a host's shutdown timeout, for example): the drains end
+    /// at once, and the reactor stops as its actor system ends: every connection still open is closed and
+    /// gets <see cref="Connection.Unbind"/> with <see cref="UnbindKind.Shutdown"/>, and every WorkerHost is
+    /// killed. The task still completes only when the reactor has stopped, which then takes well under a second.
+    /// </param>
+    public Task StopAsync(CancellationToken cancellationToken = default)
     {
+        if (cancellationToken.CanBeCanceled) cancellationToken.Register(static hurry => ((CancellationTokenSource)hurry!).Cancel(), _hurry);
         var stopping = new TaskCompletionSource();
         if (Interlocked.CompareExchange(ref _stopping, stopping.Task, null) is { } already) return already;
         _runtime.IsStopping = true;
-        StopCoreAsync().ContinueWith(t => stopping.SetResult(), TaskScheduler.Default);
+        StopCoreAsync(_hurry.Token).ContinueWith(t => stopping.SetResult(), TaskScheduler.Default);
         return stopping.Task;
     }
+
+    private readonly CancellationTokenSource _hurry = new(); // cancelled by a StopAsync token: the graceful stop ends at once
 
     /// <summary>
     /// The shutdown, in order: stop accepting (new connections are reset) and stop reading (every
@@ -199,7 +211,7 @@ public sealed class Reactor : IAsyncDisposable
     /// its own, so its link closes cleanly instead of being reported dropped; end the actor system, which
     /// closes the listening sockets and kills any WorkerHost still there.
     /// </summary>
-    private async Task StopCoreAsync()
+    private async Task StopCoreAsync(CancellationToken hurry)
     {
         if (_failure is not null)
         {
@@ -208,17 +220,17 @@ public sealed class Reactor : IAsyncDisposable
         }
         _actor.Tell(ServerActor.StopAccepting.Instance);
         _actor.Tell(ConnectionActor.StopReading.Instance);
-        if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout).ConfigureAwait(false))
-            System.Log.Warning("stopping with {0} worker asks unanswered after packet.reactor.drain-timeout ({1})", _runtime.PendingAsks, _drainTimeout);
+        if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout, hurry).ConfigureAwait(false))
+            System.Log.Warning("stopping with {0} worker asks unanswered after {1}", _runtime.PendingAsks, Hurried(hurry));
         _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
-        if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout).ConfigureAwait(false))
-            System.Log.Warning("stopping with {0} connections still closing after packet.reactor.drain-timeout ({1})", ConnectionCount, _drainTimeout);
-        if (_runtime.WorkersActor is { } workers)
+        if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout, hurry).ConfigureAwait(false))
+            System.Log.Warning("stopping with {0} connections still closing after {1}", ConnectionCount, Hurried(hurry));
+        if (_runtime.WorkersActor is { } workers && !hurry.IsCancellationRequested)
         {
             try
             {
                 var limit = WorkersActor.RetireLimit(WorkersRuntime.Settings, ProxyActor.Delete.WhenIdle) + _operationTimeout;
-                await workers.Ask(WorkersActor.EndAll.Instance, limit).ConfigureAwait(false);
+                await workers.Ask(WorkersActor.EndAll.Instance, limit, hurry).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -237,17 +249,21 @@ public sealed class Reactor : IAsyncDisposable
         _runtime.Workers?.CloseLogs();
     }
 
-    /// <summary>Waits for <paramref name="done"/>, checking every 10 ms, at most <paramref name="limit"/>.</summary>
-    private static async Task<bool> WithinAsync(Func<bool> done, TimeSpan limit)
+    /// <summary>Waits for <paramref name="done"/>, checking every 10 ms, at most <paramref name="limit"/> and only until <paramref name="hurry"/> is cancelled.</summary>
+    private static async Task<bool> WithinAsync(Func<bool> done, TimeSpan limit, CancellationToken hurry)
     {
         var deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
         while (!done())
         {
-            if (Environment.TickCount64 >= deadline) return false;
-            await Task.Delay(10).ConfigureAwait(false);
+            if (Environment.TickCount64 >= deadline || hurry.IsCancellationRequested) return false;
+            await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
         }
         return true;
     }
+
+    /// <summary>Why a drain ended before its work did, for the warning.</summary>
+    private string Hurried(CancellationToken hurry) =>
+        hurry.IsCancellationRequested ? "StopAsync's token was cancelled" : $"packet.reactor.drain-timeout ({_drainTimeout})";
 
     /// <summary>Stops the reactor and waits for it; the same as <see cref="StopAsync"/>.</summary>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
@@ -446,9 +462,13 @@ public sealed class Reactor : IAsyncDisposable
     /// <param name="key">The instance key, or <see langword="null"/>.</param>
     /// <param name="options">What the worker reads as <see cref="Worker.WorkerOptions"/>.</param>
     /// <exception cref="ArgumentException">The class is not a valid worker (no name, abstract, no parameterless constructor).</exception>
-    public async Task StartWorkerAsync<T>(string? key = null, IReadOnlyDictionary<string, string>? options = null) where T : Worker
+    public Task StartWorkerAsync<T>(string? key = null, IReadOnlyDictionary<string, string>? options = null) where T : Worker =>
+        StartWorkerOfTypeAsync(typeof(T), key, options);
+
+    /// <summary><see cref="StartWorkerAsync{T}"/> for a worker class known at run time.</summary>
+    internal async Task StartWorkerOfTypeAsync(Type worker, string? key, IReadOnlyDictionary<string, string>? options)
     {
-        var type = WorkerType.Of(typeof(T));
+        var type = WorkerType.Of(worker);
         var timeout = WorkersRuntime.Settings.StartTimeout + _operationTimeout;
         await Workers.Ask(new WorkersActor.StartWorker(type.Name, key, options ?? new Dictionary<string, string>(), type), timeout).ConfigureAwait(false);
     }

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Packet.Actors.Hosting;
+
+/// <summary>
+/// The reactor of a Generic Host, added by <see cref="PacketServiceCollectionExtensions.AddPacket"/>: it starts
+/// with the host (workers, then servers) and stops with it, gracefully, within the host's shutdown timeout.
+/// Take it from the service provider for the reactor and the servers' bound addresses.
+/// </summary>
+public sealed class PacketHost : IHostedService, IAsyncDisposable
+{
+    private readonly PacketOptions _options;
+    private readonly IServiceProvider _services;
+    private readonly TimeSpan _shutdownTimeout;
+    private Reactor? _reactor;
+    private IReadOnlyList<Server> _servers = [];
+
+    internal PacketHost(PacketOptions options, IServiceProvider services, TimeSpan shutdownTimeout)
+    {
+        _options = options;
+        _services = services;
+        _shutdownTimeout = shutdownTimeout;
+    }
+
+    /// <summary>The running reactor.</summary>
+    /// <exception cref="InvalidOperationException">The host has not started it yet.</exception>
+    public Reactor Reactor => _reactor ?? throw new InvalidOperationException("the PacketAkka reactor starts with the host; it has not started yet");
+
+    /// <summary>The servers, in the order they were added, with their bound addresses (<see cref="Server.LocalEndPoint"/>).</summary>
+    public IReadOnlyList<Server> Servers => _servers;
+
+    /// <summary>Starts the reactor, then each worker (waiting until it takes asks), then each server.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var reactor = Reactor.Start(_options.ReactorConfig());
+        _reactor = reactor;
+        foreach (var (worker, key) in _options.Workers)
+            await reactor.StartWorkerOfTypeAsync(worker, key, null).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var servers = new List<Server>();
+        foreach (var (host, port, handler) in _options.Servers)
+        {
+            var make = ActivatorUtilities.CreateFactory(handler, Type.EmptyTypes); // once per server, not per connection
+            servers.Add(await reactor.StartServerAsync(host, port, () => (Connection)make(_services, null)).WaitAsync(cancellationToken).ConfigureAwait(false));
+        }
+        _servers = servers;
+    }
+
+    /// <summary>
+    /// Stops the reactor gracefully (<see cref="Reactor.StopAsync"/>), cutting the drains short at three
+    /// quarters of the host's shutdown timeout, or when <paramref name="cancellationToken"/> is cancelled,
+    /// so that the rest of the stop still fits in the timeout.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_reactor is not { } reactor) return;
+        using var hurry = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        hurry.CancelAfter(_shutdownTimeout * 0.75);
+        await reactor.StopAsync(hurry.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the reactor if the host did not.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_reactor is { } reactor) await reactor.StopAsync().ConfigureAwait(false);
+    }
+}
