@@ -104,6 +104,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private sealed record HangCheck(WorkerPool.Instance Instance);
 
     private readonly WorkersRuntime _workers;
+    private readonly Runtime.ReactorMetrics _metrics; // packet.worker.ask.duration, recorded as each ask ends
     private readonly Dictionary<string, WorkerType> _catalog;
     private readonly Dictionary<(string Name, string? Key), WorkerPool> _pools = new();
     private readonly Dictionary<IActorRef, (WorkerPool Pool, WorkerPool.Instance Instance)> _byProxy = new();
@@ -118,6 +119,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     public WorkersActor(WorkersRuntime workers)
     {
         _workers = workers;
+        _metrics = workers.Reactor.Metrics;
         _catalog = new Dictionary<string, WorkerType>(workers.Catalog);
     }
 
@@ -256,7 +258,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>An ask that ends as it arrives, with <paramref name="error"/>.</summary>
     private void Refuse(Ask ask, string error, string outcome)
     {
-        _workers.Reactor.Metrics.AskEnded(ask.Worker, ask.Started, outcome);
+        _metrics.AskEnded(ask.Worker, ask.Started, outcome);
         Sender.Tell(new Answer(ask.RequestId, ask.Worker, ask.Key, ask.Context, null, error));
     }
 
@@ -334,7 +336,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>The asker gets its answer, unless it has gone.</summary>
     private void Tell(AskLedger.Entry entry, ReadOnlyMemory<byte>? payload, string? error, string outcome)
     {
-        _workers.Reactor.Metrics.AskEnded(entry.Pool.Type.Name, entry.Started, outcome);
+        _metrics.AskEnded(entry.Pool.Type.Name, entry.Started, outcome);
         if (entry.AskerGone)
         {
             _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
