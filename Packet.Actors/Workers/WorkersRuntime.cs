@@ -51,23 +51,33 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
 
     /// <summary>
-    /// Where a WorkerHost's output lines go: the master's log with the worker's name (standard error as
-    /// warnings, so a crashing host says why even at the default log level), or, with
-    /// <c>packet.workers.log-folder</c>, a file per worker (<c>name.log</c> or <c>name_key.log</c>).
+    /// Where a WorkerHost's output lines go: the master's log with the worker's name, at the line's own
+    /// level (<see cref="HostLineLevel"/>), or, with <c>packet.workers.log-folder</c>, a file per worker
+    /// (<c>name.log</c> or <c>name_key.log</c>).
     /// </summary>
     public Action<string, bool> LogSink(string name, string? key, ILoggingAdapter log)
     {
         var label = ResultKey(name, key);
         if (Settings.LogFolder is not { } folder)
-            return (line, error) =>
-            {
-                if (error) log.Warning("[{0}] {1}", label, line);
-                else log.Info("[{0}] {1}", label, line);
-            };
+            return (line, error) => log.Log(HostLineLevel(line, error), null, "[{0}] {1}", label, line);
         var writer = _logFiles.GetOrAdd(label, l => TextWriter.Synchronized(new StreamWriter(
             new FileStream(Path.Combine(folder, $"{l}.log"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }));
         return (line, _) => writer.WriteLine(line);
     }
+
+    /// <summary>
+    /// The level a WorkerHost's output line is logged at in the master: its own, when it is a line of the
+    /// host's Akka log (<c>[DEBUG]</c>, <c>[INFO]</c>, <c>[WARNING]</c>, <c>[ERROR]</c> first); otherwise a warning
+    /// for standard error, so a crashing host says why even at the default log level, and info for standard output.
+    /// </summary>
+    internal static LogLevel HostLineLevel(string line, bool error) => line switch
+    {
+        _ when line.StartsWith("[ERROR]", StringComparison.Ordinal) => LogLevel.ErrorLevel,
+        _ when line.StartsWith("[WARNING]", StringComparison.Ordinal) => LogLevel.WarningLevel,
+        _ when line.StartsWith("[INFO]", StringComparison.Ordinal) => LogLevel.InfoLevel,
+        _ when line.StartsWith("[DEBUG]", StringComparison.Ordinal) => LogLevel.DebugLevel,
+        _ => error ? LogLevel.WarningLevel : LogLevel.InfoLevel,
+    };
 
     /// <summary>Closes the per-worker log files; called when the reactor stops.</summary>
     public void CloseLogs()
