@@ -512,7 +512,7 @@ public sealed class Reactor : IAsyncDisposable
         WorkersActor.Answer answer;
         try
         {
-            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), workers.Deadline(), Lasting: false),
+            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), Lasting: false),
                 workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
         }
         finally

@@ -530,7 +530,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         try
         {
-            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Stopwatch.GetTimestamp(), workers.Deadline(), Lasting: true, ticket)); // sent when this message is handled
+            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Stopwatch.GetTimestamp(), Lasting: true, ticket)); // sent when this message is handled
         }
         catch (Workers.Protocol.PayloadException e)
         {

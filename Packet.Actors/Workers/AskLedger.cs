@@ -17,7 +17,7 @@ namespace Packet.Actors.Workers;
 internal sealed class AskLedger
 {
     /// <summary>One ask on record.</summary>
-    internal sealed class Entry(WorkersActor.Ask ask, IActorRef asker, WorkerPool pool)
+    internal sealed class Entry(WorkersActor.Ask ask, IActorRef asker, WorkerPool pool, long deadline)
     {
         public long RequestId { get; } = ask.RequestId;
 
@@ -25,7 +25,8 @@ internal sealed class AskLedger
 
         public WorkerPool Pool { get; } = pool;
 
-        public long Deadline { get; } = ask.Deadline;
+        /// <summary>When the ask fails if it has no outcome yet (<see cref="System.Diagnostics.Stopwatch"/> time).</summary>
+        public long Deadline { get; } = deadline;
 
         /// <summary>When the ask was made (<see cref="System.Diagnostics.Stopwatch"/> time), for its duration.</summary>
         public long Started { get; } = ask.Started;

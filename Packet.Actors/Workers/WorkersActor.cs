@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Packet.Actors.Workers.Protocol;
@@ -43,11 +44,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     /// <summary>
     /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets exactly one <see cref="Answer"/>, by
-    /// <paramref name="Deadline"/> (<see cref="Environment.TickCount64"/>, set once, when the ask was made)
-    /// at the latest. <paramref name="Lasting"/> marks an asker that lives on (a connection), which sends
+    /// <c>ask-timeout</c> after <paramref name="Started"/> (<see cref="System.Diagnostics.Stopwatch"/> time,
+    /// when <c>AskWorker</c> was called) at the latest. <paramref name="Lasting"/> marks an asker that lives on (a connection), which sends
     /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not.
     /// </summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, long Deadline, bool Lasting, IAskContext? Context = null)
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, bool Lasting, IAskContext? Context = null)
     {
         public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
     }
@@ -242,7 +243,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Refuse(ask, busy, Outcome.Busy);
             return;
         }
-        var entry = new AskLedger.Entry(ask, Sender, pool);
+        var entry = new AskLedger.Entry(ask, Sender, pool, _workers.DeadlineOf(ask.Started));
         if (!_ledger.TryAdd(entry))
         {
             Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
@@ -375,12 +376,13 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     {
         if (_ledger.NextDeadline is not { } next || _expiryDue is { } due && due <= next) return;
         _expiryDue = next;
-        Timers.StartSingleTimer(Expire.Instance, Expire.Instance, TimeSpan.FromMilliseconds(Math.Max(0, next - Environment.TickCount64)));
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+        Timers.StartSingleTimer(Expire.Instance, Expire.Instance, wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
     }
 
     private void ExpireDue()
     {
-        foreach (var entry in _ledger.TakeDue(Environment.TickCount64))
+        foreach (var entry in _ledger.TakeDue(Stopwatch.GetTimestamp()))
         {
             var pool = entry.Pool;
             entry.Ended = true;

@@ -44,8 +44,8 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     public static bool SameSecret(string candidate, string secret) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(secret));
 
-    /// <summary>The deadline of an ask made now: <c>ask-timeout</c> from now, in <see cref="Environment.TickCount64"/> time. Set once, where the ask is made.</summary>
-    public long Deadline() => Environment.TickCount64 + (long)Settings.AskTimeout.TotalMilliseconds;
+    /// <summary>The deadline of an ask made at <paramref name="started"/>: <c>ask-timeout</c> later, in <see cref="System.Diagnostics.Stopwatch"/> time, never restarted.</summary>
+    public long DeadlineOf(long started) => started + (long)(Settings.AskTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     /// <summary>How many asks one instance of <paramref name="type"/> holds at once.</summary>
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;

@@ -11,7 +11,7 @@ public sealed class AskLedgerTests
     private static readonly WorkerPool Pool = new(WorkerType.Of(typeof(EchoWorker)), null, maxInFlight: 1);
 
     private static AskLedger.Entry Entry(long id, long deadline) =>
-        new(new WorkersActor.Ask(id, "echo_worker", null, [1, 2, 3], 0, deadline, Lasting: true), ActorRefs.Nobody, Pool);
+        new(new WorkersActor.Ask(id, "echo_worker", null, [1, 2, 3], 0, Lasting: true), ActorRefs.Nobody, Pool, deadline);
 
     [Fact]
     public void Asks_fall_due_in_deadline_order_and_an_ended_one_stays_on_record_until_it_is_removed()
