@@ -3,11 +3,18 @@
 // host then joins the master through Akka.Remote on loopback, over TLS on that certificate, and serves the
 // worker until its standard input closes (the master is gone, even after kill -9), the master refuses it,
 // or the worker fails to start.
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
+
+// A terminal's Ctrl-C and a service manager's stop signal the whole process group, this host too. The
+// master stops gracefully on them and still needs this host for the asks in flight; it then ends the host
+// by closing its standard input (below), or kills it.
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal => signal.Cancel = true);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => signal.Cancel = true);
 
 HostStart start;
 try

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Packet.Actors.Hosting;
 
@@ -30,10 +31,10 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
     /// <summary>The servers, in the order they were added, with their bound addresses (<see cref="Server.LocalEndPoint"/>).</summary>
     public IReadOnlyList<Server> Servers => _servers;
 
-    /// <summary>Starts the reactor, then each worker (waiting until it takes asks), then each server.</summary>
+    /// <summary>Starts the reactor, logging to the host's <see cref="ILoggerFactory"/>, then each worker (waiting until it takes asks), then each server.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var reactor = Reactor.Start(_options.ReactorConfig());
+        var reactor = Reactor.Start(_options.ReactorConfig(), _services.GetRequiredService<ILoggerFactory>());
         _reactor = reactor;
         foreach (var (worker, key) in _options.Workers)
             await reactor.StartWorkerOfTypeAsync(worker, key, null).WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -5,7 +5,9 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Actor.Internal;
 using Akka.Configuration;
+using Akka.Actor.Setup;
 using Akka.Event;
+using Microsoft.Extensions.Logging;
 using Packet.Actors.Runtime;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
@@ -40,9 +42,11 @@ public sealed class Reactor : IAsyncDisposable
     private long _nextTimerId;
     private Task? _stopping;
 
-    private Reactor(Config config, LinkCredentials? link)
+    private Reactor(Config config, LinkCredentials? link, ILoggerFactory? loggerFactory)
     {
         var full = config.WithFallback(DefaultConfig);
+        if (loggerFactory is not null)
+            full = ConfigurationFactory.ParseString($"akka.loggers = [\"{LoggerFactoryLogger.ConfigName}\"]").WithFallback(full);
         var settings = TransportSettings.From(full);
         var reactor = ReactorSettings.From(full);
         var workers = WorkerSettings.From(full);
@@ -52,18 +56,16 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
-        var setup = BootstrapSetup.Create().WithConfig(full);
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(full));
+        if (loggerFactory is not null) setup = setup.And(new LoggerFactoryLogger.Setup(loggerFactory));
         if (workers.Enabled)
         {
             Link = link ?? LinkCredentials.Create();
-            System = ActorSystem.Create(reactor.Name, setup.And(Link.Setup()).And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()));
+            setup = setup.And(Link.Setup()).And(new LogFilterBuilder().Add(new LinkLogFilter()).Build());
         }
-        else
-        {
-            System = ActorSystem.Create(reactor.Name, setup);
-        }
+        System = ActorSystem.Create(reactor.Name, setup);
         StartScheduler(System);
-        _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, "packet.reactor"));
+        _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, typeof(Reactor)));
         if (workers.Enabled)
         {
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
@@ -74,7 +76,14 @@ public sealed class Reactor : IAsyncDisposable
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
         Guard(_actor, "the reactor's actor");
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
+        _inWorkerHost = link is not null;
+        if (!_inWorkerHost)
+            _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers})", reactor.Name, settings.Transport,
+                workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off");
     }
+
+    /// <summary>This is a WorkerHost's reactor, which serves its worker only: its start and stop are not news.</summary>
+    private readonly bool _inWorkerHost;
 
     /// <summary>Why the reactor stopped by itself, or <see langword="null"/>.</summary>
     private volatile string? _failure;
@@ -89,7 +98,7 @@ public sealed class Reactor : IAsyncDisposable
         {
             if (_runtime.IsStopping) return;
             _failure = $"{what} stopped unexpectedly";
-            System.Log.Error("{0}; the reactor stops, as it can no longer serve", _failure);
+            _runtime.Log.Error("{Failure}; the reactor stops, as it can no longer serve", _failure);
             Stop();
         }, TaskScheduler.Default);
 
@@ -164,10 +173,26 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
-    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty, null);
+    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty, null, null);
+
+    /// <summary>
+    /// Starts a reactor whose log goes to <paramref name="loggerFactory"/> (Microsoft.Extensions.Logging) instead
+    /// of standard output: one structured record per log event at <c>akka.loglevel</c> or above, with the
+    /// template's named values as fields (<c>Worker</c>, <c>ExitCode</c>, <c>Peer</c>...), under the category of
+    /// the class that logged (<c>Packet.Actors...</c>, <c>Akka...</c>). A WorkerHost's output lines go to the
+    /// category <c>Packet.WorkerHost</c>, at their own level, in a scope with <c>Worker</c> and <c>HostPid</c>.
+    /// </summary>
+    /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Where the log goes; a Generic Host's is used by <see cref="Hosting.PacketServiceCollectionExtensions.AddPacket"/>.</param>
+    /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
+    public static Reactor Start(Config? config, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return new(config ?? Config.Empty, null, loggerFactory);
+    }
 
     /// <summary>Starts a WorkerHost's reactor, on the link credentials of the master that started it.</summary>
-    internal static Reactor Start(Config config, LinkCredentials link) => new(config, link);
+    internal static Reactor Start(Config config, LinkCredentials link) => new(config, link, null);
 
     /// <summary>The run's worker-link credentials, or <see langword="null"/> when workers are not enabled.</summary>
     internal LinkCredentials? Link { get; }
@@ -218,13 +243,16 @@ public sealed class Reactor : IAsyncDisposable
             await StopNowAsync().ConfigureAwait(false); // nothing is left to drain through
             return;
         }
+        if (!_inWorkerHost)
+            _runtime.Log.Info("stopping: servers accept no more; waiting up to {DrainTimeout} for {PendingAsks} worker asks, then closing {Connections} connections",
+                _drainTimeout, _runtime.PendingAsks, ConnectionCount);
         _actor.Tell(ServerActor.StopAccepting.Instance);
         _actor.Tell(ConnectionActor.StopReading.Instance);
         if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout, hurry).ConfigureAwait(false))
-            System.Log.Warning("stopping with {0} worker asks unanswered after {1}", _runtime.PendingAsks, Hurried(hurry));
+            _runtime.Log.Warning("stopping with {PendingAsks} worker asks unanswered after {Waited}", _runtime.PendingAsks, Hurried(hurry));
         _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
         if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout, hurry).ConfigureAwait(false))
-            System.Log.Warning("stopping with {0} connections still closing after {1}", ConnectionCount, Hurried(hurry));
+            _runtime.Log.Warning("stopping with {Connections} connections still closing after {Waited}", ConnectionCount, Hurried(hurry));
         if (_runtime.WorkersActor is { } workers && !hurry.IsCancellationRequested)
         {
             try
@@ -234,9 +262,10 @@ public sealed class Reactor : IAsyncDisposable
             }
             catch (Exception e)
             {
-                System.Log.Warning("stopping with WorkerHosts that did not end in time ({0}); they are killed", e.Message);
+                _runtime.Log.Warning("stopping with WorkerHosts that did not end in time ({Reason}); they are killed", e.Message);
             }
         }
+        if (!_inWorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
         await StopNowAsync().ConfigureAwait(false);
     }
 
@@ -271,7 +300,7 @@ public sealed class Reactor : IAsyncDisposable
     private void StopOnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
-        System.Log.Info("{0} received; stopping the reactor", context.Signal);
+        _runtime.Log.Info("{Signal} received; stopping the reactor", context.Signal);
         Stop();
     }
 

@@ -477,7 +477,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (_stage >= Stage.Closing)
         {
             _runtime.Workers?.CountDroppedReplies(1);
-            _runtime.Log.Info("dropped the reply of {0} to a connection that is closing", answer.Worker);
+            _runtime.Log.Info("dropped the reply of {Worker} to a connection that is closing", answer.Worker);
             return;
         }
         Hook((answer.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(answer), "WorkerReceive");
@@ -497,7 +497,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         if (_stage >= Stage.Closing)
         {
-            _runtime.Log.Debug("discarding {0} bytes sent to a closing connection", bytes.Length);
+            _runtime.Log.Debug("discarding {Bytes} bytes sent to a closing connection", bytes.Length);
             return;
         }
         if (!_window.Fits(bytes.Length))
@@ -505,7 +505,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             // Logged here, once: the close that follows makes every later Send return above.
             var overflow = new UnbindReason(UnbindKind.OutboundOverflow,
                 $"sending {bytes.Length} more bytes would exceed packet.tcp.backpressure.max-outbound ({_runtime.Settings.MaxOutbound} bytes) with {_window.Outbound} bytes unsent");
-            _runtime.Log.Warning("{0} to {1} closed with OutboundOverflow: {2}", _handler.GetType().Name, _handler.PeerEndPoint?.ToString() ?? "a peer not yet connected", overflow.Message);
+            _runtime.Log.Warning("{Connection} to {Peer} closed with OutboundOverflow: {Reason}", _handler.GetType().Name, _handler.PeerEndPoint?.ToString() ?? "a peer not yet connected", overflow.Message);
             Close(overflow, graceful: false);
             return;
         }
@@ -681,7 +681,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         catch (FramingException e)
         {
-            _runtime.Log.Warning("{0}: {1}; closing the connection", _handler.GetType().Name, e.Message);
+            _runtime.Log.Warning("{Connection}: {Reason}; closing the connection", _handler.GetType().Name, e.Message);
             Close(new UnbindReason(UnbindKind.ProtocolError, e.Message, e), graceful: false);
         }
         catch (Exception e)

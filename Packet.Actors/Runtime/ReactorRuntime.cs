@@ -59,7 +59,7 @@ internal sealed class ReactorRuntime
         if (openFiles is not { } limit) return configured;
         var cap = OpenFiles.ConnectionCap(limit);
         if (cap >= configured) return configured;
-        log.Warning("packet.tcp.max-connections is {0}, but this process may open only {1} files (ulimit -n): the reactor accepts at most {2} connections " +
+        log.Warning("packet.tcp.max-connections is {MaxConnections}, but this process may open only {FileLimit} files (ulimit -n): the reactor accepts at most {ConnectionCap} connections " +
                     "and leaves the other files to the runtime, which cannot start a thread without one. Raise the limit to accept more.", configured, limit, cap);
         return cap;
     }
@@ -185,7 +185,7 @@ internal sealed class ReactorRuntime
     /// <summary>Logs a handler failure and hands it to <see cref="Reactor.ErrorHandler"/>, which must not take the reactor down.</summary>
     public void ReportError(Connection? connection, Exception error, string where)
     {
-        Log.Error(error, "{0} failed in {1}", connection?.GetType().Name ?? "reactor callback", where);
+        Log.Error(error, "{Connection} failed in {Hook}", connection?.GetType().Name ?? "reactor callback", where);
         if (Reactor.ErrorHandler is not { } handler) return;
         try
         {
@@ -193,7 +193,7 @@ internal sealed class ReactorRuntime
         }
         catch (Exception inner)
         {
-            Log.Error(inner, "Reactor.ErrorHandler threw while handling an error from {0}", where);
+            Log.Error(inner, "Reactor.ErrorHandler threw while handling an error from {Hook}", where);
         }
     }
 }

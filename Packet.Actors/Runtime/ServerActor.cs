@@ -104,6 +104,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case SocketEvents.Bound bound:
                 var local = bound.Listener.LocalEndPoint;
                 _binder.Tell(new Bound(Self, local));
+                _runtime.Log.Info("server on {Endpoint} accepts connections", local);
                 _listening = bound.Listener;
                 Context.Become(m => Listening(bound.Listener, local, m));
                 return true;
@@ -124,7 +125,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
                 Accept(connected.Socket);
                 return true;
             case StopAccepting:
-                _runtime.Log.Info("server on {0} stopped accepting", local);
+                _runtime.Log.Info("server on {Endpoint} stopped accepting", local);
                 Context.Become(m => Refusing(listener, local, m));
                 return true;
             default:
@@ -143,10 +144,10 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             case StopAccepting:
                 return true;
             case SocketEvents.BindFailed failed:
-                _runtime.Log.Error(failed.Cause, "server on {0} can no longer accept connections; those it has carry on", local);
+                _runtime.Log.Error(failed.Cause, "server on {Endpoint} can no longer accept connections; those it has carry on", local);
                 return true;
             case SocketEvents.AcceptFailed failed:
-                _runtime.Log.Warning("server on {0} cannot accept a connection ({1}); it tries again in {2} ms", local, failed.Cause.Message, failed.RetryIn.TotalMilliseconds);
+                _runtime.Log.Warning("server on {Endpoint} cannot accept a connection ({Reason}); it tries again in {RetryMs} ms", local, failed.Cause.Message, failed.RetryIn.TotalMilliseconds);
                 return true;
             case RefusalLogDue:
                 LogRefusals();
@@ -180,7 +181,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
                 UnbindWhenEmpty(listener, local, stopper);
                 return true;
             case ClosingTimedOut:
-                _runtime.Log.Warning("server on {0}: connections still open after {1}; closing the socket aborts them", local, _runtime.Settings.CloseTimeout);
+                _runtime.Log.Warning("server on {Endpoint}: connections still open after {CloseTimeout}; closing the socket aborts them", local, _runtime.Settings.CloseTimeout);
                 Unbind(listener, local, stopper);
                 return true;
             case SocketEvents.Connected refused:
@@ -214,7 +215,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         switch (message)
         {
             case SocketEvents.Unbound:
-                _runtime.Log.Info("server on {0} stopped", local);
+                _runtime.Log.Info("server on {Endpoint} stopped", local);
                 stopper.Tell(Stopped.Instance);
                 Context.Stop(Self);
                 return true;
@@ -239,7 +240,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
             _refusedUnlogged++;
             return;
         }
-        _runtime.Log.Warning("refusing {0}: {1}; further refusals are counted and logged at most every {2} (packet.tcp.refusal-log-interval)",
+        _runtime.Log.Warning("refusing {Peer}: {Reason}; further refusals are counted and logged at most every {Interval} (packet.tcp.refusal-log-interval)",
             peer, _runtime.AtMaxConnections, _runtime.Settings.RefusalLogInterval);
         Timers.StartSingleTimer(RefusalLogDue.Instance, RefusalLogDue.Instance, _runtime.Settings.RefusalLogInterval);
     }
@@ -248,7 +249,7 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     private void LogRefusals()
     {
         if (_refusedUnlogged == 0) return;
-        _runtime.Log.Warning("refused {0} more connections in the last {1}: {2}", _refusedUnlogged, _runtime.Settings.RefusalLogInterval, _runtime.AtMaxConnections);
+        _runtime.Log.Warning("refused {Count} more connections in the last {Interval}: {Reason}", _refusedUnlogged, _runtime.Settings.RefusalLogInterval, _runtime.AtMaxConnections);
         _refusedUnlogged = 0;
         Timers.StartSingleTimer(RefusalLogDue.Instance, RefusalLogDue.Instance, _runtime.Settings.RefusalLogInterval);
     }

@@ -127,14 +127,14 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         {
             case WorkerProtocol.Register register when WorkersRuntime.SameSecret(register.Secret, secret):
                 register.Worker.Tell(new WorkerProtocol.Registered(Self, Context.Parent));
-                _log.Info("worker {0} registered (host {1}); waiting for its WorkerInit", Label, _process?.Id);
+                _log.Info("worker {Worker} registered (host {HostPid}); waiting for its WorkerInit", Label, _process?.Id);
                 Context.Become(m => Initialising(register.Worker, m));
                 return true;
             case WorkerProtocol.Register register:
                 Refuse(register, "wrong secret");
                 return true;
             case StartTimedOut:
-                _log.Warning("worker {0} did not register within {1}; killing its process", Label, Settings.StartTimeout);
+                _log.Warning("worker {Worker} did not register within {StartTimeout}; killing its process", Label, Settings.StartTimeout);
                 _process?.Kill();
                 return true;
             default:
@@ -150,14 +150,14 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             case WorkerProtocol.Ready when Sender.Equals(worker):
                 Timers.Cancel(StartTimedOut.Instance);
                 _registeredAt = Environment.TickCount64;
-                _log.Info("worker {0} is up (host {1})", Label, _process?.Id);
+                _log.Info("worker {Worker} is up (host {HostPid})", Label, _process?.Id);
                 foreach (var waiter in _readyWaiters) waiter.Tell(new Status.Success(Label));
                 _readyWaiters.Clear();
                 Context.Parent.Tell(new WorkersActor.InstanceReady(Self, worker));
                 Context.Become(m => Running(worker, m));
                 return true;
             case StartTimedOut:
-                _log.Warning("worker {0} did not finish WorkerInit within {1} of starting; killing its process", Label, Settings.StartTimeout);
+                _log.Warning("worker {Worker} did not finish WorkerInit within {StartTimeout} of starting; killing its process", Label, Settings.StartTimeout);
                 _process?.Kill();
                 return true;
             default:
@@ -170,7 +170,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case Hung hung:
-                _log.Warning("worker {0} holds {1} asks and has answered none for {2}; killing its process (packet.workers.on-ask-timeout = restart)",
+                _log.Warning("worker {Worker} holds {Held} asks and has answered none for {AskTimeout}; killing its process (packet.workers.on-ask-timeout = restart)",
                     Label, hung.Held, Settings.AskTimeout);
                 _registeredAt = 0;
                 _process?.Kill(); // its exit fails what it still held and schedules the restart
@@ -194,7 +194,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         {
             case WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready when !Sender.Equals(worker):
                 if (_refusals.Due(out var skipped))
-                    _log.Warning("worker {0}: dropped a {1} from {2}, which is not its WorkerHost ({3} more such refusals since the last warning)",
+                    _log.Warning("worker {Worker}: dropped a {Message} from {Sender}, which is not its WorkerHost ({Skipped} more such refusals since the last warning)",
                         Label, message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Push push:
@@ -232,12 +232,12 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case Exited exited when exited.HostId == _process?.Id:
-                _log.Info("worker {0} deleted (host {1} exited with code {2})", Label, exited.HostId, exited.ExitCode);
+                _log.Info("worker {Worker} deleted (host {HostPid} exited with code {ExitCode})", Label, exited.HostId, exited.ExitCode);
                 requester.Tell(Deleted.Instance);
                 Context.Stop(Self);
                 return true;
             case EndTimedOut:
-                _log.Warning("worker {0} did not end within {1} of being asked; killing its process", Label, EndTimeout);
+                _log.Warning("worker {Worker} did not end within {EndTimeout} of being asked; killing its process", Label, EndTimeout);
                 _process?.Kill();
                 return true;
             case Delete:
@@ -253,13 +253,13 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         switch (message)
         {
             case WorkerProtocol.Push or WorkerProtocol.Forward or WorkerProtocol.Ready:
-                _log.Debug("worker {0}: dropped a {1} from {2}: it is {3}", Label, message.GetType().Name, Sender.Path, StateName());
+                _log.Debug("worker {Worker}: dropped a {Message} from {Sender}: it is {State}", Label, message.GetType().Name, Sender.Path, StateName());
                 return true;
             case WorkerProtocol.Register register:
                 Refuse(register, $"instance {_instance} is {StateName()}, not waiting for a registration");
                 return true;
             case Exited exited when exited.HostId == _process?.Id:
-                OnExit(exited.ExitCode);
+                OnExit(exited.HostId, exited.ExitCode);
                 return true;
             case Exited:
                 return true; // a process replaced earlier
@@ -293,7 +293,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 _readyWaiters.Add(Sender);
                 return true;
             case WorkerProtocol.Deliver or Request:
-                _log.Warning("a request to {0} was dropped: the worker is {1}", Label, StateName());
+                _log.Warning("a request to {Worker} was dropped: the worker is {State}", Label, StateName());
                 return true;
             default:
                 return false;
@@ -304,7 +304,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     private void Refuse(WorkerProtocol.Register register, string why)
     {
         if (_refusals.Due(out var skipped))
-            _log.Warning("refused a registration as worker {0} from {1}: {2} ({3} more such refusals since the last warning)", Label, register.Worker.Path, why, skipped);
+            _log.Warning("refused a registration as worker {Worker} from {Sender}: {Reason} ({Skipped} more such refusals since the last warning)", Label, register.Worker.Path, why, skipped);
         Sender.Tell(new WorkerProtocol.Refused($"this master did not start you ({why})"));
     }
 
@@ -336,7 +336,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
         catch (Exception e)
         {
-            _log.Error(e, "cannot start a WorkerHost for {0}", Label);
+            _log.Error(e, "cannot start a WorkerHost for {Worker}", Label);
             _process = null;
             ScheduleRestart();
             return;
@@ -346,11 +346,11 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     }
 
     /// <summary>The process is gone: the registry fails what it held, and it is restarted unless the policy says never.</summary>
-    private void OnExit(int exitCode)
+    private void OnExit(int hostId, int exitCode)
     {
         var upFor = _registeredAt == 0 ? 0 : Environment.TickCount64 - _registeredAt;
         _registeredAt = 0;
-        _log.Warning("worker {0} exited with code {1}; the asks it held fail", Label, exitCode);
+        _log.Warning("worker {Worker} (host {HostPid}) exited with code {ExitCode}; the asks it held fail", Label, hostId, exitCode);
         Context.Parent.Tell(new WorkersActor.InstanceDown(Self, $"worker {Label} is unavailable: its process exited with code {exitCode}", Stopped: !Settings.Restart));
         _process?.Dispose();
         _process = null;
@@ -360,7 +360,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             ScheduleRestart();
             return;
         }
-        _log.Warning("worker {0} stays stopped (packet.workers.restart.policy = never)", Label);
+        _log.Warning("worker {Worker} stays stopped (packet.workers.restart.policy = never)", Label);
         Context.Become(Stopped);
     }
 
@@ -371,7 +371,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
     {
         var delay = TimeSpan.FromTicks(Math.Min(Settings.MaxBackoff.Ticks, Settings.MinBackoff.Ticks << Math.Min(_quickFailures, 20)));
         _quickFailures++;
-        _log.Info("restarting worker {0} in {1}", Label, delay);
+        _log.Info("restarting worker {Worker} in {Delay}", Label, delay);
         Timers.StartSingleTimer(Restart.Instance, Restart.Instance, delay);
         Context.Become(Restarting);
     }

@@ -58,7 +58,7 @@ internal sealed class WorkerActor : ActorBase
         {
             case WorkerProtocol.Registered or WorkerProtocol.Refused when !Sender.Path.Address.Equals(_master.Path.Address):
                 if (_refusals.Due(out var skipped))
-                    _log.Warning("dropped a {0} from {1}, which is not the master ({2} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
+                    _log.Warning("dropped a {Message} from {Sender}, which is not the master ({Skipped} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
                 return true;
             case WorkerProtocol.Registered registered:
                 var outbox = Context.ActorOf(Props.Create(() => new OutboxActor(registered.Asks, _payloads.MaxPayload)), "outbox");
@@ -70,12 +70,12 @@ internal sealed class WorkerActor : ActorBase
                 }
                 catch (Exception e)
                 {
-                    _log.Error(e, "WorkerInit of {0} threw; the worker stops", _start.Name);
+                    _log.Error(e, "WorkerInit of {Worker} threw; the worker stops", _start.Name);
                     _outcome.TrySetResult($"WorkerInit threw {e.GetType().Name}: {e.Message}");
                 }
                 return true;
             case WorkerProtocol.Refused refused:
-                _log.Error("the master refused this worker: {0}", refused.Reason);
+                _log.Error("the master refused this worker: {Reason}", refused.Reason);
                 _outcome.TrySetResult($"refused: {refused.Reason}");
                 return true;
             default:
@@ -95,7 +95,7 @@ internal sealed class WorkerActor : ActorBase
             case WorkerProtocol.Work when !Sender.Equals(asks):
             case WorkerProtocol.Deliver when !Sender.Equals(proxy):
                 if (_refusals.Due(out var skipped))
-                    _log.Warning("dropped a {0} from {1}, which is not the master's {2} ({3} more such since the last warning)",
+                    _log.Warning("dropped a {Message} from {Sender}, which is not the master's {Expected} ({Skipped} more such since the last warning)",
                         message.GetType().Name, Sender.Path, message is WorkerProtocol.Work ? "registry" : "proxy of this worker", skipped);
                 return true;
             case WorkerProtocol.Work { Jobs.Length: 1 } work when _atOutbox == 0:
@@ -121,7 +121,7 @@ internal sealed class WorkerActor : ActorBase
                 }
                 catch (Exception e)
                 {
-                    _log.Error(e, "{0} failed on a request from another worker", _start.Name);
+                    _log.Error(e, "{Worker} failed on a request from another worker", _start.Name);
                 }
                 return true;
             case Send send:
@@ -153,7 +153,7 @@ internal sealed class WorkerActor : ActorBase
         }
         catch (Exception e)
         {
-            _log.Warning("{0}.ReceiveData threw {1}: {2}", _start.Name, e.GetType().Name, e.Message);
+            _log.Warning("{Worker}.ReceiveData threw {ExceptionType}: {Reason}", _start.Name, e.GetType().Name, e.Message);
             return Failed(job, $"{_start.Name} threw {e.GetType().Name}: {e.Message}");
         }
         try
@@ -180,7 +180,7 @@ internal sealed class WorkerActor : ActorBase
         }
         catch (PayloadException e)
         {
-            _log.Error("{0}.{1} dropped a message: {2}", _start.Name, where, e.Message);
+            _log.Error("{Worker}.{Hook} dropped a message: {Reason}", _start.Name, where, e.Message);
             return null;
         }
     }

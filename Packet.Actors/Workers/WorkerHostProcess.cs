@@ -20,7 +20,7 @@ internal sealed class WorkerHostProcess : IWorkerHost
 
     public int? ProcessId => _process.Id;
 
-    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<string, bool> onLine, Action<int, int> onExit)
+    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<int, string, bool> onLine, Action<int, int> onExit)
     {
         if (!File.Exists(hostDll))
             throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the PacketAkka.Actors package (or the Packet.WorkerHost project) or set packet.workers.host", hostDll);
@@ -33,10 +33,12 @@ internal sealed class WorkerHostProcess : IWorkerHost
             WorkingDirectory = Path.GetDirectoryName(start.AssemblyPath)!,
         };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(line, false); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(line, true); };
+        var id = 0; // set before output is read: Id throws once the process is disposed, and output can come after that
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(id, line, false); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(id, line, true); };
         process.Exited += (_, _) => onExit(process.Id, SafeExitCode(process));
         process.Start();
+        id = process.Id;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         process.StandardInput.WriteLine(start.ToLine());

@@ -164,7 +164,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 return true;
             case WorkerProtocol.Outcomes outcomes:
                 if (_refusals.Due(out var skipped))
-                    _log.Warning("dropped {0} outcomes from {1}, which is not a running worker's WorkerHost ({2} more such refusals since the last warning)",
+                    _log.Warning("dropped {Count} outcomes from {Sender}, which is not a running worker's WorkerHost ({Skipped} more such refusals since the last warning)",
                         outcomes.Items.Length, Sender.Path, skipped);
                 return true;
             case SendWork send:
@@ -210,7 +210,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 if (_pools.TryGetValue((forward.Worker, forward.Key), out var target) && target.Instances.FirstOrDefault(i => i.Ready) is { } recipient)
                     recipient.Proxy.Tell(new WorkerProtocol.Deliver(forward.Payload));
                 else
-                    _log.Warning("a worker's SendRequest to {0} was dropped: no instance of it is running", forward.Worker);
+                    _log.Warning("a worker's SendRequest to {Worker} was dropped: no instance of it is running", forward.Worker);
                 return true;
             case ListWorkers:
                 Task.WhenAll(_byProxy.Keys.Select(Describe)).PipeTo(Sender, success: infos => (IReadOnlyList<WorkerInfo>)infos.OfType<WorkerInfo>().ToArray());
@@ -321,14 +321,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     {
         if (!_ledger.TryGet(outcome.RequestId, out var entry) || entry.At != instance)
         {
-            _log.Debug("an outcome for request {0}, which {1} does not hold, was dropped", outcome.RequestId, entry?.Pool.Label ?? "no worker");
+            _log.Debug("an outcome for request {RequestId}, which {Worker} does not hold, was dropped", outcome.RequestId, entry?.Pool.Label ?? "no worker");
             return;
         }
         _ledger.Remove(entry);
         instance.InFlight--;
         instance.Answered();
         if (entry.Ended)
-            _log.Debug("worker {0} answered request {1} after it timed out", entry.Pool.Label, outcome.RequestId);
+            _log.Debug("worker {Worker} answered request {RequestId} after it timed out", entry.Pool.Label, outcome.RequestId);
         else
             Tell(entry, outcome.Payload, outcome.Error, outcome.Error is null ? Outcome.Ok : Outcome.Error);
         Drain(entry.Pool);
@@ -340,7 +340,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         _metrics.AskEnded(entry.Pool.Type.Name, entry.Started, outcome);
         if (entry.AskerGone)
         {
-            _log.Debug("dropped the reply of {0} to request {1}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
+            _log.Debug("dropped the reply of {Worker} to request {RequestId}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
             return;
         }
         var answer = new Answer(entry.RequestId, entry.Pool.Type.Name, entry.Pool.Key, entry.Context, payload, error);
@@ -455,7 +455,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         }
         if (dropped == 0) return;
         _workers.CountDroppedAsks(dropped);
-        _log.Info("dropped {0} asks of a connection that closed before they reached a worker", dropped);
+        _log.Info("dropped {Count} asks of a connection that closed before they reached a worker", dropped);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------
@@ -558,7 +558,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             return;
         }
         if (_refusals.Due(out var skipped))
-            _log.Warning("refused a registration as worker {0} from {1}: instance {2} does not exist ({3} more such refusals since the last warning)",
+            _log.Warning("refused a registration as worker {Worker} from {Sender}: instance {Instance} does not exist ({Skipped} more such refusals since the last warning)",
                 register.Name, register.Worker.Path, register.Instance, skipped);
         Sender.Tell(new WorkerProtocol.Refused($"this master did not start you (no instance {register.Instance})"));
     }

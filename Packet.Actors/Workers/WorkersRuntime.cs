@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Akka.Event;
+using Microsoft.Extensions.Logging;
+using Packet.Actors.Runtime;
 using Packet.Actors.Workers.Protocol;
 
 namespace Packet.Actors.Workers;
@@ -51,32 +53,49 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     public int MaxInFlight(WorkerType type) => type.MaxInFlight > 0 ? type.MaxInFlight : Settings.MaxInFlight;
 
     /// <summary>
-    /// Where a WorkerHost's output lines go: the master's log with the worker's name, at the line's own
-    /// level (<see cref="HostLineLevel"/>), or, with <c>packet.workers.log-folder</c>, a file per worker
-    /// (<c>name.log</c> or <c>name_key.log</c>).
+    /// Where a WorkerHost's output lines go, given with the host's process id: the master's log at the
+    /// line's own level (<see cref="HostLineLevel"/>), with the worker's name; or, with <c>packet.workers.log-folder</c>,
+    /// a file per worker (<c>name.log</c> or <c>name_key.log</c>). With a logger factory
+    /// (<see cref="Reactor.Start(Akka.Configuration.Config?, ILoggerFactory)"/>) a line goes straight to the
+    /// category <see cref="HostCategory"/>, in a scope with the fields <c>Worker</c> and <c>HostPid</c>: it
+    /// comes from the process's output reader, not from an actor.
     /// </summary>
-    public Action<string, bool> LogSink(string name, string? key, ILoggingAdapter log)
+    public Action<int, string, bool> LogSink(string name, string? key, ILoggingAdapter log)
     {
         var label = ResultKey(name, key);
-        if (Settings.LogFolder is not { } folder)
-            return (line, error) => log.Log(HostLineLevel(line, error), null, "[{0}] {1}", label, line);
-        var writer = _logFiles.GetOrAdd(label, l => TextWriter.Synchronized(new StreamWriter(
-            new FileStream(Path.Combine(folder, $"{l}.log"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }));
-        return (line, _) => writer.WriteLine(line);
+        if (Settings.LogFolder is { } folder)
+        {
+            var writer = _logFiles.GetOrAdd(label, l => TextWriter.Synchronized(new StreamWriter(
+                new FileStream(Path.Combine(folder, $"{l}.log"), FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true }));
+            return (_, line, _) => writer.WriteLine(line);
+        }
+        if (Reactor.System.Settings.Setup.Get<LoggerFactoryLogger.Setup>().Value is { } logging)
+        {
+            var logger = logging.Factory.CreateLogger(HostCategory);
+            return (pid, line, error) =>
+            {
+                using var scope = logger.BeginScope(new KeyValuePair<string, object?>[] { new("Worker", label), new("HostPid", pid) });
+                logger.Log(LoggerFactoryLogger.Level(HostLineLevel(line, error)), "[{Worker}] {HostLine}", label, line);
+            };
+        }
+        return (pid, line, error) => log.Log(HostLineLevel(line, error), null, "[{Worker}] {HostLine}", label, line);
     }
+
+    /// <summary>The logger category of WorkerHosts' output lines, when the reactor logs to a logger factory.</summary>
+    public const string HostCategory = "Packet.WorkerHost";
 
     /// <summary>
     /// The level a WorkerHost's output line is logged at in the master: its own, when it is a line of the
     /// host's Akka log (<c>[DEBUG]</c>, <c>[INFO]</c>, <c>[WARNING]</c>, <c>[ERROR]</c> first); otherwise a warning
     /// for standard error, so a crashing host says why even at the default log level, and info for standard output.
     /// </summary>
-    internal static LogLevel HostLineLevel(string line, bool error) => line switch
+    internal static Akka.Event.LogLevel HostLineLevel(string line, bool error) => line switch
     {
-        _ when line.StartsWith("[ERROR]", StringComparison.Ordinal) => LogLevel.ErrorLevel,
-        _ when line.StartsWith("[WARNING]", StringComparison.Ordinal) => LogLevel.WarningLevel,
-        _ when line.StartsWith("[INFO]", StringComparison.Ordinal) => LogLevel.InfoLevel,
-        _ when line.StartsWith("[DEBUG]", StringComparison.Ordinal) => LogLevel.DebugLevel,
-        _ => error ? LogLevel.WarningLevel : LogLevel.InfoLevel,
+        _ when line.StartsWith("[ERROR]", StringComparison.Ordinal) => Akka.Event.LogLevel.ErrorLevel,
+        _ when line.StartsWith("[WARNING]", StringComparison.Ordinal) => Akka.Event.LogLevel.WarningLevel,
+        _ when line.StartsWith("[INFO]", StringComparison.Ordinal) => Akka.Event.LogLevel.InfoLevel,
+        _ when line.StartsWith("[DEBUG]", StringComparison.Ordinal) => Akka.Event.LogLevel.DebugLevel,
+        _ => error ? Akka.Event.LogLevel.WarningLevel : Akka.Event.LogLevel.InfoLevel,
     };
 
     /// <summary>Closes the per-worker log files; called when the reactor stops.</summary>

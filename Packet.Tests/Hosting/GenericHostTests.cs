@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Packet.Actors;
 using Packet.Actors.Hosting;
 using Packet.Tests.Support;
@@ -37,11 +39,15 @@ public sealed class GenericHostTests
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(2));
         builder.Services.AddSingleton<Ends>();
         builder.Services.AddPacket(packet => packet.AddWorker<EchoWorker>().AddServer<Lines>(Loopback.Host, 0));
+        builder.Logging.ClearProviders().AddFakeLogging();
         using var host = builder.Build();
         await host.StartAsync();
         var packet = host.Services.GetRequiredService<PacketHost>();
         var endpoint = packet.Servers.Single().LocalEndPoint;
         var workerHost = (await packet.Reactor.GetWorkersAsync()).Single().ProcessId!.Value;
+        // The reactor logs to the host's logger factory.
+        await Bounded.Until(() => host.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Message == $"worker echo_worker is up (host {workerHost})"),
+            "the worker's start in the host's log");
 
         var clients = new[] { await Loopback.ConnectAsync(endpoint), await Loopback.ConnectAsync(endpoint) };
         foreach (var client in clients)

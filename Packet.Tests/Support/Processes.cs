@@ -1,8 +1,22 @@
+using System.Runtime.InteropServices;
+
 namespace Packet.Tests.Support;
 
-/// <summary>What /proc tells of a process the tests started.</summary>
+/// <summary>What /proc tells of a process the tests started, and signals to it.</summary>
 public static class Processes
 {
+    /// <summary>The signals a terminal's Ctrl-C and a service manager's stop send.</summary>
+    public const int SIGINT = 2, SIGTERM = 15;
+
+    /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/>, as <c>kill -SIGNAL PID</c> does.</summary>
+    public static void Signal(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0) throw new InvalidOperationException($"kill({pid}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     /// <summary>The TCP ports process <paramref name="pid"/> listens on, read from /proc.</summary>
     public static int[] ListeningPorts(int pid)
     {

@@ -20,4 +20,17 @@ public sealed class LinkLogFilterTests
         Assert.False(evaluator.ShouldTryKeepMessage(Event("TcpClientHandler (akka://master)"), out _));
         Assert.True(evaluator.ShouldTryKeepMessage(Event("akka://master/user/workers"), out _));
     }
+
+    [Fact]
+    public void The_links_info_lines_are_dropped_and_its_warnings_and_debug_lines_and_other_info_lines_kept()
+    {
+        var evaluator = new LogFilterEvaluator([new LinkLogFilter()]);
+
+        Assert.False(evaluator.ShouldTryKeepMessage(new Info("remoting (akka://master)", typeof(DummyClassForStringSources), "Starting remoting"), out _));
+        Assert.False(evaluator.ShouldTryKeepMessage(new Info("remoting-terminator", typeof(DummyClassForStringSources), "Remoting shut down."), out _));
+        Assert.False(evaluator.ShouldTryKeepMessage(new Info("akka://master/system/endpointManager/x", typeof(Akka.Remote.RemoteTransport), "Removing receive buffers"), out _));
+        Assert.True(evaluator.ShouldTryKeepMessage(new Warning("remoting (akka://master)", typeof(Akka.Remote.RemoteTransport), "Association failed"), out _));
+        Assert.True(evaluator.ShouldTryKeepMessage(new Debug("remoting (akka://master)", typeof(Akka.Remote.RemoteTransport), "detail"), out _));
+        Assert.True(evaluator.ShouldTryKeepMessage(new Info("akka://master/user/workers", typeof(LinkLogFilterTests), "worker up"), out _));
+    }
 }

@@ -122,6 +122,28 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     }
 
     [Fact]
+    public async Task A_WorkerHost_outlives_a_Ctrl_C_and_a_SIGTERM_and_ends_on_its_own_when_its_reactor_stops()
+    {
+        // A terminal's Ctrl-C and a service manager's stop signal the whole process group, WorkerHosts too;
+        // the master's graceful stop still needs them to answer the asks in flight.
+        var mark = Path.Combine(Path.GetTempPath(), $"packet-exit-mark-{Guid.NewGuid():N}");
+        var reactor = Reactors.Start("""packet.workers.types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]""");
+        await reactor.StartWorkerAsync("keyed_worker", "signals", new Dictionary<string, string> { ["exit-mark"] = mark });
+        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "signals"))!;
+        using var host = Process.GetProcessById(pid);
+
+        Processes.Signal(pid, Processes.SIGINT);
+        Processes.Signal(pid, Processes.SIGTERM);
+        Assert.False(host.WaitForExit(TimeSpan.FromSeconds(1)), "the WorkerHost ended on a signal");
+        Assert.Equal(pid, (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "signals"))!);
+
+        await reactor.StopAsync().Within("the reactor to stop", TimeSpan.FromSeconds(30));
+        Assert.True(host.WaitForExit(TimeSpan.FromSeconds(10)), "the WorkerHost is still running after its reactor stopped");
+        Assert.True(File.Exists(mark), "the WorkerHost was killed instead of ending on its own");
+        File.Delete(mark);
+    }
+
+    [Fact]
     public async Task A_hung_worker_times_out_and_is_restarted()
     {
         var pid = (await Fixture.RunningAsync("echo_worker"))!.Value;
@@ -323,7 +345,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
             new Dictionary<string, string>(), [], 1024, "WARNING", LinkCredentials.Create().ToBase64());
         var exited = new TaskCompletionSource<int>();
-        using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _) => { }, (_, code) => exited.TrySetResult(code));
+        using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _, _) => { }, (_, code) => exited.TrySetResult(code));
 
         host.End(); // closes the pipe, as the kernel does when the master dies, even by kill -9
 

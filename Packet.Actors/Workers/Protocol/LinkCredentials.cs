@@ -72,7 +72,7 @@ internal sealed class LinkCredentials
         int skipped;
         lock (_refusals)
             if (!_refusals.Due(out skipped)) return false;
-        log.Warning("refused a worker-link connection from {0}: {1} ({2} more such refusals since the last warning)", remote,
+        log.Warning("refused a worker-link connection from {Peer}: {Reason} ({Skipped} more such refusals since the last warning)", remote,
             peer is null ? "it presented no certificate" : "its certificate is not this master's (a process this master did not start)", skipped);
         return false;
     }

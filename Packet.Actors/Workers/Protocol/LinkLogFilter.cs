@@ -7,8 +7,11 @@ namespace Packet.Actors.Workers.Protocol;
 /// Keeps strangers from flooding the log through the worker link: every connection that fails its TLS
 /// handshake (a plaintext peer, a wrong certificate, random bytes) makes Akka.Remote's socket handlers
 /// log an error of many lines. Of these, the first is logged, then at most one per
-/// <see cref="LogThrottle.Interval"/>; the rest are dropped. Nothing else is filtered. (The link's own
-/// certificate check throttles its warning itself: <see cref="LinkCredentials"/>.)
+/// <see cref="LogThrottle.Interval"/>; the rest are dropped. (The link's own certificate check throttles
+/// its warning itself: <see cref="LinkCredentials"/>.) And the link's info lines ("Starting remoting",
+/// "Remoting started; listening on addresses", "Removing receive buffers"), which say nothing a user of
+/// PacketAkka acts on, three or more per WorkerHost start and stop, are dropped; Akka.Remote's warnings,
+/// errors and debug lines are kept. Nothing else is filtered.
 /// </summary>
 internal sealed class LinkLogFilter : LogFilterBase
 {
@@ -25,10 +28,16 @@ internal sealed class LinkLogFilter : LogFilterBase
 
     public override LogFilterDecision ShouldKeepMessage(LogEvent content, string? expandedMessage = null)
     {
+        if (content.LogLevel() == LogLevel.InfoLevel && IsRemoting(content)) return LogFilterDecision.Drop;
         if (!IsLinkSocket(content.LogSource)) return LogFilterDecision.NoDecision;
         lock (_throttle)
             return (LogFilterDecision)_decided.GetValue(content, _ => _throttle.Due(out var _) ? LogFilterDecision.Keep : LogFilterDecision.Drop);
     }
+
+    /// <summary>Akka.Remote's own classes, and its loggers named by string ("remoting (akka://name)", "remoting-terminator").</summary>
+    private static bool IsRemoting(LogEvent content) =>
+        content.LogClass?.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true
+        || content.LogSource?.StartsWith("remoting", StringComparison.Ordinal) == true;
 
     /// <summary>Akka.Remote's inbound and outbound socket handlers ("TcpServerHandler (akka://name)").</summary>
     private static bool IsLinkSocket(string? source) =>
