@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Packet.Actors.Hosting;
 
 /// <summary>
-/// The reactor of a Generic Host, added by <see cref="PacketServiceCollectionExtensions.AddPacket"/>: it starts
+/// The reactor of a Generic Host, added by <see cref="PacketServiceCollectionExtensions.AddPacket(Microsoft.Extensions.DependencyInjection.IServiceCollection, Action{PacketOptions})"/>: it starts
 /// with the host (workers, then servers) and stops with it, gracefully, within the host's shutdown timeout.
 /// Take it from the service provider for the reactor and the servers' bound addresses.
 /// </summary>
@@ -34,12 +34,13 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
     /// <summary>Starts the reactor, logging to the host's <see cref="ILoggerFactory"/>, then each worker (waiting until it takes asks), then each server.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        var addresses = _options.Servers(); // a bad one stops the start before anything runs
         var reactor = Reactor.Start(_options.ReactorConfig(), _services.GetRequiredService<ILoggerFactory>());
         _reactor = reactor;
         foreach (var (worker, key) in _options.Workers)
             await reactor.StartWorkerOfTypeAsync(worker, key, null).WaitAsync(cancellationToken).ConfigureAwait(false);
         var servers = new List<Server>();
-        foreach (var (host, port, handler) in _options.Servers)
+        foreach (var (host, port, handler) in addresses)
         {
             var make = ActivatorUtilities.CreateFactory(handler, Type.EmptyTypes); // once per server, not per connection
             servers.Add(await reactor.StartServerAsync(host, port, () => (Connection)make(_services, null)).WaitAsync(cancellationToken).ConfigureAwait(false));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -24,4 +25,23 @@ public static class PacketServiceCollectionExtensions
         services.AddHostedService(provider => provider.GetRequiredService<PacketHost>());
         return services;
     }
+
+    /// <summary>
+    /// As <see cref="AddPacket(IServiceCollection, Action{PacketOptions})"/>, with settings and server addresses
+    /// from <paramref name="configuration"/> (<see cref="PacketOptions.Configuration"/>), usually
+    /// <c>builder.Configuration.GetSection("Packet")</c>.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// // appsettings.json: "Packet": { "Servers": { "lines": { "Host": "127.0.0.1", "Port": 11007 } },
+    /// //                             "Config": { "packet": { "tcp": { "transport": "sockets" } } } }
+    /// builder.Services.AddPacket(builder.Configuration.GetSection("Packet"), packet => packet.AddServer&lt;Lines&gt;("lines"));
+    /// </code>
+    /// </example>
+    public static IServiceCollection AddPacket(this IServiceCollection services, IConfiguration configuration, Action<PacketOptions>? configure = null) =>
+        services.AddPacket(options =>
+        {
+            options.Configuration = configuration;
+            configure?.Invoke(options);
+        });
 }

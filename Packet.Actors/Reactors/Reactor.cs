@@ -183,7 +183,7 @@ public sealed class Reactor : IAsyncDisposable
     /// category <c>Packet.WorkerHost</c>, at their own level, in a scope with <c>Worker</c> and <c>HostPid</c>.
     /// </summary>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
-    /// <param name="loggerFactory">Where the log goes; a Generic Host's is used by <see cref="Hosting.PacketServiceCollectionExtensions.AddPacket"/>.</param>
+    /// <param name="loggerFactory">Where the log goes; a Generic Host's is used by <c>services.AddPacket</c>.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
     public static Reactor Start(Config? config, ILoggerFactory loggerFactory)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -80,5 +81,48 @@ public sealed class GenericHostTests
 
         var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<PacketHost>().Reactor);
         Assert.Contains("starts with the host", error.Message);
+    }
+
+    [Fact]
+    public async Task Servers_settings_and_workers_come_from_IConfiguration_as_appsettings_or_environment_variables_give_them()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Packet:Servers:lines:Host"] = Loopback.Host,
+            ["Packet:Servers:lines:Port"] = "0",
+            ["Packet:Config:packet:tcp:transport"] = "sockets",
+            ["Packet:Config:packet:workers:ask-timeout"] = "7s",
+            ["Packet:Config:packet:workers:types:0"] = "Packet.Tests.Workers.EchoWorker, Packet.Tests",
+            ["Packet:Config:akka:loglevel"] = "WARNING",
+        });
+        builder.Services.AddSingleton<Ends>();
+        builder.Services.AddPacket(builder.Configuration.GetSection("Packet"), packet => packet.AddServer<Lines>("lines"));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var packet = host.Services.GetRequiredService<PacketHost>();
+
+        var settings = packet.Reactor.System.Settings.Config;
+        Assert.Equal("sockets", settings.GetString("packet.tcp.transport"));
+        Assert.Equal(TimeSpan.FromSeconds(7), settings.GetTimeSpan("packet.workers.ask-timeout"));
+        using var client = await Loopback.ConnectAsync(packet.Servers.Single().LocalEndPoint);
+        await client.SendAsync("from configuration\n");
+        Assert.Equal("from configuration\n", System.Text.Encoding.ASCII.GetString(await client.ReadExactlyAsync(19, TimeSpan.FromSeconds(30))));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_server_added_by_name_without_its_port_in_configuration_stops_the_start_with_the_key()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Packet:Servers:lines:Host"] = Loopback.Host });
+        builder.Services.AddSingleton<Ends>();
+        builder.Services.AddPacket(builder.Configuration.GetSection("Packet"), packet => packet.AddServer<Lines>("lines"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<Akka.Configuration.ConfigurationException>(() => host.StartAsync());
+
+        Assert.Contains("'Packet:Servers:lines:Port' is missing", error.Message);
+        await host.Services.GetRequiredService<PacketHost>().DisposeAsync();
     }
 }
