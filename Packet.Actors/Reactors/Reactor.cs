@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Actor.Internal;
 using Akka.Configuration;
+using Akka;
 using Akka.Actor.Setup;
 using Akka.Event;
 using Microsoft.Extensions.Logging;
@@ -40,7 +41,7 @@ public sealed class Reactor : IAsyncDisposable
     private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _drainTimeout;
     private long _nextTimerId;
-    private Task? _stopping;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private Reactor(Config config, LinkCredentials? link, ILoggerFactory? loggerFactory)
     {
@@ -56,6 +57,7 @@ public sealed class Reactor : IAsyncDisposable
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
+        full = ShutdownPhases(reactor, workers).WithFallback(full);
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(full));
         if (loggerFactory is not null) setup = setup.And(new LoggerFactoryLogger.Setup(loggerFactory));
         if (workers.Enabled)
@@ -76,6 +78,7 @@ public sealed class Reactor : IAsyncDisposable
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
         Guard(_actor, "the reactor's actor");
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
+        JoinCoordinatedShutdown();
         _inWorkerHost = link is not null;
         if (!_inWorkerHost)
             _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers})", reactor.Name, settings.Transport,
@@ -133,7 +136,7 @@ public sealed class Reactor : IAsyncDisposable
     internal TransportSettings Settings => _runtime.Settings;
 
     /// <summary>Completes when the reactor has stopped.</summary>
-    public Task WhenStopped => System.WhenTerminated;
+    public Task WhenStopped => _stopped.Task;
 
     // ---- running -----------------------------------------------------------------------------
 
@@ -208,7 +211,10 @@ public sealed class Reactor : IAsyncDisposable
 
     /// <summary>
     /// Stops the reactor as <see cref="Stop"/> does and completes when it has stopped. Safe to call more than
-    /// once: every call gets the same stop.
+    /// once: every call gets the same stop. The steps are tasks of the actor system's
+    /// <see cref="CoordinatedShutdown"/> (phases <c>service-unbind</c>, <c>service-requests-done</c>,
+    /// <c>service-stop</c>, <c>before-actor-system-terminate</c>), so running it, terminating the actor
+    /// system or the process exiting stops the reactor the same way, in order with other actors' phases.
     /// </summary>
     /// <param name="cancellationToken">
     /// Cuts the graceful part short when cancelled (a host's shutdown timeout, for example): the drains end
@@ -219,63 +225,110 @@ public sealed class Reactor : IAsyncDisposable
     public Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (cancellationToken.CanBeCanceled) cancellationToken.Register(static hurry => ((CancellationTokenSource)hurry!).Cancel(), _hurry);
-        var stopping = new TaskCompletionSource();
-        if (Interlocked.CompareExchange(ref _stopping, stopping.Task, null) is { } already) return already;
         _runtime.IsStopping = true;
-        StopCoreAsync(_hurry.Token).ContinueWith(t => stopping.SetResult(), TaskScheduler.Default);
-        return stopping.Task;
+        if (_failure is not null) _hurry.Cancel(); // nothing is left to drain through
+        _ = CoordinatedShutdown.Get(System).Run(StopReason.Instance); // once: a later call gets the same run
+        return WhenStopped;
     }
 
     private readonly CancellationTokenSource _hurry = new(); // cancelled by a StopAsync token: the graceful stop ends at once
 
-    /// <summary>
-    /// The shutdown, in order: stop accepting (new connections are reset) and stop reading (every
-    /// connection is paused, so no new ask starts); let worker asks in flight be answered and written
-    /// (up to <c>drain-timeout</c>); close every connection gracefully with
-    /// <see cref="UnbindKind.Shutdown"/> (up to <c>drain-timeout</c> again); ask every WorkerHost to end on
-    /// its own, so its link closes cleanly instead of being reported dropped; end the actor system, which
-    /// closes the listening sockets and kills any WorkerHost still there.
-    /// </summary>
-    private async Task StopCoreAsync(CancellationToken hurry)
+    /// <summary>Why the actor system's <see cref="CoordinatedShutdown"/> ran: <see cref="Stop"/> or <see cref="StopAsync"/>.</summary>
+    private sealed class StopReason : CoordinatedShutdown.Reason
     {
-        if (_failure is not null)
-        {
-            await StopNowAsync().ConfigureAwait(false); // nothing is left to drain through
-            return;
-        }
-        if (!_inWorkerHost)
-            _runtime.Log.Info("stopping: servers accept no more; waiting up to {DrainTimeout} for {PendingAsks} worker asks, then closing {Connections} connections",
-                _drainTimeout, _runtime.PendingAsks, ConnectionCount);
-        _actor.Tell(ServerActor.StopAccepting.Instance);
-        _actor.Tell(ConnectionActor.StopReading.Instance);
-        if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout, hurry).ConfigureAwait(false))
-            _runtime.Log.Warning("stopping with {PendingAsks} worker asks unanswered after {Waited}", _runtime.PendingAsks, Hurried(hurry));
-        _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
-        if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout, hurry).ConfigureAwait(false))
-            _runtime.Log.Warning("stopping with {Connections} connections still closing after {Waited}", ConnectionCount, Hurried(hurry));
-        if (_runtime.WorkersActor is { } workers && !hurry.IsCancellationRequested)
-        {
-            try
-            {
-                var limit = WorkersActor.RetireLimit(WorkersRuntime.Settings, ProxyActor.Delete.WhenIdle) + _operationTimeout;
-                await workers.Ask(WorkersActor.EndAll.Instance, limit, hurry).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _runtime.Log.Warning("stopping with WorkerHosts that did not end in time ({Reason}); they are killed", e.Message);
-            }
-        }
-        if (!_inWorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
-        await StopNowAsync().ConfigureAwait(false);
+        public static readonly StopReason Instance = new();
+
+        public override int ExitCode => 0;
+
+        public override string ToString() => "Reactor.Stop";
     }
 
-    /// <summary>Ends the actor system, which closes every socket and kills every WorkerHost still there.</summary>
-    private async Task StopNowAsync()
+    /// <summary>
+    /// The graceful stop, as tasks of the actor system's <see cref="CoordinatedShutdown"/>, so it runs the same
+    /// whoever starts the shutdown (<see cref="StopAsync"/>, the actor system's <c>Terminate</c>, the process
+    /// exiting) and in order with other actors' phases: <c>service-unbind</c>, stop accepting (new connections
+    /// are reset) and stop reading (every connection is paused, so no new ask starts);
+    /// <c>service-requests-done</c>, let worker asks in flight be answered and written (up to <c>drain-timeout</c>);
+    /// <c>service-stop</c>, close every connection gracefully with <see cref="UnbindKind.Shutdown"/> (up to
+    /// <c>drain-timeout</c> again); <c>before-actor-system-terminate</c>, ask every WorkerHost to end on its own, so
+    /// its link closes cleanly instead of being reported dropped. Then the actor system ends, which closes the
+    /// listening sockets and kills any WorkerHost still there, and the transport, meter and worker log files are released.
+    /// </summary>
+    private void JoinCoordinatedShutdown()
     {
-        await System.Terminate().ConfigureAwait(false);
-        _runtime.Transport.Dispose();
-        _runtime.Metrics.Dispose();
-        _runtime.Workers?.CloseLogs();
+        var shutdown = CoordinatedShutdown.Get(System);
+        var hurry = _hurry.Token;
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "packet-stop-accepting", () =>
+        {
+            _runtime.IsStopping = true;
+            if (!_inWorkerHost && !hurry.IsCancellationRequested)
+                _runtime.Log.Info("stopping: servers accept no more; waiting up to {DrainTimeout} for {PendingAsks} worker asks, then closing {Connections} connections",
+                    _drainTimeout, _runtime.PendingAsks, ConnectionCount);
+            _actor.Tell(ServerActor.StopAccepting.Instance);
+            _actor.Tell(ConnectionActor.StopReading.Instance);
+            return Task.FromResult(Done.Instance);
+        });
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "packet-answer-asks", async () =>
+        {
+            if (!await WithinAsync(() => _runtime.PendingAsks <= 0, _drainTimeout, hurry).ConfigureAwait(false))
+                _runtime.Log.Warning("stopping with {PendingAsks} worker asks unanswered after {Waited}", _runtime.PendingAsks, Hurried(hurry));
+            return Done.Instance;
+        });
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceStop, "packet-close-connections", async () =>
+        {
+            _actor.Tell(new ConnectionActor.Shutdown(new UnbindReason(UnbindKind.Shutdown, "the reactor stopped")));
+            if (!await WithinAsync(() => ConnectionCount <= 0, _drainTimeout, hurry).ConfigureAwait(false))
+                _runtime.Log.Warning("stopping with {Connections} connections still closing after {Waited}", ConnectionCount, Hurried(hurry));
+            return Done.Instance;
+        });
+        shutdown.AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "packet-end-worker-hosts", async () =>
+        {
+            if (_runtime.WorkersActor is { } workers && !hurry.IsCancellationRequested)
+            {
+                try
+                {
+                    await workers.Ask(WorkersActor.EndAll.Instance, EndWorkersLimit, hurry).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    _runtime.Log.Warning("stopping with WorkerHosts that did not end in time ({Reason}); they are killed", e.Message);
+                }
+            }
+            if (!_inWorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
+            return Done.Instance;
+        });
+        System.RegisterOnTermination(() =>
+        {
+            _runtime.Transport.Dispose();
+            _runtime.Metrics.Dispose();
+            _runtime.Workers?.CloseLogs();
+            _stopped.TrySetResult();
+        });
+    }
+
+    /// <summary>How long the WorkerHosts get to end on their own when the reactor stops.</summary>
+    private TimeSpan EndWorkersLimit => _runtime.Workers is { } workers ? EndWorkersLimitOf(workers.Settings, _operationTimeout) : TimeSpan.Zero;
+
+    private static TimeSpan EndWorkersLimitOf(WorkerSettings workers, TimeSpan operationTimeout) =>
+        WorkersActor.RetireLimit(workers, ProxyActor.Delete.WhenIdle) + operationTimeout;
+
+    /// <summary>
+    /// The timeouts of the <see cref="CoordinatedShutdown"/> phases the stop runs in, from <c>drain-timeout</c> and
+    /// the WorkerHosts' end: long enough for the stop's own limits, which end each step first, and only a
+    /// backstop beyond them (Akka's default of 5 s per phase would cut a 10 s drain short).
+    /// </summary>
+    private static Config ShutdownPhases(ReactorSettings reactor, WorkerSettings workers)
+    {
+        var margin = TimeSpan.FromSeconds(5);
+        var drain = (reactor.DrainTimeout + margin).TotalMilliseconds;
+        var end = (EndWorkersLimitOf(workers, reactor.OperationTimeout) + margin).TotalMilliseconds;
+        return ConfigurationFactory.ParseString($$"""
+            akka.coordinated-shutdown.phases {
+              service-requests-done.timeout = {{drain:F0}}ms
+              service-stop.timeout = {{drain:F0}}ms
+              before-actor-system-terminate.timeout = {{end:F0}}ms
+            }
+            """);
     }
 
     /// <summary>Waits for <paramref name="done"/>, checking every 10 ms, at most <paramref name="limit"/> and only until <paramref name="hurry"/> is cancelled.</summary>

@@ -224,4 +224,35 @@ public abstract class LifecycleTests(string transport) : IAsyncLifetime
         Assert.Equal(1, client.UnbindCount);
         Assert.Equal(1, serverSide.UnbindCount);
     }
+
+    [Fact]
+    public async Task The_stop_runs_in_the_actor_systems_CoordinatedShutdown_in_order_with_other_phases_whoever_starts_it()
+    {
+        await using var reactor = Reactors.On(transport);
+        var accepted = new Accepted<Recorder>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder()));
+        var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var serverSide = await accepted.Next();
+        var shutdown = Akka.Actor.CoordinatedShutdown.Get(reactor.System);
+        int? before = null, after = null;
+        shutdown.AddTask(Akka.Actor.CoordinatedShutdown.PhaseBeforeServiceUnbind, "test-before", () =>
+        {
+            before = reactor.ConnectionCount;
+            return Task.FromResult(Akka.Done.Instance);
+        });
+        shutdown.AddTask(Akka.Actor.CoordinatedShutdown.PhaseClusterShutdown, "test-after", () =>
+        {
+            after = reactor.ConnectionCount;
+            return Task.FromResult(Akka.Done.Instance);
+        });
+
+        // As an application's own shutdown would, not through the reactor's StopAsync.
+        await reactor.System.Terminate().Within("the actor system to terminate");
+        await reactor.WhenStopped.Within("the reactor to stop");
+
+        Assert.Equal(1, before); // other actors' earlier phases run while the reactor still serves
+        Assert.Equal(0, after); // and later ones once its connections have closed
+        Assert.Equal(UnbindKind.Shutdown, (await serverSide.Unbound).Kind);
+        client.Dispose();
+    }
 }
