@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -37,6 +38,24 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
         var addresses = _options.Servers(); // a bad one stops the start before anything runs
         var reactor = Reactor.Start(_options.ReactorConfig(), _services.GetRequiredService<ILoggerFactory>());
         _reactor = reactor;
+        await StartWorkersAndServersAsync(reactor, addresses, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts the reactor on an application's actor system (<see cref="PacketAkkaHostingExtensions.WithPacket"/>), made
+    /// with <paramref name="plan"/>; its drains are cut short at three quarters of the host's shutdown timeout after <paramref name="stopping"/>.
+    /// </summary>
+    internal async Task StartOnAsync(ActorSystem system, Reactor.Plan plan, CancellationToken stopping)
+    {
+        var addresses = _options.Servers();
+        var reactor = new Reactor(system, system.Settings.Config, plan.Link, inWorkerHost: false);
+        _reactor = reactor;
+        stopping.Register(() => reactor.HurryAfter(_shutdownTimeout * 0.75));
+        await StartWorkersAndServersAsync(reactor, addresses, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task StartWorkersAndServersAsync(Reactor reactor, IReadOnlyList<(string Host, int Port, Type Handler)> addresses, CancellationToken cancellationToken)
+    {
         foreach (var (worker, key) in _options.Workers)
             await reactor.StartWorkerOfTypeAsync(worker, key, null).WaitAsync(cancellationToken).ConfigureAwait(false);
         var servers = new List<Server>();
@@ -46,6 +65,23 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
             servers.Add(await reactor.StartServerAsync(host, port, () => (Connection)make(_services, null)).WaitAsync(cancellationToken).ConfigureAwait(false));
         }
         _servers = servers;
+    }
+
+    /// <summary>The host of the reactor <see cref="PacketAkkaHostingExtensions.WithPacket"/> runs on <paramref name="system"/>.</summary>
+    /// <exception cref="InvalidOperationException">No reactor runs on <paramref name="system"/>, or it has not started yet.</exception>
+    public static PacketHost Of(ActorSystem system) =>
+        system.WithExtension<Hosts.Slot, Hosts>().Host
+        ?? throw new InvalidOperationException($"no PacketAkka reactor runs on actor system {system.Name} (yet): add one with WithPacket in services.AddAkka");
+
+    /// <summary>Where <see cref="Of"/> finds a system's host: an Akka extension, one per actor system.</summary>
+    internal sealed class Hosts : ExtensionIdProvider<Hosts.Slot>
+    {
+        public sealed class Slot : IExtension
+        {
+            public PacketHost? Host { get; set; }
+        }
+
+        public override Slot CreateExtension(ExtendedActorSystem system) => new();
     }
 
     /// <summary>

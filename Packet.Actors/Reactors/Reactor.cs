@@ -43,43 +43,78 @@ public sealed class Reactor : IAsyncDisposable
     private long _nextTimerId;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private Reactor(Config config, LinkCredentials? link, ILoggerFactory? loggerFactory)
+    /// <summary>
+    /// What a reactor's actor system is made of: its full configuration (the user's over
+    /// <see cref="DefaultConfig"/>, with the worker link's and the stop's phase timeouts) and its setups
+    /// (the logger factory, the worker link's credentials and log filter).
+    /// </summary>
+    internal sealed record Plan(string Name, Config Config, IReadOnlyList<Akka.Actor.Setup.Setup> Setups, LinkCredentials? Link);
+
+    internal static Plan PlanOf(Config config, LinkCredentials? link, ILoggerFactory? loggerFactory)
     {
         var full = config.WithFallback(DefaultConfig);
         if (loggerFactory is not null)
             full = ConfigurationFactory.ParseString($"akka.loggers = [\"{LoggerFactoryLogger.ConfigName}\"]").WithFallback(full);
-        var settings = TransportSettings.From(full);
         var reactor = ReactorSettings.From(full);
         var workers = WorkerSettings.From(full);
+        if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
+        full = ShutdownPhases(reactor, workers).WithFallback(full);
+        var setups = new List<Akka.Actor.Setup.Setup>();
+        if (loggerFactory is not null) setups.Add(new LoggerFactoryLogger.Setup(loggerFactory));
+        if (workers.Enabled)
+        {
+            link ??= LinkCredentials.Create();
+            setups.Add(link.Setup());
+            setups.Add(new LogFilterBuilder().Add(new LinkLogFilter()).Build());
+        }
+        return new Plan(reactor.Name, full, setups, workers.Enabled ? link : null);
+    }
+
+    /// <summary>Makes the actor system of <paramref name="plan"/> and starts a reactor on it; the system ends if the start fails.</summary>
+    private static Reactor StartOwn(Plan plan, bool inWorkerHost)
+    {
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(plan.Config));
+        foreach (var each in plan.Setups) setup = setup.And(each);
+        var system = ActorSystem.Create(plan.Name, setup);
+        try
+        {
+            return new Reactor(system, plan.Config, plan.Link, inWorkerHost);
+        }
+        catch
+        {
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+            throw;
+        }
+    }
+
+    /// <summary>Starts a reactor on <paramref name="system"/>, made from a <see cref="Plan"/> whose <paramref name="config"/> it has.</summary>
+    internal Reactor(ActorSystem system, Config config, LinkCredentials? link, bool inWorkerHost)
+    {
+        var settings = TransportSettings.From(config);
+        var reactor = ReactorSettings.From(config);
+        var workers = WorkerSettings.From(config);
         var catalog = workers.Enabled ? WorkerCatalog.Load(workers) : [];
         var allowed = workers.AllowedTypes.Select(name => Type.GetType(name, throwOnError: false)
             ?? throw new ConfigurationException($"PacketAkka setting 'packet.workers.allowed-types' names \"{name}\", which cannot be loaded")).ToArray();
-        if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
-        full = ShutdownPhases(reactor, workers).WithFallback(full);
-        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(full));
-        if (loggerFactory is not null) setup = setup.And(new LoggerFactoryLogger.Setup(loggerFactory));
-        if (workers.Enabled)
-        {
-            Link = link ?? LinkCredentials.Create();
-            setup = setup.And(Link.Setup()).And(new LogFilterBuilder().Add(new LinkLogFilter()).Build());
-        }
-        System = ActorSystem.Create(reactor.Name, setup);
+        _inWorkerHost = inWorkerHost;
+        Link = link;
+        System = system;
         StartScheduler(System);
         _runtime = new ReactorRuntime(this, settings, Transport.Create(settings, System), Logging.GetLogger(System, typeof(Reactor)));
         if (workers.Enabled)
         {
+            if (link is null) throw new ConfigurationException("PacketAkka workers need the worker link's credentials in the actor system's setup (a Reactor.Plan)");
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
             _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master,
-                full.GetString("akka.loglevel"), Link!);
+                config.GetString("akka.loglevel"), link);
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
         Guard(_actor, "the reactor's actor");
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
         JoinCoordinatedShutdown();
-        _inWorkerHost = link is not null;
         if (!_inWorkerHost)
             _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers})", reactor.Name, settings.Transport,
                 workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off");
@@ -176,7 +211,7 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
-    public static Reactor Start(Config? config = null) => new(config ?? Config.Empty, null, null);
+    public static Reactor Start(Config? config = null) => StartOwn(PlanOf(config ?? Config.Empty, null, null), inWorkerHost: false);
 
     /// <summary>
     /// Starts a reactor whose log goes to <paramref name="loggerFactory"/> (Microsoft.Extensions.Logging) instead
@@ -191,11 +226,11 @@ public sealed class Reactor : IAsyncDisposable
     public static Reactor Start(Config? config, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        return new(config ?? Config.Empty, null, loggerFactory);
+        return StartOwn(PlanOf(config ?? Config.Empty, null, loggerFactory), inWorkerHost: false);
     }
 
     /// <summary>Starts a WorkerHost's reactor, on the link credentials of the master that started it.</summary>
-    internal static Reactor Start(Config config, LinkCredentials link) => new(config, link, null);
+    internal static Reactor Start(Config config, LinkCredentials link) => StartOwn(PlanOf(config, link, null), inWorkerHost: true);
 
     /// <summary>The run's worker-link credentials, or <see langword="null"/> when workers are not enabled.</summary>
     internal LinkCredentials? Link { get; }
@@ -232,6 +267,9 @@ public sealed class Reactor : IAsyncDisposable
     }
 
     private readonly CancellationTokenSource _hurry = new(); // cancelled by a StopAsync token: the graceful stop ends at once
+
+    /// <summary>Cuts the graceful stop's drains short <paramref name="delay"/> from now, as a cancelled <see cref="StopAsync"/> token does.</summary>
+    internal void HurryAfter(TimeSpan delay) => _hurry.CancelAfter(delay);
 
     /// <summary>Why the actor system's <see cref="CoordinatedShutdown"/> ran: <see cref="Stop"/> or <see cref="StopAsync"/>.</summary>
     private sealed class StopReason : CoordinatedShutdown.Reason
