@@ -51,6 +51,7 @@ internal sealed class LoggerFactoryLogger : ActorBase, IRequiresMessageQueue<ILo
 
     private void Write(LogEvent log)
     {
+        if (!Context.System.Settings.LogFilter.ShouldTryKeepMessage(log, out _)) return; // the system's log filters, as Akka's own loggers apply them
         var category = log.LogClass is { } type && type != typeof(DummyClassForStringSources) ? type.FullName ?? type.Name : log.LogSource;
         if (!_loggers.TryGetValue(category, out var logger)) _loggers[category] = logger = _factory.CreateLogger(category);
         var level = Level(log.LogLevel());

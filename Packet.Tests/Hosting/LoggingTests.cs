@@ -49,6 +49,9 @@ public sealed class LoggingTests
         Assert.Contains("/user/workers/", exited.GetStructuredStateValue("ActorPath"));
         Assert.Equal($"worker echo_worker (host {pid}) exited with code 137; the asks it held fail", exited.Message);
 
+        // The actor system's log filters hold here too: the worker link's info lines are left out.
+        Assert.DoesNotContain(provider.Collector.GetSnapshot(), r => r.Message.StartsWith("Starting remoting", StringComparison.Ordinal));
+
         // Every record of PacketAkka's own names its fields: no positional {0} reaches a structured sink.
         var ours = provider.Collector.GetSnapshot().Where(r => r.Category?.StartsWith("Packet.", StringComparison.Ordinal) == true).ToArray();
         Assert.Contains(ours, r => r.Level == LogLevel.Information && r.Message == $"worker echo_worker is up (host {pid})");

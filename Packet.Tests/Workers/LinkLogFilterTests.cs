@@ -30,6 +30,8 @@ public sealed class LinkLogFilterTests
         Assert.False(evaluator.ShouldTryKeepMessage(new Info("remoting-terminator", typeof(DummyClassForStringSources), "Remoting shut down."), out _));
         Assert.False(evaluator.ShouldTryKeepMessage(new Info("akka://master/system/endpointManager/x", typeof(Akka.Remote.RemoteTransport), "Removing receive buffers"), out _));
         Assert.True(evaluator.ShouldTryKeepMessage(new Warning("remoting (akka://master)", typeof(Akka.Remote.RemoteTransport), "Association failed"), out _));
+        Assert.False(evaluator.ShouldTryKeepMessage(new Warning("TcpClientHandler (akka://worker)", typeof(DummyClassForStringSources),
+            "Unable to REMOVE channel [[::ffff:127.0.0.1]:59328->[::ffff:127.0.0.1]:33279](Id=55cfd8a1) from connection group. May not shut down cleanly."), out _));
         Assert.True(evaluator.ShouldTryKeepMessage(new Debug("remoting (akka://master)", typeof(Akka.Remote.RemoteTransport), "detail"), out _));
         Assert.True(evaluator.ShouldTryKeepMessage(new Info("akka://master/user/workers", typeof(LinkLogFilterTests), "worker up"), out _));
     }

@@ -10,8 +10,10 @@ namespace Packet.Actors.Workers.Protocol;
 /// <see cref="LogThrottle.Interval"/>; the rest are dropped. (The link's own certificate check throttles
 /// its warning itself: <see cref="LinkCredentials"/>.) And the link's info lines ("Starting remoting",
 /// "Remoting started; listening on addresses", "Removing receive buffers"), which say nothing a user of
-/// PacketAkka acts on, three or more per WorkerHost start and stop, are dropped; Akka.Remote's warnings,
-/// errors and debug lines are kept. Nothing else is filtered.
+/// PacketAkka acts on, three or more per WorkerHost start and stop, are dropped, and so is the warning
+/// "Unable to REMOVE channel ... May not shut down cleanly" that a link's socket handler gives when its
+/// actor system ends while the link closes (a WorkerHost at nearly every stop): harmless, and not
+/// actionable. Akka.Remote's other warnings, errors and debug lines are kept. Nothing else is filtered.
 /// </summary>
 internal sealed class LinkLogFilter : LogFilterBase
 {
@@ -30,6 +32,8 @@ internal sealed class LinkLogFilter : LogFilterBase
     {
         if (content.LogLevel() == LogLevel.InfoLevel && IsRemoting(content)) return LogFilterDecision.Drop;
         if (!IsLinkSocket(content.LogSource)) return LogFilterDecision.NoDecision;
+        if (content.LogLevel() == LogLevel.WarningLevel && $"{content.Message}".StartsWith("Unable to REMOVE channel", StringComparison.Ordinal))
+            return LogFilterDecision.Drop;
         lock (_throttle)
             return (LogFilterDecision)_decided.GetValue(content, _ => _throttle.Due(out var _) ? LogFilterDecision.Keep : LogFilterDecision.Drop);
     }
