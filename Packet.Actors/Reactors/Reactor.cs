@@ -299,9 +299,7 @@ public sealed class Reactor : IAsyncDisposable
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "packet-stop-accepting", () =>
         {
             _runtime.IsStopping = true;
-            if (!_inWorkerHost && !hurry.IsCancellationRequested)
-                _runtime.Log.Info("stopping: servers accept no more; waiting up to {DrainTimeout} for {PendingAsks} worker asks, then closing {Connections} connections",
-                    _drainTimeout, _runtime.PendingAsks, ConnectionCount);
+            if (!_inWorkerHost && !hurry.IsCancellationRequested) LogStopping();
             _actor.Tell(ServerActor.StopAccepting.Instance);
             _actor.Tell(ConnectionActor.StopReading.Instance);
             return Task.FromResult(Done.Instance);
@@ -342,6 +340,16 @@ public sealed class Reactor : IAsyncDisposable
             _runtime.Workers?.CloseLogs();
             _stopped.TrySetResult();
         });
+    }
+
+    /// <summary>What the stop is going to wait for, at its start.</summary>
+    private void LogStopping()
+    {
+        if (_runtime.Workers is null)
+            _runtime.Log.Info("stopping: servers accept no more; closing {Connections} connections (waiting up to {DrainTimeout})", ConnectionCount, _drainTimeout);
+        else
+            _runtime.Log.Info("stopping: servers accept no more; waiting up to {DrainTimeout} for {PendingAsks} worker asks, then closing {Connections} connections",
+                _drainTimeout, _runtime.PendingAsks, ConnectionCount);
     }
 
     /// <summary>How long the WorkerHosts get to end on their own when the reactor stops.</summary>
