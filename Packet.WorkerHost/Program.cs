@@ -3,12 +3,16 @@
 // host then joins the master through Akka.Remote on loopback, over TLS on that certificate, and serves the
 // worker until its standard input closes (the master is gone, even after kill -9), the master refuses it,
 // or the worker fails to start.
+//
+// `dotnet Packet.WorkerHost.dll credentials DIR` makes a cluster's credentials instead (CredentialsCommand).
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
+
+if (args is ["credentials", .. var rest]) return CredentialsCommand.Run(rest);
 
 // A terminal's Ctrl-C and a service manager's stop signal the whole process group, this host too. The
 // master stops gracefully on them and still needs this host for the asks in flight; it then ends the host
