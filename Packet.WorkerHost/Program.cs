@@ -31,12 +31,33 @@ catch (Exception e)
     return 2;
 }
 
-Worker worker;
-PayloadSerializer payloads;
 LinkCredentials link;
 try
 {
     link = LinkCredentials.FromBase64(start.Link);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"Packet.WorkerHost: {e.Message}");
+    return 3;
+}
+var config = ConfigurationFactory.ParseString($$"""
+    akka.loglevel = {{start.LogLevel}}
+    packet.reactor.name = "worker"
+    packet.workers.enabled = on
+    """);
+await using var reactor = Reactor.Start(config, link);
+
+// The master sends only to the link address it reads here, and takes the first such line only: it is
+// written before any code of the worker's runs (its assembly's initialisers included), so code that holds
+// this host's credentials cannot point the master at another address, where a TLS handshake that fails
+// would end the master's actor system.
+Console.WriteLine($"{HostStart.LinkLine}{((ExtendedActorSystem)reactor.System).Provider.DefaultAddress}");
+
+Worker worker;
+PayloadSerializer payloads;
+try
+{
     var assembly = WorkerAssemblies.Load(start.AssemblyPath);
     var type = assembly.GetType(start.TypeName, throwOnError: true)!;
     var declared = WorkerType.Of(type);
@@ -52,12 +73,6 @@ catch (Exception e)
     return 3;
 }
 
-var config = ConfigurationFactory.ParseString($$"""
-    akka.loglevel = {{start.LogLevel}}
-    packet.reactor.name = "worker"
-    packet.workers.enabled = on
-    """);
-await using var reactor = Reactor.Start(config, link);
 var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
 reactor.System.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), "worker");
 

@@ -24,8 +24,9 @@ internal sealed class InProcessWorkerHost : IWorkerHost
 
     public int? ProcessId => null;
 
-    public static InProcessWorkerHost Start(int id, ActorSystem system, Reactor reactor, WorkerType type, HostStart start, PayloadSerializer payloads, Action<int, int> onExit)
+    public static InProcessWorkerHost Start(int id, ActorSystem system, Reactor reactor, WorkerType type, HostStart start, PayloadSerializer payloads, Action<int, Address> onLink, Action<int, int> onExit)
     {
+        onLink(id, ((ExtendedActorSystem)system).Provider.RootPath.Address); // its worker's actor is local
         var worker = (Worker)Activator.CreateInstance(type.Type)!;
         var outcome = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var actor = system.ActorOf(Props.Create(() => new WorkerActor(worker, start, payloads, reactor, outcome)), $"in-process-worker{id}");

@@ -60,6 +60,9 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
 
     private sealed record Exited(int HostId, int ExitCode);
 
+    /// <summary>The link address host <paramref name="HostId"/> gave on its standard output (or, in process, the master's own).</summary>
+    private sealed record HostLink(int HostId, Address Address);
+
     private sealed class Restart
     {
         public static readonly Restart Instance = new();
@@ -120,18 +123,25 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
 
     // ---- states ------------------------------------------------------------------------------
 
-    /// <summary>Launched: waiting for the host to register with this launch's <paramref name="secret"/>.</summary>
-    private bool Starting(string secret, object message)
+    /// <summary>
+    /// Launched: waiting for the host's link address (<see cref="HostLink"/>, from its process's output) and its
+    /// registration with this launch's <paramref name="secret"/>, from an actor at that address. A registration
+    /// with the secret that comes before the address is kept (<paramref name="early"/>) until it comes.
+    /// </summary>
+    private bool Starting(string secret, Address? link, WorkerProtocol.Register? early, object message)
     {
         switch (message)
         {
-            case WorkerProtocol.Register register when WorkersRuntime.SameSecret(register.Secret, secret):
-                register.Worker.Tell(new WorkerProtocol.Registered(Self, Context.Parent));
-                _log.Info("worker {Worker} registered (host {HostPid}); waiting for its WorkerInit", Label, _process?.Id);
-                Context.Become(m => Initialising(register.Worker, m));
+            case HostLink hostLink when hostLink.HostId == _process?.Id && link is null:
+                Context.Become(m => Starting(secret, hostLink.Address, null, m));
+                if (early is not null) Register(secret, hostLink.Address, early);
+                return true;
+            case WorkerProtocol.Register register when link is null:
+                if (WorkersRuntime.SameSecret(register.Secret, secret)) Context.Become(m => Starting(secret, null, register, m));
+                else Refuse(register, "wrong secret");
                 return true;
             case WorkerProtocol.Register register:
-                Refuse(register, "wrong secret");
+                Register(secret, link, register);
                 return true;
             case StartTimedOut:
                 _log.Warning("worker {Worker} did not register within {StartTimeout}; killing its process", Label, Settings.StartTimeout);
@@ -140,6 +150,24 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             default:
                 return Common(message);
         }
+    }
+
+    /// <summary>A registration while <see cref="Starting"/>, once the host's <paramref name="link"/> address is known.</summary>
+    private void Register(string secret, Address link, WorkerProtocol.Register register)
+    {
+        if (!WorkersRuntime.SameSecret(register.Secret, secret))
+        {
+            Refuse(register, "wrong secret");
+            return;
+        }
+        if (!register.Worker.Path.Address.Equals(link))
+        {
+            Refuse(register, $"its worker is not at its host's link address {link}");
+            return;
+        }
+        register.Worker.Tell(new WorkerProtocol.Registered(Self, Context.Parent));
+        _log.Info("worker {Worker} registered (host {HostPid}); waiting for its WorkerInit", Label, _process?.Id);
+        Context.Become(m => Initialising(register.Worker, m));
     }
 
     /// <summary>Registered, and running <see cref="Worker.WorkerInit"/>: it may already talk to the master, but takes no asks.</summary>
@@ -263,6 +291,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 return true;
             case Exited:
                 return true; // a process replaced earlier
+            case HostLink:
+                return true; // of a process replaced earlier, or a second one: the first counts
             case Hung:
                 return true; // the process is already gone
             case Delete delete:
@@ -300,12 +330,15 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>A WorkerHost must prove it is this launch's; anything else is refused and logged.</summary>
+    /// <summary>
+    /// A WorkerHost must prove it is this launch's; anything else is refused and logged, with no answer: an
+    /// answer would go where the message says, and Akka.Remote ends the master's actor system when a TLS
+    /// handshake it starts fails. A host of its own that is refused is killed by the master anyway.
+    /// </summary>
     private void Refuse(WorkerProtocol.Register register, string why)
     {
         if (_refusals.Due(out var skipped))
             _log.Warning("refused a registration as worker {Worker} from {Sender}: {Reason} ({Skipped} more such refusals since the last warning)", Label, register.Worker.Path, why, skipped);
-        Sender.Tell(new WorkerProtocol.Refused($"this master did not start you ({why})"));
     }
 
     /// <summary>A proxy that throws is reported; it keeps routing.</summary>
@@ -332,7 +365,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         var secret = WorkersRuntime.NewSecret();
         try
         {
-            _process = _workers.StartHost(_instance, secret, _type, _key, _options, _log, (id, code) => self.Tell(new Exited(id, code)));
+            _process = _workers.StartHost(_instance, secret, _type, _key, _options, _log,
+                (id, address) => self.Tell(new HostLink(id, address)), (id, code) => self.Tell(new Exited(id, code)));
         }
         catch (Exception e)
         {
@@ -342,7 +376,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
             return;
         }
         Timers.StartSingleTimer(StartTimedOut.Instance, StartTimedOut.Instance, Settings.StartTimeout);
-        Context.Become(m => Starting(secret, m));
+        Context.Become(m => Starting(secret, null, null, m));
     }
 
     /// <summary>The process is gone: the registry fails what it held, and it is restarted unless the policy says never.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Packet.Actors.Workers.Protocol;
 
 namespace Packet.Actors.Workers;
@@ -20,7 +21,11 @@ internal sealed class WorkerHostProcess : IWorkerHost
 
     public int? ProcessId => _process.Id;
 
-    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<int, string, bool> onLine, Action<int, int> onExit)
+    /// <summary>
+    /// Starts a host: <paramref name="onLink"/> gets its link address, from the first <see cref="HostStart.LinkLine"/> of its
+    /// output, <paramref name="onLine"/> every other line, and <paramref name="onExit"/> its exit code.
+    /// </summary>
+    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<int, Address> onLink, Action<int, string, bool> onLine, Action<int, int> onExit)
     {
         if (!File.Exists(hostDll))
             throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the PacketAkka.Actors package (or the Packet.WorkerHost project) or set packet.workers.host", hostDll);
@@ -34,7 +39,15 @@ internal sealed class WorkerHostProcess : IWorkerHost
         };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var id = 0; // set before output is read: Id throws once the process is disposed, and output can come after that
-        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) onLine(id, line, false); };
+        var linked = 0;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not { } line) return;
+            if (line.StartsWith(HostStart.LinkLine, StringComparison.Ordinal) && Interlocked.Exchange(ref linked, 1) == 0 && LinkAddress(line) is { } address)
+                onLink(id, address);
+            else
+                onLine(id, line, false);
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) onLine(id, line, true); };
         process.Exited += (_, _) => onExit(process.Id, SafeExitCode(process));
         process.Start();
@@ -44,6 +57,19 @@ internal sealed class WorkerHostProcess : IWorkerHost
         process.StandardInput.WriteLine(start.ToLine());
         process.StandardInput.Flush();
         return new WorkerHostProcess(process);
+    }
+
+    /// <summary>The address of a <see cref="HostStart.LinkLine"/>, or <see langword="null"/> if it holds none.</summary>
+    private static Address? LinkAddress(string line)
+    {
+        try
+        {
+            return Address.Parse(line[HostStart.LinkLine.Length..]);
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Closes the host's standard input, as a dying master's kernel does too: the host exits on its own.</summary>

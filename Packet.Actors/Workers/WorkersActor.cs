@@ -560,7 +560,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         if (_refusals.Due(out var skipped))
             _log.Warning("refused a registration as worker {Worker} from {Sender}: instance {Instance} does not exist ({Skipped} more such refusals since the last warning)",
                 register.Name, register.Worker.Path, register.Instance, skipped);
-        Sender.Tell(new WorkerProtocol.Refused($"this master did not start you (no instance {register.Instance})"));
+        // No answer: it would go where the message says (see ProxyActor.Refuse).
     }
 
     /// <summary>One instance's info, or <see langword="null"/> if it stopped meanwhile.</summary>

@@ -110,12 +110,13 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     private int _inProcessHosts;
 
     /// <summary>Starts one instance where <c>packet.workers.in-process</c> says: its own WorkerHost process, or an actor here.</summary>
-    public IWorkerHost StartHost(long instance, string secret, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, ILoggingAdapter log, Action<int, int> onExit)
+    public IWorkerHost StartHost(long instance, string secret, WorkerType type, string? key, IReadOnlyDictionary<string, string> options, ILoggingAdapter log,
+        Action<int, Akka.Actor.Address> onLink, Action<int, int> onExit)
     {
         var start = HostStart(instance, secret, type, key, options);
         return Settings.InProcess
-            ? InProcessWorkerHost.Start(-Interlocked.Increment(ref _inProcessHosts), Reactor.System, Reactor, type, start, Payloads, onExit)
-            : WorkerHostProcess.Start(Settings.Host, start, LogSink(type.Name, key, log), onExit);
+            ? InProcessWorkerHost.Start(-Interlocked.Increment(ref _inProcessHosts), Reactor.System, Reactor, type, start, Payloads, onLink, onExit)
+            : WorkerHostProcess.Start(Settings.Host, start, onLink, LogSink(type.Name, key, log), onExit);
     }
 
     public void CountDroppedReplies(int count) => Interlocked.Add(ref _droppedReplies, count);

@@ -29,6 +29,13 @@ internal sealed record HostStart(
     public static HostStart FromLine(string line) =>
         JsonSerializer.Deserialize<HostStart>(line) ?? throw new InvalidDataException("the master sent an empty start line");
 
+    /// <summary>
+    /// How the host's answer on its standard output begins: this prefix, then the host's link address
+    /// (<c>akka.ssl.tcp://worker@127.0.0.1:PORT</c>). The master takes the first such line, written before any
+    /// code of the worker's runs, and sends to that address only.
+    /// </summary>
+    public const string LinkLine = "PACKET-LINK ";
+
     /// <summary>Shows neither the secret nor the credentials.</summary>
     public override string ToString() => $"HostStart({Name}, instance {Instance}, {Master})";
 }
