@@ -1,8 +1,8 @@
 // Packet.WorkerHost: the process one PacketAkka worker runs in. The master starts it and writes one
 // JSON line (HostStart: this launch's secret and the run's link certificate) on its standard input. The
 // host then joins the master through Akka.Remote on loopback, over TLS on that certificate, and serves the
-// worker until its standard input closes (the master is gone, even after kill -9), the master refuses it,
-// or the worker fails to start.
+// worker until its standard input closes (the master is gone, even after kill -9) or the worker fails to
+// start. A host the master does not accept hears nothing and is killed at its start timeout.
 //
 // `dotnet Packet.WorkerHost.dll credentials DIR` makes a cluster's credentials instead (CredentialsCommand).
 using System.Runtime.InteropServices;
@@ -89,4 +89,4 @@ var reason = await outcome.Task;
 // A stopping reactor ends its hosts by closing the pipe: that stop is news (stdout, logged as info),
 // every other one a problem (stderr, logged as a warning).
 (reason == MasterClosedPipe ? Console.Out : Console.Error).WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
-return reason is not null && reason.StartsWith("refused", StringComparison.Ordinal) ? 4 : 0;
+return 0;

@@ -56,7 +56,7 @@ internal sealed class WorkerActor : ActorBase
     {
         switch (message)
         {
-            case WorkerProtocol.Registered or WorkerProtocol.Refused when !Sender.Path.Address.Equals(_master.Path.Address):
+            case WorkerProtocol.Registered when !Sender.Path.Address.Equals(_master.Path.Address):
                 if (_refusals.Due(out var skipped))
                     _log.Warning("dropped a {Message} from {Sender}, which is not the master ({Skipped} more such since the last warning)", message.GetType().Name, Sender.Path, skipped);
                 return true;
@@ -73,10 +73,6 @@ internal sealed class WorkerActor : ActorBase
                     _log.Error(e, "WorkerInit of {Worker} threw; the worker stops", _start.Name);
                     _outcome.TrySetResult($"WorkerInit threw {e.GetType().Name}: {e.Message}");
                 }
-                return true;
-            case WorkerProtocol.Refused refused:
-                _log.Error("the master refused this worker: {Reason}", refused.Reason);
-                _outcome.TrySetResult($"refused: {refused.Reason}");
                 return true;
             default:
                 return false;

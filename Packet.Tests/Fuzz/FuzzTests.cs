@@ -242,7 +242,7 @@ public sealed class FuzzTests
             LengthPrefixedHeader), DefaultLimitIterations);
     }
 
-    private static readonly string[] Kinds = ["work", "out", "reg", "ok", "no", "dlv", "push", "fwd"];
+    private static readonly string[] Kinds = ["work", "out", "reg", "ok", "dlv", "push", "fwd"];
 
     /// <summary>
     /// The worker protocol, as a master reads it from a WorkerHost (which may run hostile code) and a
@@ -259,7 +259,6 @@ public sealed class FuzzTests
             new WorkerProtocol.Outcomes([new WorkerProtocol.Outcome(7, new byte[] { 9 }, null), new WorkerProtocol.Outcome(8, null, "error")]),
             new WorkerProtocol.Register("secret", 42, "eval_worker", system.DeadLetters),
             new WorkerProtocol.Registered(system.DeadLetters, system.DeadLetters),
-            new WorkerProtocol.Refused("wrong secret"),
             new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
             new WorkerProtocol.Push(new byte[] { 6 }),
             new WorkerProtocol.Forward("sink_worker", "key", new byte[] { 7 }),

@@ -16,7 +16,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _reactor.DisposeAsync();
 
-    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "rdy", "no", "dlv", "push", "fwd"];
+    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "rdy", "dlv", "push", "fwd"];
 
     private object Message(string kind)
     {
@@ -28,7 +28,6 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
             "reg" => new WorkerProtocol.Register("secret", 42, "eval_worker", someone),
             "ok" => new WorkerProtocol.Registered(someone, someone),
             "rdy" => WorkerProtocol.Ready.Instance,
-            "no" => new WorkerProtocol.Refused("wrong secret"),
             "dlv" => new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
             "push" => new WorkerProtocol.Push(new byte[] { 6 }),
             _ => new WorkerProtocol.Forward("sink_worker", null, new byte[] { 7 }),

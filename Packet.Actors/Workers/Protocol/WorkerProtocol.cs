@@ -33,9 +33,6 @@ internal static class WorkerProtocol
         public static readonly Ready Instance = new();
     }
 
-    /// <summary>Master → host: registration refused; the host exits.</summary>
-    internal sealed record Refused(string Reason) : IMessage;
-
     /// <summary>
     /// Master → worker: run <see cref="Worker.ReceiveData"/> on each job, in order, and answer each with
     /// an <see cref="Outcome"/>. The asks that reach a proxy together travel in one <see cref="Work"/>.

@@ -34,7 +34,6 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         WorkerProtocol.Register => "reg",
         WorkerProtocol.Registered => "ok",
         WorkerProtocol.Ready => "rdy",
-        WorkerProtocol.Refused => "no",
         WorkerProtocol.Deliver => "dlv",
         WorkerProtocol.Push => "push",
         WorkerProtocol.Forward => "fwd",
@@ -87,9 +86,6 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
                 break;
             case WorkerProtocol.Ready:
                 break;
-            case WorkerProtocol.Refused refused:
-                writer.String(refused.Reason);
-                break;
             case WorkerProtocol.Deliver deliver:
                 writer.Bytes(deliver.Payload);
                 break;
@@ -116,7 +112,6 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "reg" => new WorkerProtocol.Register(reader.String(), reader.Long(), reader.String(), Resolve(reader.String())),
             "ok" => new WorkerProtocol.Registered(Resolve(reader.String()), Resolve(reader.String())),
             "rdy" => WorkerProtocol.Ready.Instance,
-            "no" => new WorkerProtocol.Refused(reader.String()),
             "dlv" => new WorkerProtocol.Deliver(reader.Bytes()),
             "push" => new WorkerProtocol.Push(reader.Bytes()),
             "fwd" => new WorkerProtocol.Forward(reader.String(), reader.NullableString(), reader.Bytes()),
