@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Akka;
 using Akka.Actor;
 using Akka.Actor.Internal;
-using Akka.Configuration;
-using Akka;
 using Akka.Actor.Setup;
+using Akka.Configuration;
 using Akka.Event;
 using Microsoft.Extensions.Logging;
 using Packet.Actors.Runtime;
@@ -48,7 +48,7 @@ public sealed class Reactor : IAsyncDisposable
     /// <see cref="DefaultConfig"/>, with the worker link's and the stop's phase timeouts) and its setups
     /// (the logger factory, the worker link's credentials and log filter).
     /// </summary>
-    internal sealed record Plan(string Name, Config Config, IReadOnlyList<Akka.Actor.Setup.Setup> Setups, LinkCredentials? Link);
+    internal sealed record Plan(string Name, Config Config, IReadOnlyList<Setup> Setups, LinkCredentials? Link);
 
     internal static Plan PlanOf(Config config, LinkCredentials? link, ILoggerFactory? loggerFactory)
     {
@@ -59,7 +59,7 @@ public sealed class Reactor : IAsyncDisposable
         var workers = WorkerSettings.From(full);
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         full = ShutdownPhases(reactor, workers).WithFallback(full);
-        var setups = new List<Akka.Actor.Setup.Setup>();
+        var setups = new List<Setup>();
         if (loggerFactory is not null) setups.Add(new LoggerFactoryLogger.Setup(loggerFactory));
         if (workers.Enabled)
         {
@@ -248,8 +248,8 @@ public sealed class Reactor : IAsyncDisposable
     /// Stops the reactor as <see cref="Stop"/> does and completes when it has stopped. Safe to call more than
     /// once: every call gets the same stop. The steps are tasks of the actor system's
     /// <see cref="CoordinatedShutdown"/> (phases <c>service-unbind</c>, <c>service-requests-done</c>,
-    /// <c>service-stop</c>, <c>before-actor-system-terminate</c>), so running it, terminating the actor
-    /// system or the process exiting stops the reactor the same way, in order with other actors' phases.
+    /// <c>service-stop</c>, <c>before-actor-system-terminate</c>), so running it or terminating the actor
+    /// system stops the reactor the same way, in order with other actors' phases.
     /// </summary>
     /// <param name="cancellationToken">
     /// Cuts the graceful part short when cancelled (a host's shutdown timeout, for example): the drains end
@@ -283,8 +283,8 @@ public sealed class Reactor : IAsyncDisposable
 
     /// <summary>
     /// The graceful stop, as tasks of the actor system's <see cref="CoordinatedShutdown"/>, so it runs the same
-    /// whoever starts the shutdown (<see cref="StopAsync"/>, the actor system's <c>Terminate</c>, the process
-    /// exiting) and in order with other actors' phases: <c>service-unbind</c>, stop accepting (new connections
+    /// whoever starts the shutdown (<see cref="StopAsync"/>, the actor system's <c>Terminate</c>, an
+    /// application's own <c>CoordinatedShutdown</c> run) and in order with other actors' phases: <c>service-unbind</c>, stop accepting (new connections
     /// are reset) and stop reading (every connection is paused, so no new ask starts);
     /// <c>service-requests-done</c>, let worker asks in flight be answered and written (up to <c>drain-timeout</c>);
     /// <c>service-stop</c>, close every connection gracefully with <see cref="UnbindKind.Shutdown"/> (up to
