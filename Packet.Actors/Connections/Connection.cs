@@ -160,7 +160,11 @@ public class Connection
     /// <param name="worker">The worker name.</param>
     /// <param name="data">A payload of an allowed type (see <c>packet.workers.allowed-types</c>).</param>
     /// <param name="key">The worker's instance key, or <see langword="null"/>.</param>
-    public void AskWorker(string worker, object? data, string? key = null) => OnActor(actor => actor.AskWorker(worker, key, data, null));
+    public void AskWorker(string worker, object? data, string? key = null)
+    {
+        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, null);
+        else OnActor(AskLater(worker, key, data, null));
+    }
 
     /// <summary>
     /// As <see cref="AskWorker(string, object?, string?)"/>, with the answer handed to <paramref name="callback"/>
@@ -173,8 +177,13 @@ public class Connection
     public void AskWorker(string worker, object? data, Action<WorkerReply> callback, string? key = null)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        OnActor(actor => actor.AskWorker(worker, key, data, callback));
+        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, callback);
+        else OnActor(AskLater(worker, key, data, callback));
     }
+
+    /// <summary>An ask made off the connection's actor, to run on it; made only then, as its captures cost an allocation per call.</summary>
+    private static Action<ConnectionActor> AskLater(string worker, string? key, object? data, Action<WorkerReply>? callback) =>
+        actor => actor.AskWorker(worker, key, data, callback);
 
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Packet.Io.Framing;
 
@@ -53,11 +54,18 @@ public abstract class LineConnection : Connection
     /// <param name="line">The text, without a delimiter.</param>
     public void SendLine(string line)
     {
-        var text = Encoding.UTF8.GetBytes(line);
-        var framed = new byte[text.Length + _delimiter.Length];
-        text.CopyTo(framed, 0);
-        _delimiter.CopyTo(framed, text.Length);
-        SendData(framed);
+        // Encoded into a pooled buffer: SendData copies what it is given before it returns.
+        var framed = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(line.Length) + _delimiter.Length);
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(line, framed);
+            _delimiter.CopyTo(framed, length);
+            SendData(framed.AsSpan(0, length + _delimiter.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(framed);
+        }
     }
 
     /// <inheritdoc />

@@ -120,6 +120,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     }
 
     private readonly Connection _handler;
+    private readonly Action<WorkerReply> _workerReceive; // the handler's WorkerReceive, made once: a method group allocates on every use
     private readonly Origin _origin;
     private readonly Action<Connection>? _init;
     private readonly ReactorRuntime _runtime;
@@ -138,6 +139,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public ConnectionActor(Connection handler, Origin origin, Action<Connection>? init, ReactorRuntime runtime)
     {
         _handler = handler;
+        _workerReceive = handler.InvokeWorkerReceive;
         _origin = origin;
         _init = init;
         _runtime = runtime;
@@ -480,7 +482,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             _runtime.Log.Info("dropped the reply of {Worker} to a connection that is closing", answer.Worker);
             return;
         }
-        Hook((answer.Context as WorkerAsks.Ticket)?.Callback ?? _handler.InvokeWorkerReceive, _runtime.ToReply(answer), "WorkerReceive");
+        Hook((answer.Context as WorkerAsks.Ticket)?.Callback ?? _workerReceive, _runtime.ToReply(answer), "WorkerReceive");
     }
 
     /// <summary>
