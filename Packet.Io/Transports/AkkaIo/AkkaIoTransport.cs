@@ -71,7 +71,13 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
     private sealed class AkkaIoSocket(IActorRef connection, EndPoint remote, EndPoint local) : ISocketConnection
     {
         private IActorRef _owner = ActorRefs.Nobody;
-        private ByteString _unflushed = ByteString.Empty; // what Write copied since the last Flush, as one Tcp.Write
+
+        // What Write copied since the last Flush, sent as one Tcp.Write: the first write's own copy, and once a
+        // second comes, all of them in a pooled buffer, copied out once at Flush (a ByteString per write, joined
+        // with Concat, allocated a new segment array per write).
+        private byte[]? _first;
+        private byte[]? _pooled;
+        private int _length;
 
         public EndPoint RemoteEndPoint => remote;
 
@@ -85,15 +91,49 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
         public void ResumeReading() => connection.Tell(Tcp.ResumeReading.Instance, _owner);
 
-        public void Write(ReadOnlySpan<byte> data) => _unflushed = _unflushed.Concat(ByteString.FromBytes(data.ToArray()));
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            if (data.IsEmpty) return;
+            if (_length == 0)
+            {
+                _first = data.ToArray();
+            }
+            else
+            {
+                if (_pooled is null)
+                {
+                    _pooled = ArrayPool<byte>.Shared.Rent(Math.Max(2 * (_length + data.Length), 4096));
+                    _first.AsSpan().CopyTo(_pooled);
+                    _first = null;
+                }
+                else if (_length + data.Length > _pooled.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(2 * (_length + data.Length));
+                    _pooled.AsSpan(0, _length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(_pooled);
+                    _pooled = larger;
+                }
+                data.CopyTo(_pooled.AsSpan(_length));
+            }
+            _length += data.Length;
+        }
 
         /// <summary>Akka.IO takes a write by message, so its acknowledgement always comes later, as the write's ack.</summary>
         public int Flush()
         {
-            if (_unflushed.IsEmpty) return 0;
-            connection.Tell(Tcp.Write.Create(_unflushed, new SocketEvents.Written(_unflushed.Count)), _owner);
-            _unflushed = ByteString.Empty;
+            if (_length == 0) return 0;
+            var bytes = _pooled is null ? ByteString.FromBytes(_first!) : ByteString.CopyFrom(_pooled, 0, _length);
+            connection.Tell(Tcp.Write.Create(bytes, new SocketEvents.Written(_length)), _owner);
+            Clear();
             return 0;
+        }
+
+        private void Clear()
+        {
+            if (_pooled is not null) ArrayPool<byte>.Shared.Return(_pooled);
+            _pooled = null;
+            _first = null;
+            _length = 0;
         }
 
         public void Close()
@@ -104,7 +144,7 @@ internal sealed class AkkaIoTransport(ActorSystem system, TransportSettings sett
 
         public void Abort()
         {
-            _unflushed = ByteString.Empty;
+            Clear();
             connection.Tell(Tcp.Abort.Instance, _owner);
         }
     }
