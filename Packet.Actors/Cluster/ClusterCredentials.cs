@@ -1,9 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
-using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
 
 namespace Packet.Actors.Cluster;
 
@@ -30,7 +29,7 @@ internal sealed class ClusterCredentials
 
     private readonly X509Certificate2 _authority;
     private readonly byte[] _authorityHash;
-    private readonly LogThrottle _refusals = new(); // a stranger can repeat handshakes at will
+    private readonly TlsPeerCheck _check;
 
     private ClusterCredentials(X509Certificate2 authority, X509Certificate2 node, string role)
     {
@@ -38,6 +37,7 @@ internal sealed class ClusterCredentials
         _authorityHash = authority.GetCertHash(HashAlgorithmName.SHA256);
         Node = node;
         Role = role;
+        _check = new TlsPeerCheck("cluster", peer => IssuedByAuthority(peer), "its certificate was not issued by this cluster's authority");
     }
 
     /// <summary>This node's certificate, with its private key.</summary>
@@ -118,8 +118,7 @@ internal sealed class ClusterCredentials
     }
 
     /// <summary>Akka.Remote's TLS settings for a node: mutual authentication with this node's certificate, and only certificates of this cluster's authority trusted.</summary>
-    public DotNettySslSetup Setup() =>
-        new(Node, suppressValidation: false, requireMutualAuthentication: true, validateCertificateHostname: false, customValidator: Validate);
+    public DotNettySslSetup Setup() => _check.Setup(Node);
 
     /// <summary>
     /// Whether <paramref name="peer"/> was issued by this cluster's authority (checked against it alone, not
@@ -135,17 +134,5 @@ internal sealed class ClusterCredentials
         return chain.Build(peer)
             && chain.ChainElements.Count == 2
             && CryptographicOperations.FixedTimeEquals(chain.ChainElements[^1].Certificate.GetCertHash(HashAlgorithmName.SHA256), _authorityHash);
-    }
-
-    /// <summary>Called by Akka.Remote on its socket threads for every handshake; its warning is throttled.</summary>
-    private bool Validate(X509Certificate2? peer, X509Chain? chain, string remote, System.Net.Security.SslPolicyErrors errors, ILoggingAdapter log)
-    {
-        if (IssuedByAuthority(peer)) return true;
-        int skipped;
-        lock (_refusals)
-            if (!_refusals.Due(out skipped)) return false;
-        log.Warning("refused a cluster connection from {Peer}: {Reason} ({Skipped} more such refusals since the last warning)", remote,
-            peer is null ? "it presented no certificate" : "its certificate was not issued by this cluster's authority", skipped);
-        return false;
     }
 }

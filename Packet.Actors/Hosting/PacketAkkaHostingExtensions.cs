@@ -43,7 +43,7 @@ public static class PacketAkkaHostingExtensions
             var services = (DependencyResolver.For(system).Resolver as ServiceProviderDependencyResolver)?.ServiceProvider
                 ?? throw new InvalidOperationException("WithPacket needs the actor system Akka.Hosting makes (services.AddAkka), which carries the application's services");
             var host = new PacketHost(options, services, services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
-            await host.StartOnAsync(system, plan, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping).ConfigureAwait(false);
+            await host.StartOnAsync(system, plan.Link, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping).ConfigureAwait(false);
             system.WithExtension<PacketHost.Hosts.Slot, PacketHost.Hosts>().Host = host;
         });
         return builder;

@@ -43,12 +43,12 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
 
     /// <summary>
     /// Starts the reactor on an application's actor system (<see cref="PacketAkkaHostingExtensions.WithPacket"/>), made
-    /// with <paramref name="plan"/>; its drains are cut short at three quarters of the host's shutdown timeout after <paramref name="stopping"/>.
+    /// with the worker <paramref name="link"/>'s credentials its setup has; its drains are cut short at three quarters of the host's shutdown timeout after <paramref name="stopping"/>.
     /// </summary>
-    internal async Task StartOnAsync(ActorSystem system, Reactor.Plan plan, CancellationToken stopping)
+    internal async Task StartOnAsync(ActorSystem system, Workers.Protocol.LinkCredentials? link, CancellationToken stopping)
     {
         var addresses = _options.Servers();
-        var reactor = new Reactor(system, system.Settings.Config, plan.Link, inWorkerHost: false);
+        var reactor = new Reactor(system, system.Settings.Config, link, inWorkerHost: false);
         _reactor = reactor;
         stopping.Register(() => reactor.HurryAfter(_shutdownTimeout * 0.75));
         await StartWorkersAndServersAsync(reactor, addresses, CancellationToken.None).ConfigureAwait(false);

@@ -12,10 +12,12 @@ namespace Packet.Tests.Cluster;
 public sealed class ClusterCredentialsTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}");
+    private readonly string _other = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}"); // another cluster's
 
     public void Dispose()
     {
-        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+        foreach (var folder in new[] { _folder, _other })
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
     }
 
     private static (int ExitCode, string Output) WorkerHost(params string[] args)
@@ -63,24 +65,16 @@ public sealed class ClusterCredentialsTests : IDisposable
     public void A_certificate_of_another_authority_is_not_taken_even_under_the_same_names()
     {
         ClusterCredentials.Create(_folder, []);
-        var other = _folder + "-other";
-        try
-        {
-            ClusterCredentials.Create(other, []);
-            var ours = ClusterCredentials.Load(_folder, "packet-master");
-            var theirs = ClusterCredentials.Load(other, "packet-host");
+        ClusterCredentials.Create(_other, []);
+        var ours = ClusterCredentials.Load(_folder, "packet-master");
+        var theirs = ClusterCredentials.Load(_other, "packet-host");
 
-            Assert.True(ours.IssuedByAuthority(ClusterCredentials.Load(_folder, "packet-host").Node));
-            Assert.False(ours.IssuedByAuthority(theirs.Node));
-            Assert.False(ours.IssuedByAuthority(null));
-            File.Copy(Path.Combine(other, "packet-host.pfx"), Path.Combine(_folder, "stolen.pfx"));
-            File.Move(Path.Combine(_folder, "stolen.pfx"), Path.Combine(_folder, "packet-host.pfx"), overwrite: true);
-            Assert.Throws<InvalidDataException>(() => ClusterCredentials.Load(_folder, "packet-host")); // a mixed-up folder is caught at load
-        }
-        finally
-        {
-            Directory.Delete(other, recursive: true);
-        }
+        Assert.True(ours.IssuedByAuthority(ClusterCredentials.Load(_folder, "packet-host").Node));
+        Assert.False(ours.IssuedByAuthority(theirs.Node));
+        Assert.False(ours.IssuedByAuthority(null));
+        File.Copy(Path.Combine(_other, "packet-host.pfx"), Path.Combine(_folder, "stolen.pfx"));
+        File.Move(Path.Combine(_folder, "stolen.pfx"), Path.Combine(_folder, "packet-host.pfx"), overwrite: true);
+        Assert.Throws<InvalidDataException>(() => ClusterCredentials.Load(_folder, "packet-host")); // a mixed-up folder is caught at load
     }
 
     private static ActorSystem Node(string name, ClusterCredentials credentials) =>
@@ -104,11 +98,10 @@ public sealed class ClusterCredentialsTests : IDisposable
     public async Task Nodes_of_one_authority_talk_over_TLS_and_a_node_of_another_calling_in_gets_nothing_through_and_stops_nothing()
     {
         ClusterCredentials.Create(_folder, []);
-        var other = _folder + "-other";
-        ClusterCredentials.Create(other, []);
+        ClusterCredentials.Create(_other, []);
         using var master = Node("cluster", ClusterCredentials.Load(_folder, "packet-master"));
         using var host = Node("cluster", ClusterCredentials.Load(_folder, "packet-host"));
-        using var stranger = Node("cluster", ClusterCredentials.Load(other, "packet-host"));
+        using var stranger = Node("cluster", ClusterCredentials.Load(_other, "packet-host"));
         try
         {
             master.ActorOf(Props.Create<Echo>(), "echo");
@@ -121,7 +114,6 @@ public sealed class ClusterCredentialsTests : IDisposable
         }
         finally
         {
-            Directory.Delete(other, recursive: true);
             await Task.WhenAll(master.Terminate(), host.Terminate(), stranger.Terminate());
         }
     }
@@ -136,10 +128,9 @@ public sealed class ClusterCredentialsTests : IDisposable
     public async Task Akka_Remote_ends_an_actor_system_whose_own_outgoing_TLS_handshake_fails()
     {
         ClusterCredentials.Create(_folder, []);
-        var other = _folder + "-other";
-        ClusterCredentials.Create(other, []);
+        ClusterCredentials.Create(_other, []);
         using var master = Node("cluster", ClusterCredentials.Load(_folder, "packet-master"));
-        using var stranger = Node("cluster", ClusterCredentials.Load(other, "packet-host"));
+        using var stranger = Node("cluster", ClusterCredentials.Load(_other, "packet-host"));
         try
         {
             stranger.ActorOf(Props.Create<Echo>(), "echo");
@@ -153,7 +144,6 @@ public sealed class ClusterCredentialsTests : IDisposable
         }
         finally
         {
-            Directory.Delete(other, recursive: true);
             await Task.WhenAll(master.Terminate(), stranger.Terminate());
         }
     }

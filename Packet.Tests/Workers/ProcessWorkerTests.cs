@@ -106,16 +106,28 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     [Fact]
     public async Task A_stopping_reactor_lets_its_WorkerHosts_end_on_their_own_instead_of_killing_them()
     {
+        var (reactor, host, mark) = await StartMarkedAsync("ends");
+        using (host)
+            await StopAndAssertItEndedOnItsOwnAsync(reactor, host, mark);
+    }
+
+    /// <summary>A reactor with one keyed_worker instance that leaves a file at <c>mark</c> when its host exits on its own (its exit handlers ran).</summary>
+    private static async Task<(Reactor Reactor, Process Host, string Mark)> StartMarkedAsync(string key)
+    {
         var mark = Path.Combine(Path.GetTempPath(), $"packet-exit-mark-{Guid.NewGuid():N}");
         var reactor = Reactors.Start("""packet.workers.types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]""");
-        await reactor.StartWorkerAsync("keyed_worker", "ends", new Dictionary<string, string> { ["exit-mark"] = mark });
-        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "ends"))!;
-        using var host = Process.GetProcessById(pid);
+        await reactor.StartWorkerAsync("keyed_worker", key, new Dictionary<string, string> { ["exit-mark"] = mark });
+        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", key))!;
+        return (reactor, Process.GetProcessById(pid), mark);
+    }
 
+    /// <summary>
+    /// A host that ends on its own runs its exit handlers and closes its Akka.Remote link cleanly; a killed
+    /// one runs none, and leaves the master's remoting to log the link as dropped, with an error.
+    /// </summary>
+    private static async Task StopAndAssertItEndedOnItsOwnAsync(Reactor reactor, Process host, string mark)
+    {
         await reactor.StopAsync().Within("the reactor to stop", TimeSpan.FromSeconds(30));
-
-        // A host that ends on its own runs its exit handlers and closes its Akka.Remote link cleanly; a
-        // killed one runs none, and leaves the master's remoting to log the link as dropped, with an error.
         Assert.True(host.WaitForExit(TimeSpan.FromSeconds(10)), "the WorkerHost is still running after its reactor stopped");
         Assert.True(File.Exists(mark), "the WorkerHost was killed instead of ending on its own");
         File.Delete(mark);
@@ -126,21 +138,16 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
     {
         // A terminal's Ctrl-C and a service manager's stop signal the whole process group, WorkerHosts too;
         // the master's graceful stop still needs them to answer the asks in flight.
-        var mark = Path.Combine(Path.GetTempPath(), $"packet-exit-mark-{Guid.NewGuid():N}");
-        var reactor = Reactors.Start("""packet.workers.types = ["Packet.Tests.Workers.KeyedWorker, Packet.Tests"]""");
-        await reactor.StartWorkerAsync("keyed_worker", "signals", new Dictionary<string, string> { ["exit-mark"] = mark });
-        var pid = (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "signals"))!;
-        using var host = Process.GetProcessById(pid);
+        var (reactor, host, mark) = await StartMarkedAsync("signals");
+        using (host)
+        {
+            Processes.Signal(host.Id, Processes.SIGINT);
+            Processes.Signal(host.Id, Processes.SIGTERM);
+            Assert.False(host.WaitForExit(TimeSpan.FromSeconds(1)), "the WorkerHost ended on a signal");
+            Assert.Equal(host.Id, (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "signals"))!);
 
-        Processes.Signal(pid, Processes.SIGINT);
-        Processes.Signal(pid, Processes.SIGTERM);
-        Assert.False(host.WaitForExit(TimeSpan.FromSeconds(1)), "the WorkerHost ended on a signal");
-        Assert.Equal(pid, (int)(await reactor.AskWorkerAsync("keyed_worker", "pid", "signals"))!);
-
-        await reactor.StopAsync().Within("the reactor to stop", TimeSpan.FromSeconds(30));
-        Assert.True(host.WaitForExit(TimeSpan.FromSeconds(10)), "the WorkerHost is still running after its reactor stopped");
-        Assert.True(File.Exists(mark), "the WorkerHost was killed instead of ending on its own");
-        File.Delete(mark);
+            await StopAndAssertItEndedOnItsOwnAsync(reactor, host, mark);
+        }
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
 
 namespace Packet.Actors.Workers.Protocol;
@@ -19,11 +18,13 @@ namespace Packet.Actors.Workers.Protocol;
 internal sealed class LinkCredentials
 {
     private readonly byte[] _hash;
+    private readonly TlsPeerCheck _check;
 
     private LinkCredentials(X509Certificate2 certificate)
     {
         Certificate = certificate;
         _hash = certificate.GetCertHash(HashAlgorithmName.SHA256);
+        _check = new TlsPeerCheck("worker-link", peer => IsOurs(peer), "its certificate is not this master's (a process this master did not start)");
     }
 
     /// <summary>The run's certificate, with its private key.</summary>
@@ -58,26 +59,11 @@ internal sealed class LinkCredentials
     public string ToBase64() => Convert.ToBase64String(Certificate.Export(X509ContentType.Pkcs12));
 
     /// <summary>Akka.Remote's TLS settings for an actor system on the link: mutual authentication, this certificate, and only this certificate trusted.</summary>
-    public DotNettySslSetup Setup() =>
-        new(Certificate, suppressValidation: false, requireMutualAuthentication: true, validateCertificateHostname: false, customValidator: Validate);
+    public DotNettySslSetup Setup() => _check.Setup(Certificate);
 
     /// <summary>Whether <paramref name="peer"/> is this run's certificate. Its chain is not consulted: a self-signed certificate has none, and the pin is stronger.</summary>
     public bool IsOurs(X509Certificate2? peer) =>
         peer is not null && CryptographicOperations.FixedTimeEquals(peer.GetCertHash(HashAlgorithmName.SHA256), _hash);
-
-    /// <summary>Called by Akka.Remote on its socket threads for every handshake; a stranger can repeat it at will, so its warning is throttled.</summary>
-    private bool Validate(X509Certificate2? peer, X509Chain? chain, string remote, System.Net.Security.SslPolicyErrors errors, ILoggingAdapter log)
-    {
-        if (IsOurs(peer)) return true;
-        int skipped;
-        lock (_refusals)
-            if (!_refusals.Due(out skipped)) return false;
-        log.Warning("refused a worker-link connection from {Peer}: {Reason} ({Skipped} more such refusals since the last warning)", remote,
-            peer is null ? "it presented no certificate" : "its certificate is not this master's (a process this master did not start)", skipped);
-        return false;
-    }
-
-    private readonly LogThrottle _refusals = new();
 
     private static LinkCredentials FromPkcs12(byte[] pkcs12) =>
         new(X509CertificateLoader.LoadPkcs12(pkcs12, password: null, X509KeyStorageFlags.EphemeralKeySet));
