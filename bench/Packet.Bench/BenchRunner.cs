@@ -256,21 +256,24 @@ public static class BenchRunner
                         "PacketAkka is the AskWorker line echo (`worker-echo-server`: a `LineConnection` asking an echo worker in a WorkerHost). " +
                         "The floor is the bench's own: a minimal .NET server that hands each line to one child process over a Unix socket, batching what is queued, with no framework " +
                         $"(`{WorkerFloorServer.Name}`): the practical limit for a process hop on this machine. " +
+                        "The Akka.Remote floor is the same server with its hop over Akka.Remote as it comes (DotNetty, no TLS) to an echo actor, two batches in flight " +
+                        $"(`{WorkerFloorServer.OverAkkaRemote}`): the most a server can make of that hop, so its ÷ floor bounds PacketAkka's. " +
                         "The ping-pong is raw Akka.Remote between two processes with as many 64 B messages in flight as the cell has lines, asked from .NET without TCP (Hyperion, the serializer of worker payloads). " +
-                        "÷ floor and ÷ ping-pong are medians of the turns' ratios; \"per turn\" gives the lowest and highest.");
+                        "Every ÷ is the median of the turns' ratios; \"per turn\" gives the lowest and highest.");
         text.AppendLine();
-        text.AppendLine("| worker cell | unit | PacketAkka | floor | ÷ floor | ÷ floor per turn | Akka.Remote ping-pong | ÷ ping-pong |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| worker cell | unit | PacketAkka | floor | ÷ floor | ÷ floor per turn | Akka.Remote floor | its ÷ floor | PacketAkka ÷ Akka.Remote floor | Akka.Remote ping-pong | PacketAkka ÷ ping-pong |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var cell in Cell.All.Where(c => c.Servers == Cell.WorkerServers && rows.Any(r => r.Cell == c)))
         {
-            var (packet, floor) = (Cell.WorkerServers[0], WorkerFloorServer.Name);
+            var (packet, floor, remote) = (Cell.WorkerServers[0], WorkerFloorServer.Name, WorkerFloorServer.OverAkkaRemote);
             var turns = Of(cell, packet) is { } row && Of(cell, floor) is { } other ? row.TurnRatios(other) : null;
             text.AppendLine($"| {cell.Title} | {cell.Unit} | {Value(cell, packet)} | {Value(cell, floor)} | {Ratio(cell, packet, floor)} | " +
-                            $"{(turns is { Length: > 0 } ? $"{turns[0]:0.00}–{turns[^1]:0.00}" : "–")} | {Value(cell, AkkaRemotePingPong.Name)} | {Ratio(cell, packet, AkkaRemotePingPong.Name)} |");
+                            $"{(turns is { Length: > 0 } ? $"{turns[0]:0.00}–{turns[^1]:0.00}" : "–")} | {Value(cell, remote)} | {Ratio(cell, remote, floor)} | {Ratio(cell, packet, remote)} | " +
+                            $"{Value(cell, AkkaRemotePingPong.Name)} | {Ratio(cell, packet, AkkaRemotePingPong.Name)} |");
         }
         text.AppendLine();
         text.AppendLine($"Per server: the ÷ baseline (raw, or the floor) of a single turn moves with the machine's noise, so \"÷ baseline per turn\" gives the lowest and highest of the {runs} turn{(runs == 1 ? "" : "s")}. " +
-                        "Server CPU counts the server and the processes it started (a WorkerHost, the floor's child; for the ping-pong, both of its processes and the asking); " +
+                        "Server CPU counts the server and the processes it started (a WorkerHost, a floor's child; for the ping-pong, both of its processes and the asking); " +
                         "the load generator's CPU per message shows how little of the machine it takes.");
         text.AppendLine();
         text.AppendLine("| cell | server | ÷ baseline per turn | p50 µs | p99 µs | p99.9 µs | server CPU µs per message | load generator CPU µs per message | server peak RSS MiB |");

@@ -4,9 +4,10 @@
 // A partial run, to check a few cells, prints its table and writes no results: all --cells rr,pipelined,worker-50 [--seconds S] [--runs N]
 // (cells: rr, pipelined, bulk, connect, idle, worker-1, worker-50, worker-50x16)
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
-//   echo-server | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server  [--port N]
+//   echo-server | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server | akka-remote-floor-server  [--port N]
 // (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X;
-// worker-floor-server is the worker cells' floor, one process hop over a Unix socket, whose child is worker-floor-child --socket PATH)
+// worker-floor-server is the worker cells' floor, one process hop over a Unix socket, whose child is worker-floor-child --socket PATH;
+// akka-remote-floor-server is the same floor with its hop over Akka.Remote, to pong-server; --tls puts TLS on that hop, as on the worker link)
 // The EventMachine baseline is a Ruby script, not a mode: ruby Servers/eventmachine-echo.rb --port N
 // ("all" runs it when Ruby and EventMachine are installed, and leaves its column empty when not).
 // The load generator is bench/loadgen/loadgen.c, built with the system's C compiler on first use (see bench/README.md).
@@ -47,6 +48,9 @@ switch (mode)
     case WorkerFloorServer.Name:
         await WorkerFloorServer.RunAsync(port);
         return 0;
+    case WorkerFloorServer.OverAkkaRemote:
+        await WorkerFloorServer.RunOverAkkaRemoteAsync(port, args.Contains("--tls"));
+        return 0;
     case "worker-floor-child":
         WorkerFloorServer.Child(Option("--socket") ?? throw new ArgumentException("worker-floor-child needs --socket PATH"));
         return 0;
@@ -54,7 +58,7 @@ switch (mode)
         await AkkaRemotePingPong.DriveAsync();
         return 0;
     case "pong-server":
-        await AkkaRemotePingPong.PongServerAsync();
+        await AkkaRemotePingPong.PongServerAsync(args.Contains("--tls"));
         return 0;
     case "soak":
         var minutes = Option("--minutes");

@@ -1,8 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Remote.Transport.DotNetty;
 
 namespace Packet.Bench.Load;
 
@@ -35,6 +39,22 @@ public static class AkkaRemotePingPong
           }
         }
         """);
+
+    /// <summary>
+    /// An actor system on <see cref="RemoteConfig"/>; with <paramref name="tls"/>, its link runs TLS with
+    /// mutual authentication, as the worker link does, on a throwaway self-signed certificate whose peer
+    /// is not checked: what the encryption costs, not the trust.
+    /// </summary>
+    public static ActorSystem CreateSystem(string name, bool tls)
+    {
+        if (!tls) return ActorSystem.Create(name, RemoteConfig);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var made = new CertificateRequest("CN=Packet.Bench", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var certificate = X509CertificateLoader.LoadPkcs12(made.Export(X509ContentType.Pkcs12), password: null); // a fresh certificate cannot serve TLS on every platform
+        var config = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = on").WithFallback(RemoteConfig);
+        return ActorSystem.Create(name, ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config),
+            new DotNettySslSetup(certificate, suppressValidation: true, requireMutualAuthentication: true)));
+    }
 
     /// <summary>
     /// The driver: starts the pong process, prints <c>ready</c>, then for each line <c>PARALLEL SECONDS</c>
@@ -89,10 +109,10 @@ public static class AkkaRemotePingPong
         return new CellResult(all.Length / clock.Elapsed.TotalSeconds, all.Length, Percentile(0.50), Percentile(0.99), Percentile(0.999), null);
     }
 
-    /// <summary>The other process of the ping-pong: an actor that answers every message with itself.</summary>
-    public static async Task PongServerAsync()
+    /// <summary>The other process of the ping-pong: an actor that answers every message with itself (over TLS with <paramref name="tls"/>).</summary>
+    public static async Task PongServerAsync(bool tls = false)
     {
-        using var system = ActorSystem.Create("pong", RemoteConfig);
+        using var system = CreateSystem("pong", tls);
         system.ActorOf(Props.Create(() => new Pong()), "pong");
         Console.WriteLine($"listening on {((ExtendedActorSystem)system).Provider.DefaultAddress}");
         await Task.Run(Console.In.ReadToEnd); // until the driver ends

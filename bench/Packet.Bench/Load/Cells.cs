@@ -27,8 +27,11 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
     /// <summary>The baseline every echo figure is divided by.</summary>
     public const string RawServer = "raw-echo-server";
 
-    /// <summary>PacketAkka's AskWorker line echo, its floor (one process hop over a Unix socket) and the Akka.Remote ping-pong, in turn order.</summary>
-    public static readonly string[] WorkerServers = ["worker-echo-server", WorkerFloorServer.Name, AkkaRemotePingPong.Name];
+    /// <summary>
+    /// PacketAkka's AskWorker line echo, its floor (one process hop over a Unix socket), the same floor with
+    /// its hop over Akka.Remote, and the Akka.Remote ping-pong, in turn order.
+    /// </summary>
+    public static readonly string[] WorkerServers = ["worker-echo-server", WorkerFloorServer.Name, WorkerFloorServer.OverAkkaRemote, AkkaRemotePingPong.Name];
 
     /// <summary>The echo cells of issue 4's table, then the worker cells: lines through AskWorker.</summary>
     public static readonly Cell[] All =
