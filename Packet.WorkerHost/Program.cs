@@ -4,7 +4,8 @@
 // worker until its standard input closes (the master is gone, even after kill -9) or the worker fails to
 // start. A host the master does not accept hears nothing and is killed at its start timeout.
 //
-// `dotnet Packet.WorkerHost.dll credentials DIR` makes a cluster's credentials instead (CredentialsCommand).
+// `dotnet Packet.WorkerHost.dll credentials DIR` makes a cluster's credentials instead (CredentialsCommand);
+// `dotnet Packet.WorkerHost.dll join --seed HOST:PORT ...` runs a host agent (JoinCommand).
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
@@ -13,6 +14,7 @@ using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 
 if (args is ["credentials", .. var rest]) return CredentialsCommand.Run(rest);
+if (args is ["join", .. var options]) return await JoinCommand.RunAsync(options);
 
 // A terminal's Ctrl-C and a service manager's stop signal the whole process group, this host too. The
 // master stops gracefully on them and still needs this host for the asks in flight; it then ends the host

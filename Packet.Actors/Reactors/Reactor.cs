@@ -9,6 +9,7 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Event;
 using Microsoft.Extensions.Logging;
+using Packet.Actors.Cluster;
 using Packet.Actors.Runtime;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
@@ -57,6 +58,7 @@ public sealed class Reactor : IAsyncDisposable
             full = ConfigurationFactory.ParseString($"akka.loggers = [\"{LoggerFactoryLogger.ConfigName}\"]").WithFallback(full);
         var reactor = ReactorSettings.From(full);
         var workers = WorkerSettings.From(full);
+        ClusterSettings.From(full); // checked before any actor system starts
         if (workers.Enabled) full = full.WithFallback(full.GetConfig(WorkerSettings.RemoteConfigPath));
         full = ShutdownPhases(reactor, workers).WithFallback(full);
         var setups = new List<Setup>();
@@ -115,9 +117,33 @@ public sealed class Reactor : IAsyncDisposable
         Guard(_actor, "the reactor's actor");
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
         JoinCoordinatedShutdown();
+        var cluster = ClusterSettings.From(config);
+        if (cluster.Enabled && !_inWorkerHost) Cluster = StartClusterNode(cluster, config.GetString("akka.loglevel"));
         if (!_inWorkerHost)
-            _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers})", reactor.Name, settings.Transport,
-                workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off");
+            _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers}, cluster {Cluster})", reactor.Name, settings.Transport,
+                workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off", Cluster?.Address.ToString() ?? "off");
+    }
+
+    /// <summary>This master's node in its cluster (<c>packet.cluster</c>), or <see langword="null"/> when the cluster is off.</summary>
+    internal ClusterNode? Cluster { get; }
+
+    /// <summary>Starts this master's cluster node; a node that ends by itself is logged, and the reactor carries on with its local workers.</summary>
+    private ClusterNode StartClusterNode(ClusterSettings settings, string logLevel)
+    {
+        ClusterNode node;
+        try
+        {
+            node = ClusterNode.Start(settings, ClusterSettings.MasterRole, logLevel, System.Settings.Setup.Get<LoggerFactoryLogger.Setup>().Value);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials': {e.Message}", e);
+        }
+        node.WhenTerminated.ContinueWith(_ =>
+        {
+            if (!_runtime.IsStopping) _runtime.Log.Warning("the cluster node {Node} ended; the reactor carries on without the cluster", node.Address);
+        }, TaskScheduler.Default);
+        return node;
     }
 
     /// <summary>This is a WorkerHost's reactor, which serves its worker only: its start and stop are not news.</summary>
@@ -330,6 +356,17 @@ public sealed class Reactor : IAsyncDisposable
                     _runtime.Log.Warning("stopping with WorkerHosts that did not end in time ({Reason}); they are killed", e.Message);
                 }
             }
+            if (Cluster is { } node && !hurry.IsCancellationRequested)
+            {
+                try
+                {
+                    await node.LeaveAsync().WaitAsync(_operationTimeout, hurry).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+                {
+                    _runtime.Log.Warning("the cluster node {Node} did not leave within {Timeout}; it ends anyway", node.Address, _operationTimeout);
+                }
+            }
             if (!_inWorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
             return Done.Instance;
         });
@@ -338,6 +375,7 @@ public sealed class Reactor : IAsyncDisposable
             _runtime.Transport.Dispose();
             _runtime.Metrics.Dispose();
             _runtime.Workers?.CloseLogs();
+            Cluster?.System.Terminate();
             _stopped.TrySetResult();
         });
     }

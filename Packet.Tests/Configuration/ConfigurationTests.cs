@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using Packet.Actors;
+using Packet.Actors.Cluster;
 using Packet.Actors.Workers;
 using Packet.Io.Configuration;
 using Xunit;
@@ -31,6 +32,7 @@ public sealed class ConfigurationTests
         TransportSettings.From(config);
         ReactorSettings.From(config);
         WorkerSettings.From(config);
+        ClusterSettings.From(config);
     }
 
     [Fact]

@@ -1,0 +1,121 @@
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Configuration;
+using Akka.Event;
+using Packet.Actors.Runtime;
+using AkkaCluster = Akka.Cluster.Cluster;
+using ClusterEvent = Akka.Cluster.ClusterEvent;
+using Member = Akka.Cluster.Member;
+using MemberStatus = Akka.Cluster.MemberStatus;
+
+namespace Packet.Actors.Cluster;
+
+/// <summary>
+/// A process's node in a PacketAkka cluster: an actor system of its own, beside the reactor's, running
+/// Akka.Cluster over mutual TLS with the cluster's credentials. A master's node has the role
+/// <see cref="ClusterSettings.MasterRole"/>, a host agent's <see cref="ClusterSettings.HostRole"/>.
+/// </summary>
+/// <remarks>
+/// Its own system, because the reactor's serves the loopback link to the master's WorkerHosts, whose code
+/// holds that link's certificate and must not be able to use it to join the cluster; and because
+/// Akka.Remote ends a system whose outgoing TLS handshake fails, which must not end the reactor.
+/// </remarks>
+internal sealed class ClusterNode
+{
+    private ClusterNode(ActorSystem system, string role)
+    {
+        System = system;
+        Role = role;
+    }
+
+    /// <summary>The node's actor system.</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>This node's role.</summary>
+    public string Role { get; }
+
+    /// <summary>The address the other nodes reach this one at.</summary>
+    public Address Address => AkkaCluster.Get(System).SelfAddress;
+
+    /// <summary>The host agents this node sees up, by address.</summary>
+    public IReadOnlyList<Address> Hosts =>
+        AkkaCluster.Get(System).State.Members.Where(m => m.HasRole(ClusterSettings.HostRole) && m.Status == MemberStatus.Up).Select(m => m.Address).ToArray();
+
+    /// <summary>Ends when the node's actor system has ended: after <see cref="LeaveAsync"/>, or when it stopped by itself.</summary>
+    public Task WhenTerminated => System.WhenTerminated;
+
+    /// <summary>
+    /// Starts a node of <paramref name="role"/> and joins the cluster at <see cref="ClusterSettings.SeedNodes"/>,
+    /// or starts one of its own when there are none. It logs at <paramref name="logLevel"/>, through
+    /// <paramref name="logging"/> when given (the reactor's logger factory).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The credentials cannot be read.</exception>
+    public static ClusterNode Start(ClusterSettings settings, string role, string logLevel, LoggerFactoryLogger.Setup? logging)
+    {
+        var credentials = ClusterCredentials.Load(settings.Credentials, role);
+        var config = ConfigurationFactory.ParseString($$"""
+            akka {
+              loglevel = {{logLevel}}
+              stdout-loglevel = WARNING
+              logger-formatter = "Akka.Event.SemanticLogMessageFormatter, Akka"
+              {{(logging is null ? "" : $"loggers = [\"{LoggerFactoryLogger.ConfigName}\"]")}}
+              actor.provider = cluster
+              remote.dot-netty.tcp {
+                hostname = "{{settings.Hostname}}"
+                port = {{settings.Port}}
+                enable-ssl = on
+              }
+              cluster {
+                roles = ["{{role}}"]
+                # Akka's split-brain resolver; only masters vote, so hosts can never down a master.
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  keep-majority.role = "{{ClusterSettings.MasterRole}}"
+                }
+                log-info = off
+              }
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
+              coordinated-shutdown.exit-clr = off
+            }
+            """);
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config)).And(credentials.Setup());
+        if (logging is not null) setup = setup.And(logging);
+        var system = ActorSystem.Create(settings.SystemName, setup);
+        var node = new ClusterNode(system, role);
+        system.ActorOf(Props.Create(() => new MembersLog()), "members");
+        var cluster = AkkaCluster.Get(system);
+        var self = cluster.SelfAddress;
+        cluster.JoinSeedNodes(settings.SeedNodes.Count == 0
+            ? [self]
+            : settings.SeedNodes.Select(seed => new Address(self.Protocol, settings.SystemName, seed.Host, seed.Port)));
+        return node;
+    }
+
+    /// <summary>Leaves the cluster (the others see this node go, not fail) and ends the node's actor system.</summary>
+    public Task LeaveAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+
+    /// <summary>Logs the other nodes as they come, fail, come back and go.</summary>
+    private sealed class MembersLog : ReceiveActor
+    {
+        private readonly ILoggingAdapter _log = Context.GetLogger();
+
+        public MembersLog()
+        {
+            Receive<ClusterEvent.MemberUp>(up => _log.Info("{Role} {Node} is up", RoleOf(up.Member), up.Member.Address));
+            Receive<ClusterEvent.UnreachableMember>(lost => _log.Warning("{Role} {Node} is unreachable", RoleOf(lost.Member), lost.Member.Address));
+            Receive<ClusterEvent.ReachableMember>(back => _log.Info("{Role} {Node} is reachable again", RoleOf(back.Member), back.Member.Address));
+            Receive<ClusterEvent.MemberRemoved>(gone => _log.Info("{Role} {Node} left the cluster (it was {Status})", RoleOf(gone.Member), gone.Member.Address, gone.PreviousStatus));
+            Receive<ClusterEvent.IMemberEvent>(_ => { });
+            Receive<ClusterEvent.CurrentClusterState>(_ => { });
+        }
+
+        private static string RoleOf(Member member) => member.HasRole(ClusterSettings.MasterRole) ? "master" : member.HasRole(ClusterSettings.HostRole) ? "host agent" : "node";
+
+        protected override void PreStart() =>
+            AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+                typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+
+        protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Akka.Configuration;
+using Packet.Actors;
+using Packet.Actors.Cluster;
+using Packet.Tests.Support;
+using Xunit;
+
+namespace Packet.Tests.Cluster;
+
+/// <summary>A master's cluster node, and host agents (<c>Packet.WorkerHost.dll join</c>) joining it as real processes.</summary>
+public sealed class ClusterMembershipTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}");
+    private readonly string _other = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}"); // another cluster's
+    private readonly string _root = Directory.CreateTempSubdirectory("packet-agent-root-").FullName; // no workers: membership only
+
+    public void Dispose()
+    {
+        foreach (var folder in new[] { _folder, _other, _root })
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
+    private Reactor Master() => Reactor.Start(ConfigurationFactory.ParseString($$"""
+        akka.loglevel = WARNING
+        packet.cluster {
+          enabled = on
+          credentials = "{{_folder}}"
+        }
+        """));
+
+    /// <summary>A host agent process; its output is collected, and it is killed if the test leaves it running.</summary>
+    private sealed class Agent : IDisposable
+    {
+        private readonly Process _process;
+        private readonly Task<string> _output;
+
+        public Agent(params string[] args)
+        {
+            _process = Process.Start(new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), "join", .. args])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var error = _process.StandardError.ReadToEndAsync();
+            _output = _process.StandardOutput.ReadToEndAsync().ContinueWith(output => output.Result + error.Result, TaskScheduler.Default);
+        }
+
+        public int Pid => _process.Id;
+
+        /// <summary>Waits for the agent to end; its exit code and everything it wrote.</summary>
+        public async Task<(int ExitCode, string Output)> ExitAsync(TimeSpan? limit = null)
+        {
+            await _process.WaitForExitAsync().Within("the host agent to end", limit);
+            return (_process.ExitCode, await _output.Within("the host agent's output"));
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_host_agent_joins_a_masters_cluster_over_TLS_and_leaves_it_on_SIGTERM()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master();
+        var node = master.Cluster!;
+        Assert.Equal(ClusterSettings.MasterRole, node.Role);
+        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _folder);
+
+        await Bounded.Until(() => node.Hosts.Count == 1, "the host agent to be up in the master's view");
+        Processes.Signal(agent.Pid, 15);
+        await Bounded.Until(() => node.Hosts.Count == 0, "the host agent to leave the master's view");
+        var (code, output) = await agent.ExitAsync();
+
+        Assert.Equal(0, code);
+        Assert.Contains("joins the cluster at 127.0.0.1:", output);
+        Assert.Contains("leaves the cluster", output);
+        Assert.False(node.WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_host_agent_with_another_clusters_credentials_never_joins_and_stops_nothing()
+    {
+        ClusterCredentials.Create(_folder, []);
+        ClusterCredentials.Create(_other, []);
+        await using var master = Master();
+        var node = master.Cluster!;
+        using var stranger = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _other);
+
+        // Its own outgoing handshake fails, and Akka.Remote ends its node: the agent says so and stops.
+        var (code, output) = await stranger.ExitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, code);
+        Assert.Contains("the cluster node ended", output);
+        Assert.Empty(node.Hosts);
+        Assert.Equal([node.Address], Akka.Cluster.Cluster.Get(node.System).State.Members.Select(m => m.Address));
+        Assert.False(node.WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task The_join_command_refuses_bad_arguments_with_its_usage()
+    {
+        using var missing = new Agent("--root", _root);
+        var (code, output) = await missing.ExitAsync();
+        Assert.Equal(2, code);
+        Assert.Contains("--seed, --root and --credentials are required", output);
+
+        using var badSeed = new Agent("--seed", "nowhere", "--root", _root, "--credentials", _root);
+        (code, output) = await badSeed.ExitAsync();
+        Assert.Equal(2, code);
+        Assert.Contains("usage: dotnet Packet.WorkerHost.dll join", output);
+    }
+
+    [Fact]
+    public void A_master_with_the_cluster_on_needs_its_credentials_before_it_starts()
+    {
+        var missing = Assert.Throws<ConfigurationException>(() => Reactor.Start(ConfigurationFactory.ParseString("packet.cluster.enabled = on")));
+        Assert.Contains("packet.cluster.credentials", missing.Message);
+        var badSeed = Assert.Throws<ConfigurationException>(() => Reactor.Start(ConfigurationFactory.ParseString($$"""
+            packet.cluster { enabled = on, credentials = "{{_root}}", seed-nodes = ["no-port"] }
+            """)));
+        Assert.Contains("is not host:port", badSeed.Message);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using Akka.Configuration;
+using Packet.Actors;
+using Packet.Actors.Cluster;
+
+/// <summary>
+/// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]</c>:
+/// runs a host agent. It starts the workers of its root as local WorkerHost processes, as a master does,
+/// and joins the cluster at the seed as a node of role <c>packet-host</c>, with the credentials in DIR. It
+/// runs until SIGINT or SIGTERM, then leaves the cluster and ends its WorkerHosts.
+/// </summary>
+internal static class JoinCommand
+{
+    private const string Usage = "usage: dotnet Packet.WorkerHost.dll join --seed HOST:PORT --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args is ["--help" or "-h" or "-?", ..])
+        {
+            Console.WriteLine(Usage);
+            Console.WriteLine("Runs a PacketAkka host agent: the workers of FOLDER in local WorkerHost processes, offered to the cluster that the seed belongs to.");
+            Console.WriteLine("DIR holds the cluster's ca.crt and packet-host.pfx. ADDRESS (default 127.0.0.1) is where the other nodes reach this one; N (default 0, a free port) its port.");
+            return 0;
+        }
+        string? seed = null, root = null, credentials = null, hostname = "127.0.0.1", port = "0";
+        for (var i = 0; i < args.Length; i++)
+        {
+            var value = i + 1 < args.Length && args[i + 1].Length > 0 ? args[i + 1] : null;
+            switch (args[i])
+            {
+                case "--seed" when value is not null: seed = value; i++; break;
+                case "--root" when value is not null: root = value; i++; break;
+                case "--credentials" when value is not null: credentials = value; i++; break;
+                case "--hostname" when value is not null: hostname = value; i++; break;
+                case "--port" when value is not null: port = value; i++; break;
+                default: return Fail($"unexpected argument '{args[i]}'");
+            }
+        }
+        if (seed is null || root is null || credentials is null) return Fail("--seed, --root and --credentials are required");
+
+        ClusterSettings settings;
+        Reactor reactor;
+        try
+        {
+            var config = ConfigurationFactory.ParseString($$"""
+                packet.reactor.name = "host-agent"
+                packet.workers {
+                  enabled = on
+                  root = {{Quote(root)}}
+                }
+                packet.cluster {
+                  hostname = {{Quote(hostname)}}
+                  port = {{Quote(port)}}
+                  seed-nodes = [{{Quote(seed)}}]
+                  credentials = {{Quote(credentials)}}
+                }
+                """);
+            var full = config.WithFallback(Reactor.DefaultConfig);
+            settings = ClusterSettings.From(full) with { Enabled = true };
+            ClusterSettings.Seed(seed, "--seed");
+            ClusterCredentials.Load(settings.Credentials, ClusterSettings.HostRole); // fails here, not in the node
+            reactor = Reactor.Start(config);
+        }
+        catch (Exception e) when (e is ConfigurationException or InvalidDataException)
+        {
+            return Fail(e.Message);
+        }
+
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal => { signal.Cancel = true; stop.TrySetResult(); });
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => { signal.Cancel = true; stop.TrySetResult(); });
+        await using (reactor)
+        {
+            var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
+            Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", (await reactor.GetWorkersAsync()).Select(w => w.Name).Distinct())}");
+            var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
+            if (ended == node.WhenTerminated)
+            {
+                Console.Error.WriteLine("Packet.WorkerHost join: the cluster node ended (a refused TLS handshake, or the cluster downed it); the host agent stops");
+                return 1;
+            }
+            Console.WriteLine($"host agent {node.Address} leaves the cluster");
+            await node.LeaveAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        return 0;
+    }
+
+    /// <summary>A HOCON string with <paramref name="text"/>, quoted and escaped.</summary>
+    private static string Quote(string text) => $"\"{text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+
+    private static int Fail(string error)
+    {
+        Console.Error.WriteLine($"Packet.WorkerHost join: {error}");
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+}
