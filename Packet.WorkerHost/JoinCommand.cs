@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Actors.Cluster;
@@ -72,7 +73,9 @@ internal static class JoinCommand
         await using (reactor)
         {
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
-            Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", (await reactor.GetWorkersAsync()).Select(w => w.Name).Distinct())}");
+            var served = HostAgentActor.Served.By(reactor);
+            node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId)), HostAgentActor.Name);
+            Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)
             {

@@ -59,7 +59,14 @@ internal sealed class ClusterNode
               stdout-loglevel = WARNING
               logger-formatter = "Akka.Event.SemanticLogMessageFormatter, Akka"
               {{(logging is null ? "" : $"loggers = [\"{LoggerFactoryLogger.ConfigName}\"]")}}
-              actor.provider = cluster
+              actor {
+                provider = cluster
+                # Work, outcomes and offers cross the cluster in the worker link's own format.
+                serializers.packet-workers = "Packet.Actors.Workers.Protocol.WorkerProtocolSerializer, Packet.Actors"
+                serialization-bindings {
+                  "Packet.Actors.Workers.Protocol.WorkerProtocol+IMessage, Packet.Actors" = packet-workers
+                }
+              }
               remote.dot-netty.tcp {
                 hostname = "{{settings.Hostname}}"
                 port = {{settings.Port}}
@@ -91,6 +98,10 @@ internal sealed class ClusterNode
             : settings.SeedNodes.Select(seed => new Address(self.Protocol, settings.SystemName, seed.Host, seed.Port)));
         return node;
     }
+
+    /// <summary>Whether <paramref name="address"/> is a member of <paramref name="system"/>'s cluster that is up with <paramref name="role"/>: the only nodes PacketAkka's cluster actors take messages from.</summary>
+    public static bool IsUp(ActorSystem system, Address address, string role) =>
+        AkkaCluster.Get(system).State.Members.Any(m => m.Address.Equals(address) && m.Status == MemberStatus.Up && m.HasRole(role));
 
     /// <summary>Leaves the cluster (the others see this node go, not fail) and ends the node's actor system.</summary>
     public Task LeaveAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);

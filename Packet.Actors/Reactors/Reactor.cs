@@ -127,6 +127,12 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>This master's node in its cluster (<c>packet.cluster</c>), or <see langword="null"/> when the cluster is off.</summary>
     internal ClusterNode? Cluster { get; }
 
+    /// <summary>The worker registry, or <see langword="null"/> when workers are off.</summary>
+    internal IActorRef? Registry => _runtime.WorkersActor;
+
+    /// <summary>A new request id for a worker ask (63 random bits).</summary>
+    internal long NextRequestId() => _runtime.NextRequestId();
+
     /// <summary>Starts this master's cluster node; a node that ends by itself is logged, and the reactor carries on with its local workers.</summary>
     private ClusterNode StartClusterNode(ClusterSettings settings, string logLevel)
     {
@@ -139,6 +145,7 @@ public sealed class Reactor : IAsyncDisposable
         {
             throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials': {e.Message}", e);
         }
+        if (Registry is { } registry) node.System.ActorOf(Props.Create(() => new ClusterMasterActor(registry)), ClusterMasterActor.Name);
         node.WhenTerminated.ContinueWith(_ =>
         {
             if (!_runtime.IsStopping) _runtime.Log.Warning("the cluster node {Node} ended; the reactor carries on without the cluster", node.Address);
@@ -717,7 +724,7 @@ public sealed class Reactor : IAsyncDisposable
     /// </summary>
     public long DroppedWorkerAsks => _runtime.Workers?.DroppedAsks ?? 0;
 
-    private WorkersRuntime WorkersRuntime => _runtime.Workers
+    internal WorkersRuntime WorkersRuntime => _runtime.Workers
         ?? throw new InvalidOperationException("workers are not enabled: set packet.workers.root or packet.workers.types, or packet.workers.enabled = on");
 
     private IActorRef Workers => _runtime.WorkersActor ?? throw new InvalidOperationException(

@@ -7,13 +7,16 @@ namespace Packet.Actors.Workers;
 /// The instances that serve one worker name and key, as the registry sees them, and the asks waiting
 /// for a free one. Plain state of <see cref="WorkersActor"/>.
 /// </summary>
-internal sealed class WorkerPool(WorkerType type, string? key, int maxInFlight)
+internal sealed class WorkerPool(string name, string? key)
 {
-    /// <summary>One process of the worker.</summary>
-    internal sealed class Instance(IActorRef proxy, int maxPayload)
+    /// <summary>One process of the worker, or one host agent's offer of it (<see cref="Cluster.RemoteInstanceActor"/>).</summary>
+    internal sealed class Instance(IActorRef proxy, int maxPayload, int maxInFlight)
     {
-        /// <summary>The instance's <see cref="ProxyActor"/>, which runs its process.</summary>
+        /// <summary>The instance's <see cref="ProxyActor"/>, which runs its process, or the remote instance's actor.</summary>
         public IActorRef Proxy { get; } = proxy;
+
+        /// <summary>The most asks it holds at once.</summary>
+        public int MaxInFlight { get; } = maxInFlight;
 
         /// <summary>The worker actor in the WorkerHost, once the instance is ready; jobs go to it, outcomes come from it.</summary>
         public IActorRef? Worker { get; set; }
@@ -67,13 +70,14 @@ internal sealed class WorkerPool(WorkerType type, string? key, int maxInFlight)
 
     private readonly Queue<AskLedger.Entry> _waiting = new();
 
-    public WorkerType Type { get; } = type;
+    /// <summary>The worker's name.</summary>
+    public string Name { get; } = name;
 
     public string? Key { get; } = key;
 
     public List<Instance> Instances { get; } = [];
 
-    public string Label => Key is null ? Type.Name : $"{Type.Name}[{Key}]";
+    public string Label => Key is null ? Name : $"{Name}[{Key}]";
 
     public bool AllStopped => Instances.Count > 0 && Instances.All(i => i.Stopped);
 
@@ -88,7 +92,7 @@ internal sealed class WorkerPool(WorkerType type, string? key, int maxInFlight)
     {
         Instance? best = null;
         foreach (var instance in Instances)
-            if (instance.Ready && instance.InFlight < maxInFlight && (best is null || instance.InFlight < best.InFlight))
+            if (instance.Ready && instance.InFlight < instance.MaxInFlight && (best is null || instance.InFlight < best.InFlight))
                 best = instance;
         return best;
     }

@@ -87,6 +87,13 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     internal sealed record InstanceReady(IActorRef Proxy, IActorRef Worker);
 
     /// <summary>
+    /// A host agent's offer of a worker, as one more instance of it: <paramref name="Proxy"/> (a
+    /// <see cref="Cluster.RemoteInstanceActor"/>) takes the place of a <see cref="ProxyActor"/> and of the
+    /// worker actor both, and tells <see cref="InstanceReady"/> and <see cref="InstanceDown"/> as the host comes and goes.
+    /// </summary>
+    internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy);
+
+    /// <summary>
     /// Proxy → registry: the instance's process is gone; the asks it held fail with <paramref name="Error"/>.
     /// <paramref name="Stopped"/>: it will not be restarted (<c>restart.policy = never</c>).
     /// </summary>
@@ -189,6 +196,13 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
                 entry.Instance.Stopped = down.Stopped;
                 Down(entry.Pool, entry.Instance, down.Error);
+                return true;
+            case AddInstance add:
+                if (!_pools.TryGetValue((add.Name, add.Key), out var joined)) _pools[(add.Name, add.Key)] = joined = new WorkerPool(add.Name, add.Key);
+                var remote = new WorkerPool.Instance(add.Proxy, Settings.MaxPayload, add.MaxInFlight);
+                joined.Instances.Add(remote);
+                _byProxy[add.Proxy] = (joined, remote);
+                Context.Watch(add.Proxy);
                 return true;
             case InstanceReady or InstanceDown:
                 return true; // from an instance of a deleted worker
@@ -337,13 +351,13 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>The asker gets its answer, unless it has gone.</summary>
     private void Tell(AskLedger.Entry entry, ReadOnlyMemory<byte>? payload, string? error, string outcome)
     {
-        _metrics.AskEnded(entry.Pool.Type.Name, entry.Started, outcome);
+        _metrics.AskEnded(entry.Pool.Name, entry.Started, outcome);
         if (entry.AskerGone)
         {
             _log.Debug("dropped the reply of {Worker} to request {RequestId}: the connection that asked is gone (counted when it closed)", entry.Pool.Label, entry.RequestId);
             return;
         }
-        var answer = new Answer(entry.RequestId, entry.Pool.Type.Name, entry.Pool.Key, entry.Context, payload, error);
+        var answer = new Answer(entry.RequestId, entry.Pool.Name, entry.Pool.Key, entry.Context, payload, error);
         _gathered.Add((entry.Asker, answer));
     }
 
@@ -488,14 +502,14 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     private WorkerPool Create(WorkerType type, string? key, IReadOnlyDictionary<string, string> options)
     {
-        var pool = new WorkerPool(type, key, _workers.MaxInFlight(type));
+        var pool = new WorkerPool(type.Name, key);
         _pools[(type.Name, key)] = pool;
         for (var i = 0; i < type.Instances; i++)
         {
             var id = ++_nextInstanceId;
             var proxy = Context.ActorOf(Props.Create(() => new ProxyActor(id, type, key, options, _workers)));
             Context.Watch(proxy);
-            var instance = new WorkerPool.Instance(proxy, Settings.MaxPayload);
+            var instance = new WorkerPool.Instance(proxy, Settings.MaxPayload, _workers.MaxInFlight(type));
             pool.Instances.Add(instance);
             _byProxy[proxy] = (pool, instance);
             _byInstanceId[id] = proxy;

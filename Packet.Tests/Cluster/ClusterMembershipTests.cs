@@ -4,11 +4,12 @@ using Packet.Actors;
 using Packet.Actors.Cluster;
 using Packet.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Packet.Tests.Cluster;
 
 /// <summary>A master's cluster node, and host agents (<c>Packet.WorkerHost.dll join</c>) joining it as real processes.</summary>
-public sealed class ClusterMembershipTests : IDisposable
+public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}");
     private readonly string _other = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}"); // another cluster's
@@ -20,13 +21,17 @@ public sealed class ClusterMembershipTests : IDisposable
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
     }
 
-    private Reactor Master() => Reactor.Start(ConfigurationFactory.ParseString($$"""
+    private Reactor Master(bool workers = false) => Reactor.Start(ConfigurationFactory.ParseString($$"""
         akka.loglevel = WARNING
+        packet.workers.enabled = {{(workers ? "on" : "off")}}
         packet.cluster {
           enabled = on
           credentials = "{{_folder}}"
         }
         """));
+
+    /// <summary>The eval sample's worker folder, built with the tests.</summary>
+    private static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
     /// <summary>A host agent process; its output is collected, and it is killed if the test leaves it running.</summary>
     private sealed class Agent : IDisposable
@@ -46,6 +51,10 @@ public sealed class ClusterMembershipTests : IDisposable
         }
 
         public int Pid => _process.Id;
+
+        /// <summary>The agent's node address, as the master's node sees its member.</summary>
+        public string Address(ClusterNode master) =>
+            Akka.Cluster.Cluster.Get(master.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole)).Address.ToString();
 
         /// <summary>Waits for the agent to end; its exit code and everything it wrote.</summary>
         public async Task<(int ExitCode, string Output)> ExitAsync(TimeSpan? limit = null)
@@ -123,5 +132,28 @@ public sealed class ClusterMembershipTests : IDisposable
             packet.cluster { enabled = on, credentials = "{{_root}}", seed-nodes = ["no-port"] }
             """)));
         Assert.Contains("is not host:port", badSeed.Message);
+    }
+
+    [Fact]
+    public async Task A_master_with_no_workers_of_its_own_asks_a_host_agents_and_a_killed_agent_fails_its_asks_naming_it()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
+        var offered = Assert.Single(await master.GetWorkersAsync());
+        Assert.StartsWith("offered by host akka", offered.State);
+        Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask answered by the agent's worker", TimeSpan.FromSeconds(60)));
+        var many = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => master.AskWorkerAsync("eval_worker", $"{i}*{i}"))).Within("20 asks at once");
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => $"{i * i}"), many.Cast<string>());
+
+        var host = agent.Address(node);
+        Processes.Signal(agent.Pid, 9);
+        var killed = Stopwatch.StartNew();
+        var failed = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("the ask at the killed agent to fail");
+        output.WriteLine($"the ask failed {killed.Elapsed.TotalSeconds:0.0} s after kill -9 of the agent: {failed.Message}");
+        Assert.Contains($"host {host} is unreachable", failed.Message);
     }
 }

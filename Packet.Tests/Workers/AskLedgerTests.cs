@@ -8,7 +8,7 @@ namespace Packet.Tests.Workers;
 /// <summary>The registry's one record of asks, and a connection's side of its asks, as plain code.</summary>
 public sealed class AskLedgerTests
 {
-    private static readonly WorkerPool Pool = new(WorkerType.Of(typeof(EchoWorker)), null, maxInFlight: 1);
+    private static readonly WorkerPool Pool = new("echo", null);
 
     private static AskLedger.Entry Entry(long id, long deadline) =>
         new(new WorkersActor.Ask(id, "echo_worker", null, [1, 2, 3], 0, Lasting: true), ActorRefs.Nobody, Pool, deadline);
@@ -43,7 +43,7 @@ public sealed class AskLedgerTests
     [Fact]
     public void A_pool_queue_skips_ended_asks_and_sheds_them_once_they_outnumber_the_live()
     {
-        var pool = new WorkerPool(WorkerType.Of(typeof(EchoWorker)), null, maxInFlight: 1);
+        var pool = new WorkerPool("echo", null);
         var entries = Enumerable.Range(1, 200).Select(i => Entry(i, i)).ToArray();
         foreach (var entry in entries) pool.Enqueue(entry);
         Assert.Equal(200, pool.WaitingCount);

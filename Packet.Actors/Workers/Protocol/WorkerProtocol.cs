@@ -83,4 +83,16 @@ internal static class WorkerProtocol
     {
         public override string ToString() => $"Forward({Worker}, {Key}, {Payload.Length} bytes)";
     }
+
+    /// <summary>
+    /// Cluster only, from a host agent to a master: the agent's workers, each as one instance the master
+    /// may send <see cref="Work"/> to (<see cref="OfferedWorker.Pool"/>), holding at most its own max-in-flight.
+    /// </summary>
+    internal sealed record Offer(OfferedWorker[] Workers) : IMessage
+    {
+        public override string ToString() => $"Offer({string.Join(", ", Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]"))})";
+    }
+
+    /// <summary>One worker of an <see cref="Offer"/>: its name and key, how many asks it takes at once, and the agent's actor that takes its work.</summary>
+    internal sealed record OfferedWorker(string Name, string? Key, int MaxInFlight, IActorRef Pool);
 }

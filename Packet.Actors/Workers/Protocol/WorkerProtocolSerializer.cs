@@ -37,6 +37,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         WorkerProtocol.Deliver => "dlv",
         WorkerProtocol.Push => "push",
         WorkerProtocol.Forward => "fwd",
+        WorkerProtocol.Offer => "offer",
         _ => throw new ArgumentException($"{o.GetType()} is not a worker protocol message", nameof(o)),
     };
 
@@ -97,6 +98,16 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
                 writer.String(forward.Key);
                 writer.Bytes(forward.Payload);
                 break;
+            case WorkerProtocol.Offer offer:
+                writer.Int(offer.Workers.Length);
+                foreach (var worker in offer.Workers)
+                {
+                    writer.String(worker.Name);
+                    writer.String(worker.Key);
+                    writer.Int(worker.MaxInFlight);
+                    writer.String(Serialization.SerializedActorPath(worker.Pool));
+                }
+                break;
             default:
                 throw new ArgumentException($"{obj.GetType()} is not a worker protocol message", nameof(obj));
         }
@@ -115,6 +126,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "dlv" => new WorkerProtocol.Deliver(reader.Bytes()),
             "push" => new WorkerProtocol.Push(reader.Bytes()),
             "fwd" => new WorkerProtocol.Forward(reader.String(), reader.NullableString(), reader.Bytes()),
+            "offer" => new WorkerProtocol.Offer(reader.Array(minItemBytes: 16, r => new WorkerProtocol.OfferedWorker(r.String(), r.NullableString(), r.Int(), Resolve(r.String())))),
             _ => throw new SerializationException($"worker protocol: unknown message kind \"{manifest}\""),
         };
         reader.End();

@@ -1,0 +1,78 @@
+using Akka.Actor;
+using Akka.Event;
+using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
+using AkkaCluster = Akka.Cluster.Cluster;
+using ClusterEvent = Akka.Cluster.ClusterEvent;
+
+namespace Packet.Actors.Cluster;
+
+/// <summary>
+/// A master's cluster node's actor (<c>/user/packet-master</c>): takes host agents' offers, each worker of
+/// them as a <see cref="RemoteInstanceActor"/> added to the master's registry, and tells those instances
+/// as their host becomes unreachable, reachable again, or leaves. Offers are taken only from members that
+/// are up with the role <see cref="ClusterSettings.HostRole"/>.
+/// </summary>
+internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
+{
+    /// <summary>The actor's name in its node.</summary>
+    public const string Name = "packet-master";
+
+    private readonly Dictionary<Address, List<IActorRef>> _byHost = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _refusals = new();
+
+    protected override void PreStart() =>
+        AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+
+    protected override bool Receive(object message)
+    {
+        switch (message)
+        {
+            case WorkerProtocol.Offer offer when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
+                Take(Sender.Path.Address, offer);
+                return true;
+            case WorkerProtocol.Offer offer:
+                if (_refusals.Due(out var skipped))
+                    _log.Warning("dropped an offer of {Workers} from {Sender}, which is not a host agent that is up ({Skipped} more such since the last warning)",
+                        offer.Workers.Length, Sender.Path, skipped);
+                return true;
+            case ClusterEvent.UnreachableMember lost:
+                Tell(lost.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: false, Left: false));
+                return true;
+            case ClusterEvent.ReachableMember back:
+                Tell(back.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: true, Left: false));
+                return true;
+            case ClusterEvent.MemberRemoved gone:
+                Tell(gone.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: false, Left: true));
+                _byHost.Remove(gone.Member.Address);
+                return true;
+            case ClusterEvent.CurrentClusterState:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Each worker of a host's first offer becomes an instance in the registry; a later offer from the same host adds nothing.</summary>
+    private void Take(Address host, WorkerProtocol.Offer offer)
+    {
+        if (_byHost.ContainsKey(host)) return;
+        var instances = new List<IActorRef>();
+        foreach (var worker in offer.Workers.Where(w => w.Pool.Path.Address.Equals(host) && w.MaxInFlight > 0))
+        {
+            instances.Add(Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host))));
+        }
+        _byHost[host] = instances;
+        _log.Info("host agent {Host} offers {Workers}", host, string.Join(", ", offer.Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]")));
+    }
+
+    private void Tell(Address host, RemoteInstanceActor.HostEvent change)
+    {
+        if (_byHost.TryGetValue(host, out var instances))
+            foreach (var instance in instances) instance.Tell(change);
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
+using AkkaCluster = Akka.Cluster.Cluster;
+using ClusterEvent = Akka.Cluster.ClusterEvent;
+using MemberStatus = Akka.Cluster.MemberStatus;
+
+namespace Packet.Actors.Cluster;
+
+/// <summary>
+/// A host agent's cluster node's actor (<c>/user/packet-host</c>): offers the agent's workers to every
+/// master that comes up, one <see cref="PoolActor"/> per worker taking that master's work.
+/// </summary>
+internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgentActor.Served> workers, Func<long> nextRequestId) : ActorBase
+{
+    /// <summary>The actor's name in its node.</summary>
+    public const string Name = "packet-host";
+
+    /// <summary>A worker the agent runs: its name and key, and the asks all its instances hold at once.</summary>
+    internal sealed record Served(string Name, string? Key, int MaxInFlight)
+    {
+        /// <summary>The workers <paramref name="reactor"/> starts by itself: its root's, but those marked <c>NoAutoLoad</c>.</summary>
+        public static IReadOnlyList<Served> By(Reactor reactor)
+        {
+            var workers = reactor.WorkersRuntime;
+            return workers.Catalog.Values.Where(type => !type.NoAutoLoad).OrderBy(type => type.Name)
+                .Select(type => new Served(type.Name, null, type.Instances * workers.MaxInFlight(type))).ToArray();
+        }
+    }
+
+    private WorkerProtocol.Offer _offer = new([]);
+
+    protected override void PreStart()
+    {
+        _offer = new WorkerProtocol.Offer(workers.Select(w =>
+            new WorkerProtocol.OfferedWorker(w.Name, w.Key, w.MaxInFlight, Context.ActorOf(Props.Create(() => new PoolActor(registry, w.Name, w.Key, nextRequestId))))).ToArray());
+        AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
+    }
+
+    protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+
+    private void Offer(Address master) => Context.ActorSelection(new RootActorPath(master) / "user" / ClusterMasterActor.Name).Tell(_offer);
+
+    protected override bool Receive(object message)
+    {
+        switch (message)
+        {
+            // A master takes offers only from agents that are up: this one offers once it is, to the masters up then and to each that comes up later.
+            case ClusterEvent.MemberUp up when up.Member.Address.Equals(AkkaCluster.Get(Context.System).SelfAddress):
+                foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))
+                    Offer(master.Address);
+                return true;
+            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.MasterRole) && AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up:
+                Offer(up.Member.Address);
+                return true;
+            case ClusterEvent.MemberUp or ClusterEvent.CurrentClusterState:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Takes one worker's <see cref="WorkerProtocol.Work"/> from masters that are up, turns each job into an
+    /// ask on the agent's own registry (which picks the instance, and holds the agent's limits and
+    /// deadline), and answers each master with <see cref="WorkerProtocol.Outcomes"/> under its own request ids.
+    /// </summary>
+    internal sealed class PoolActor(IActorRef registry, string worker, string? key, Func<long> nextRequestId) : ActorBase
+    {
+        private readonly Dictionary<long, (IActorRef Master, long RequestId)> _pending = new();
+        private readonly Dictionary<IActorRef, List<WorkerProtocol.Outcome>> _answered = new();
+
+        protected override bool Receive(object message)
+        {
+            switch (message)
+            {
+                case WorkerProtocol.Work work when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.MasterRole):
+                    foreach (var job in work.Jobs)
+                    {
+                        var id = NewId();
+                        _pending[id] = (Sender, job.RequestId);
+                        registry.Tell(new WorkersActor.Ask(id, worker, key, job.Payload.ToArray(), Stopwatch.GetTimestamp(), Lasting: false), Self);
+                    }
+                    return true;
+                case WorkerProtocol.Work:
+                    return true; // from a node that is not a master that is up: dropped
+                case WorkersActor.Answer answer:
+                    Answered(answer);
+                    Send();
+                    return true;
+                case WorkersActor.Answers answers:
+                    foreach (var each in answers.Items) Answered(each);
+                    Send();
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        private void Answered(WorkersActor.Answer answer)
+        {
+            if (!_pending.Remove(answer.RequestId, out var asked)) return;
+            if (!_answered.TryGetValue(asked.Master, out var outcomes)) _answered[asked.Master] = outcomes = [];
+            outcomes.Add(new WorkerProtocol.Outcome(asked.RequestId, answer.Payload, answer.Error));
+        }
+
+        private void Send()
+        {
+            foreach (var (master, outcomes) in _answered) master.Tell(new WorkerProtocol.Outcomes([.. outcomes]), Self);
+            _answered.Clear();
+        }
+
+        /// <summary>A request id of the agent's reactor (63 random bits) that none of this pool's pending asks has.</summary>
+        private long NewId()
+        {
+            long id;
+            do id = nextRequestId();
+            while (_pending.ContainsKey(id));
+            return id;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using Akka.Actor;
+using Packet.Actors.Workers;
+using Packet.Actors.Workers.Protocol;
+
+namespace Packet.Actors.Cluster;
+
+/// <summary>
+/// In a master's cluster node: one host agent's offer of one worker, as an instance of it in the master's
+/// registry. The registry sends it <see cref="WorkerProtocol.Work"/> and takes <see cref="WorkerProtocol.Outcomes"/>
+/// from it, as from a local worker; it passes both across the cluster to and from the agent's
+/// <c>pool</c>, and tells the registry when the host becomes unreachable, comes back, or leaves.
+/// </summary>
+internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.OfferedWorker offered, Address host) : ActorBase
+{
+    /// <summary>From <see cref="ClusterMasterActor"/>: the host's reachability changed, or it left the cluster.</summary>
+    internal sealed record HostEvent(bool Reachable, bool Left);
+
+    protected override void PreStart()
+    {
+        registry.Tell(new WorkersActor.AddInstance(offered.Name, offered.Key, offered.MaxInFlight, Self));
+        registry.Tell(new WorkersActor.InstanceReady(Self, Self));
+    }
+
+    protected override bool Receive(object message)
+    {
+        switch (message)
+        {
+            case WorkerProtocol.Work work when Sender.Equals(registry):
+                offered.Pool.Tell(work, Self);
+                return true;
+            case WorkerProtocol.Outcomes outcomes when Sender.Equals(offered.Pool):
+                registry.Tell(outcomes, Self);
+                return true;
+            case HostEvent { Left: true }:
+                registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} left the cluster", Stopped: false));
+                Context.Stop(Self); // the registry forgets the instance
+                return true;
+            case HostEvent { Reachable: false }:
+                registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} is unreachable", Stopped: false));
+                return true;
+            case HostEvent:
+                registry.Tell(new WorkersActor.InstanceReady(Self, Self));
+                return true;
+            case ProxyActor.Hung:
+                // The agent's own registry restarts its hung WorkerHosts; here the asks it held fail, and it is used again.
+                registry.Tell(new WorkersActor.InstanceDown(Self, $"worker {offered.Name} on host {host} answered nothing for packet.workers.ask-timeout", Stopped: false));
+                registry.Tell(new WorkersActor.InstanceReady(Self, Self));
+                return true;
+            case ProxyActor.Describe:
+                Sender.Tell(new WorkerInfo(offered.Name, offered.Key, null, $"offered by host {host}"));
+                return true;
+            case ProxyActor.Delete:
+                Sender.Tell(ProxyActor.Deleted.Instance);
+                Context.Stop(Self);
+                return true;
+            default:
+                return false;
+        }
+    }
+}
