@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Packet.Actors;
 using Packet.Actors.Cluster;
 using Packet.Tests.Support;
+using Packet.Tests.Workers;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -150,10 +151,13 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(Enumerable.Range(1, 20).Select(i => $"{i * i}"), many.Cast<string>());
 
         var host = agent.Address(node);
+        var hosts = Processes.Children(agent.Pid); // its WorkerHosts, which end by themselves when it dies
+        Assert.Equal(2, hosts.Length);
         Processes.Signal(agent.Pid, 9);
         var killed = Stopwatch.StartNew();
         var failed = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("the ask at the killed agent to fail");
         output.WriteLine($"the ask failed {killed.Elapsed.TotalSeconds:0.0} s after kill -9 of the agent: {failed.Message}");
         Assert.Contains($"host {host} is unreachable", failed.Message);
+        foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
 }

@@ -42,7 +42,7 @@ public sealed class EvalServerTests : IAsyncLifetime
         {
             while (_master.StandardOutput.ReadLine() is { } line) lock (_output) _output.Add(line);
         });
-        await Bounded.Until(() => ChildProcesses(_master.Id).Length == 2, "eval_worker's two WorkerHost processes", TimeSpan.FromSeconds(30));
+        await Bounded.Until(() => Processes.Children(_master.Id).Length == 2, "eval_worker's two WorkerHost processes", TimeSpan.FromSeconds(30));
         // Ready means answering: on a loaded machine warming Roslyn up can outlast the sample's 5 s
         // ask-timeout, and an ask sent meanwhile is answered with an error line, as the README says.
         await Bounded.Until(async () => await EvalAsync("0") == "0\n", "eval_worker to answer", TimeSpan.FromSeconds(60));
@@ -50,7 +50,7 @@ public sealed class EvalServerTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        var children = ChildProcesses(_master.Id);
+        var children = Processes.Children(_master.Id);
         if (!_master.HasExited) _master.Kill(entireProcessTree: true);
         foreach (var child in children) await Hosts.GoneAsync(child);
         _master.Dispose();
@@ -73,7 +73,7 @@ public sealed class EvalServerTests : IAsyncLifetime
         Assert.Equal("[10, 20]\n", await EvalAsync("new[]{1,2}.Select(x => x*10)"));
         Assert.StartsWith("error:", await EvalAsync("foo("));
 
-        var hosts = ChildProcesses(_master.Id);
+        var hosts = Processes.Children(_master.Id);
         _master.Kill(); // SIGKILL: the master gets no chance to clean up
 
         foreach (var host in hosts) await Hosts.GoneAsync(host);
@@ -82,7 +82,7 @@ public sealed class EvalServerTests : IAsyncLifetime
     [Fact]
     public async Task A_client_flooding_asks_for_10_s_grows_the_master_little_and_the_workers_are_idle_2_s_after_it_leaves()
     {
-        var hosts = ChildProcesses(_master.Id);
+        var hosts = Processes.Children(_master.Id);
         // A first flood warms the workers up: a fresh .NET process goes on compiling its hot code in the
         // background for seconds after its first burst of work, which is not the work being measured.
         await FloodAsync(TimeSpan.FromSeconds(3));
@@ -180,24 +180,4 @@ public sealed class EvalServerTests : IAsyncLifetime
     /// <summary>The highest resident memory of process <paramref name="pid"/> so far (VmHWM), in MiB.</summary>
     private static long PeakResidentMiB(int pid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
-
-    /// <summary>The direct children of <paramref name="parent"/>, read from /proc.</summary>
-    private static int[] ChildProcesses(int parent) =>
-        Directory.EnumerateDirectories("/proc")
-            .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
-            .Where(pid => pid > 0 && ParentOf(pid) == parent)
-            .ToArray();
-
-    private static int ParentOf(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
 }

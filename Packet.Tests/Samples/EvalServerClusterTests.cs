@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Packet.Actors.Cluster;
+using Packet.Tests.Configuration;
+using Packet.Tests.Support;
+using Packet.Tests.Workers;
+using Xunit;
+
+namespace Packet.Tests.Samples;
+
+/// <summary>
+/// The EvalServer sample with <c>--cluster-port --credentials --no-local-workers</c>, and a host agent
+/// (<c>Packet.WorkerHost.dll join</c>) that runs the eval workers: each a process of its own, as a user runs
+/// them, with a client on a real socket. Every process started is killed when the test ends.
+/// </summary>
+public sealed class EvalServerClusterTests : IDisposable
+{
+    private readonly string _credentials = Path.Combine(Path.GetTempPath(), $"packet-credentials-{Guid.NewGuid():N}");
+    private readonly List<Process> _processes = [];
+
+    public void Dispose()
+    {
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            process.Dispose();
+        }
+        if (Directory.Exists(_credentials)) Directory.Delete(_credentials, recursive: true);
+    }
+
+    /// <summary>Starts <c>dotnet exec</c> <paramref name="args"/>; its standard output lines go to <paramref name="lines"/>.</summary>
+    private Process Start(List<string> lines, params string[] args)
+    {
+        var process = Process.Start(new ProcessStartInfo("dotnet", ["exec", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        _processes.Add(process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } line) lock (lines) lines.Add(line); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) lock (lines) lines.Add(line); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task<string> Line(List<string> lines, Func<string, bool> wanted, string what) =>
+        await Task.Run(async () =>
+        {
+            while (true)
+            {
+                lock (lines)
+                    if (lines.FirstOrDefault(wanted) is { } line) return line;
+                await Task.Delay(20);
+            }
+        }).Within(what, TimeSpan.FromSeconds(60));
+
+    /// <summary>What <c>printf 'LINE\n' | nc -q1 127.0.0.1 PORT</c> prints.</summary>
+    private static async Task<string> EvalAsync(int port, string line)
+    {
+        using var socket = await Loopback.ConnectAsync(port);
+        await socket.SendAsync(line + "\n");
+        socket.Shutdown(SocketShutdown.Send);
+        var (data, _) = await socket.ReadToEndAsync(TimeSpan.FromSeconds(30));
+        return Encoding.UTF8.GetString(data);
+    }
+
+    [Fact]
+    public async Task The_eval_server_without_local_workers_answers_from_a_host_agents_and_names_the_agent_when_it_is_killed()
+    {
+        ClusterCredentials.Create(_credentials, []);
+        var server = ConfigurationTests.SampleDll("EvalServer");
+        var master = new List<string>();
+        Start(master, server, "--port", "0", "--cluster-port", "0", "--credentials", _credentials, "--no-local-workers");
+        var listening = await Line(master, l => l.StartsWith("listening on ", StringComparison.Ordinal), "EvalServer to listen");
+        var port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..]);
+        var started = await Line(master, l => l.Contains("cluster akka.ssl.tcp://", StringComparison.Ordinal), "EvalServer to log its cluster address");
+        var clusterPort = int.Parse(Regex.Match(started, @"cluster akka\.ssl\.tcp://packet-cluster@127\.0\.0\.1:(\d+)").Groups[1].Value);
+
+        Assert.StartsWith("error: ", await EvalAsync(port, "1+1")); // no eval_worker anywhere yet
+
+        var agentOutput = new List<string>();
+        var agent = Start(agentOutput, Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), "join",
+            "--seed", $"127.0.0.1:{clusterPort}", "--root", Path.Combine(Path.GetDirectoryName(server)!, "worker"), "--credentials", _credentials);
+        await Bounded.Until(async () => await EvalAsync(port, "1+1") == "2\n", "the agent's eval_worker to answer through the server", TimeSpan.FromSeconds(90));
+        Assert.Equal("42\n", await EvalAsync(port, "6*7"));
+
+        var hosts = Processes.Children(agent.Id);
+        Processes.Signal(agent.Id, 9);
+        var answer = await EvalAsync(port, "2+2");
+        Assert.Matches(@"^error: host akka\.ssl\.tcp://packet-cluster@127\.0\.0\.1:\d+ is unreachable\n$", answer);
+        foreach (var pid in hosts) await Hosts.GoneAsync(pid);
+    }
+}
