@@ -8,7 +8,7 @@ using Packet.Actors.Cluster;
 /// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]</c>:
 /// runs a host agent. It starts the workers of its root as local WorkerHost processes, as a master does,
 /// and joins the cluster at the seed as a node of role <c>packet-host</c>, with the credentials in DIR. It
-/// runs until SIGINT or SIGTERM, then leaves the cluster and ends its WorkerHosts.
+/// runs until SIGINT or SIGTERM, then answers the asks it holds, leaves the cluster and ends its WorkerHosts.
 /// </summary>
 internal static class JoinCommand
 {
@@ -74,13 +74,24 @@ internal static class JoinCommand
         {
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
             var served = HostAgentActor.Served.By(reactor);
-            node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId)), HostAgentActor.Name);
+            var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId)), HostAgentActor.Name);
             Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)
             {
                 Console.Error.WriteLine("Packet.WorkerHost join: the cluster node ended (a refused TLS handshake, or the cluster downed it); the host agent stops");
                 return 1;
+            }
+            // Masters send no new work from now on; what they sent is answered before the agent leaves.
+            var drainTimeout = reactor.System.Settings.Config.GetTimeSpan("packet.reactor.drain-timeout");
+            Console.WriteLine($"host agent {node.Address} is leaving: answering the asks it holds (up to {drainTimeout.TotalSeconds:0} s)");
+            try
+            {
+                await agent.Ask<HostAgentActor.Drained>(HostAgentActor.Drain.Instance, drainTimeout);
+            }
+            catch (AskTimeoutException)
+            {
+                Console.Error.WriteLine($"Packet.WorkerHost join: asks still unanswered after packet.reactor.drain-timeout ({drainTimeout.TotalSeconds:0} s); they fail at their masters");
             }
             Console.WriteLine($"host agent {node.Address} leaves the cluster");
             await node.LeaveAsync().WaitAsync(TimeSpan.FromSeconds(30));

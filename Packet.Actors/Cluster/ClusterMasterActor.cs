@@ -35,19 +35,25 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
             case WorkerProtocol.Offer offer when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
                 Take(Sender.Path.Address, offer);
                 return true;
+            case WorkerProtocol.Draining when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
+                Tell(Sender.Path.Address, RemoteInstanceActor.HostEvent.Draining);
+                _log.Info("host agent {Host} is leaving: it answers what it holds and takes no new asks", Sender.Path.Address);
+                return true;
+            case WorkerProtocol.Draining:
+                return true;
             case WorkerProtocol.Offer offer:
                 if (_refusals.Due(out var skipped))
                     _log.Warning("dropped an offer of {Workers} from {Sender}, which is not a host agent that is up ({Skipped} more such since the last warning)",
                         offer.Workers.Length, Sender.Path, skipped);
                 return true;
             case ClusterEvent.UnreachableMember lost:
-                Tell(lost.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: false, Left: false));
+                Tell(lost.Member.Address, RemoteInstanceActor.HostEvent.Unreachable);
                 return true;
             case ClusterEvent.ReachableMember back:
-                Tell(back.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: true, Left: false));
+                Tell(back.Member.Address, RemoteInstanceActor.HostEvent.Reachable);
                 return true;
             case ClusterEvent.MemberRemoved gone:
-                Tell(gone.Member.Address, new RemoteInstanceActor.HostEvent(Reachable: false, Left: true));
+                Tell(gone.Member.Address, RemoteInstanceActor.HostEvent.Left);
                 _byHost.Remove(gone.Member.Address);
                 return true;
             case ClusterEvent.CurrentClusterState:

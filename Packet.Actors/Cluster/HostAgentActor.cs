@@ -29,7 +29,24 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         }
     }
 
+    /// <summary>
+    /// Ask, before the agent leaves: masters are told it is leaving (they send it no new work), and the
+    /// answer is <see cref="Drained"/> once every ask it took has been answered.
+    /// </summary>
+    internal sealed class Drain
+    {
+        public static readonly Drain Instance = new();
+    }
+
+    /// <summary>The answer to <see cref="Drain"/>; also a pool's, to its agent.</summary>
+    internal sealed class Drained
+    {
+        public static readonly Drained Instance = new();
+    }
+
     private WorkerProtocol.Offer _offer = new([]);
+    private IActorRef? _drainAsker;
+    private int _pools;
 
     protected override void PreStart()
     {
@@ -56,6 +73,19 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                 return true;
             case ClusterEvent.MemberUp or ClusterEvent.CurrentClusterState:
                 return true;
+            case Drain:
+                _drainAsker = Sender;
+                foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))
+                    Context.ActorSelection(new RootActorPath(master.Address) / "user" / ClusterMasterActor.Name).Tell(WorkerProtocol.Draining.Instance);
+                _pools = _offer.Workers.Length;
+                if (_pools == 0) _drainAsker.Tell(Drained.Instance);
+                foreach (var worker in _offer.Workers) worker.Pool.Tell(Drain.Instance);
+                return true;
+            case Drained when --_pools == 0:
+                _drainAsker?.Tell(Drained.Instance);
+                return true;
+            case Drained:
+                return true;
             default:
                 return false;
         }
@@ -70,6 +100,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
     {
         private readonly Dictionary<long, (IActorRef Master, long RequestId)> _pending = new();
         private readonly Dictionary<IActorRef, List<WorkerProtocol.Outcome>> _answered = new();
+        private bool _draining;
 
         protected override bool Receive(object message)
         {
@@ -93,6 +124,12 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                     foreach (var each in answers.Items) Answered(each);
                     Send();
                     return true;
+                case Drain when !_draining:
+                    _draining = true;
+                    if (_pending.Count == 0) Context.Parent.Tell(Drained.Instance);
+                    return true;
+                case Drain:
+                    return true;
                 default:
                     return false;
             }
@@ -107,8 +144,10 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
 
         private void Send()
         {
+            if (_answered.Count == 0) return;
             foreach (var (master, outcomes) in _answered) master.Tell(new WorkerProtocol.Outcomes([.. outcomes]), Self);
             _answered.Clear();
+            if (_draining && _pending.Count == 0) Context.Parent.Tell(Drained.Instance);
         }
 
         /// <summary>A request id of the agent's reactor (63 random bits) that none of this pool's pending asks has.</summary>

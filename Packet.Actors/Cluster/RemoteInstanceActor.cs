@@ -12,8 +12,21 @@ namespace Packet.Actors.Cluster;
 /// </summary>
 internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.OfferedWorker offered, Address host) : ActorBase
 {
-    /// <summary>From <see cref="ClusterMasterActor"/>: the host's reachability changed, or it left the cluster.</summary>
-    internal sealed record HostEvent(bool Reachable, bool Left);
+    /// <summary>From <see cref="ClusterMasterActor"/>: what happened to the host.</summary>
+    internal enum HostEvent
+    {
+        /// <summary>The failure detector lost it: what the instance holds fails.</summary>
+        Unreachable,
+
+        /// <summary>It is back: the instance takes asks again.</summary>
+        Reachable,
+
+        /// <summary>It is leaving: the instance answers what it holds, and takes no new asks.</summary>
+        Draining,
+
+        /// <summary>It left the cluster: the instance goes.</summary>
+        Left,
+    }
 
     protected override void PreStart()
     {
@@ -31,14 +44,17 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
             case WorkerProtocol.Outcomes outcomes when Sender.Equals(offered.Pool):
                 registry.Tell(outcomes, Self);
                 return true;
-            case HostEvent { Left: true }:
+            case HostEvent.Left:
                 registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} left the cluster", Stopped: false));
                 Context.Stop(Self); // the registry forgets the instance
                 return true;
-            case HostEvent { Reachable: false }:
+            case HostEvent.Unreachable:
                 registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} is unreachable", Stopped: false));
                 return true;
-            case HostEvent:
+            case HostEvent.Draining:
+                registry.Tell(new WorkersActor.InstanceDraining(Self));
+                return true;
+            case HostEvent.Reachable:
                 registry.Tell(new WorkersActor.InstanceReady(Self, Self));
                 return true;
             case ProxyActor.Hung:

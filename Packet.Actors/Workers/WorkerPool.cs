@@ -66,6 +66,9 @@ internal sealed class WorkerPool(string name, string? key)
 
         /// <summary>Died for good (<c>restart.policy = never</c>).</summary>
         public bool Stopped { get; set; }
+
+        /// <summary>A host agent's instance whose agent is leaving: it finishes what it holds and takes no new asks.</summary>
+        public bool Draining { get; set; }
     }
 
     private readonly Queue<AskLedger.Entry> _waiting = new();
@@ -92,7 +95,7 @@ internal sealed class WorkerPool(string name, string? key)
     {
         Instance? best = null;
         foreach (var instance in Instances)
-            if (instance.Ready && instance.InFlight < instance.MaxInFlight && (best is null || instance.InFlight < best.InFlight))
+            if (instance.Ready && !instance.Draining && instance.InFlight < instance.MaxInFlight && (best is null || instance.InFlight < best.InFlight))
                 best = instance;
         return best;
     }

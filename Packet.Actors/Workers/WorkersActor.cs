@@ -93,6 +93,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// </summary>
     internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy);
 
+    /// <summary>A remote instance's agent is leaving: the instance answers what it holds, and takes no new asks.</summary>
+    internal sealed record InstanceDraining(IActorRef Proxy);
+
     /// <summary>
     /// Proxy → registry: the instance's process is gone; the asks it held fail with <paramref name="Error"/>.
     /// <paramref name="Stopped"/>: it will not be restarted (<c>restart.policy = never</c>).
@@ -187,6 +190,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             case AskerGone gone:
                 DropAsker(gone.Asker);
                 return true;
+            case InstanceDraining draining when _byProxy.TryGetValue(draining.Proxy, out var entry):
+                entry.Instance.Draining = true;
+                return true;
             case InstanceReady ready when _byProxy.TryGetValue(ready.Proxy, out var entry):
                 entry.Instance.Worker = ready.Worker;
                 entry.Instance.Stopped = false;
@@ -204,7 +210,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 _byProxy[add.Proxy] = (joined, remote);
                 Context.Watch(add.Proxy);
                 return true;
-            case InstanceReady or InstanceDown:
+            case InstanceReady or InstanceDown or InstanceDraining:
                 return true; // from an instance of a deleted worker
             case StartWorker start:
                 Start(start);

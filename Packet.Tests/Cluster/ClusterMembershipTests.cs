@@ -160,4 +160,26 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Contains($"host {host} is unreachable", failed.Message);
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
+
+    [Fact]
+    public async Task An_agent_stopped_with_SIGTERM_answers_the_asks_it_holds_before_it_leaves()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
+        Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("a first ask (the worker warms up)", TimeSpan.FromSeconds(60)));
+
+        var started = Path.Combine(_root, "started");
+        var slow = master.AskWorkerAsync("eval_worker", $"System.IO.File.WriteAllText(@\"{started}\", \"\"); System.Threading.Thread.Sleep(2000); 7");
+        await Bounded.Until(() => File.Exists(started), "the slow ask to be running in the agent's WorkerHost");
+        Processes.Signal(agent.Pid, Processes.SIGTERM);
+
+        Assert.Equal("7", await slow.Within("the slow ask's answer"));
+        var (code, output) = await agent.ExitAsync();
+        Assert.Equal(0, code);
+        Assert.Contains("is leaving: answering the asks it holds", output);
+        await Bounded.Until(() => node.Hosts.Count == 0, "the agent to leave the master's view");
+    }
 }

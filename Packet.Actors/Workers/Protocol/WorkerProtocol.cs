@@ -93,6 +93,12 @@ internal static class WorkerProtocol
         public override string ToString() => $"Offer({string.Join(", ", Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]"))})";
     }
 
+    /// <summary>Cluster only, from a host agent to a master: the agent is leaving; send it no new work, and await what it holds.</summary>
+    internal sealed record Draining : IMessage
+    {
+        public static readonly Draining Instance = new();
+    }
+
     /// <summary>One worker of an <see cref="Offer"/>: its name and key, how many asks it takes at once, and the agent's actor that takes its work.</summary>
     internal sealed record OfferedWorker(string Name, string? Key, int MaxInFlight, IActorRef Pool);
 }

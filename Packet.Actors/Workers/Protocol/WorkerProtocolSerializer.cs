@@ -38,6 +38,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         WorkerProtocol.Push => "push",
         WorkerProtocol.Forward => "fwd",
         WorkerProtocol.Offer => "offer",
+        WorkerProtocol.Draining => "drain",
         _ => throw new ArgumentException($"{o.GetType()} is not a worker protocol message", nameof(o)),
     };
 
@@ -98,6 +99,8 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
                 writer.String(forward.Key);
                 writer.Bytes(forward.Payload);
                 break;
+            case WorkerProtocol.Draining:
+                break;
             case WorkerProtocol.Offer offer:
                 writer.Int(offer.Workers.Length);
                 foreach (var worker in offer.Workers)
@@ -126,6 +129,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "dlv" => new WorkerProtocol.Deliver(reader.Bytes()),
             "push" => new WorkerProtocol.Push(reader.Bytes()),
             "fwd" => new WorkerProtocol.Forward(reader.String(), reader.NullableString(), reader.Bytes()),
+            "drain" => WorkerProtocol.Draining.Instance,
             "offer" => new WorkerProtocol.Offer(reader.Array(minItemBytes: 16, r => new WorkerProtocol.OfferedWorker(r.String(), r.NullableString(), r.Int(), Resolve(r.String())))),
             _ => throw new SerializationException($"worker protocol: unknown message kind \"{manifest}\""),
         };
