@@ -31,6 +31,22 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         }
         """));
 
+    /// <summary>A host agent running the eval sample's workers, once <paramref name="master"/> has their offer.</summary>
+    private async Task<Agent> EvalAgentAsync(Reactor master)
+    {
+        var agent = new Agent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        try
+        {
+            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
+            return agent;
+        }
+        catch
+        {
+            agent.Dispose(); // killed with its WorkerHosts
+            throw;
+        }
+    }
+
     /// <summary>The eval sample's worker folder, built with the tests.</summary>
     private static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
@@ -141,9 +157,8 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         ClusterCredentials.Create(_folder, []);
         await using var master = Master(workers: true);
         var node = master.Cluster!;
-        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        using var agent = await EvalAgentAsync(master);
 
-        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
         var offered = Assert.Single(await master.GetWorkersAsync());
         Assert.StartsWith("offered by host akka", offered.State);
         Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask answered by the agent's worker", TimeSpan.FromSeconds(60)));
@@ -167,8 +182,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         ClusterCredentials.Create(_folder, []);
         await using var master = Master(workers: true);
         var node = master.Cluster!;
-        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
-        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
+        using var agent = await EvalAgentAsync(master);
         Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("a first ask (the worker warms up)", TimeSpan.FromSeconds(60)));
 
         var started = Path.Combine(_root, "started");
