@@ -57,7 +57,11 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
 
     protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
 
-    private void Offer(Address master) => Context.ActorSelection(new RootActorPath(master) / "user" / ClusterMasterActor.Name).Tell(_offer);
+    private void Offer(Address master) => ToMaster(master, _offer);
+
+    /// <summary>Tells a master's <see cref="ClusterMasterActor"/>.</summary>
+    private static void ToMaster(Address master, WorkerProtocol.IMessage message) =>
+        Context.ActorSelection(new RootActorPath(master) / "user" / ClusterMasterActor.Name).Tell(message);
 
     protected override bool Receive(object message)
     {
@@ -76,7 +80,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
             case Drain:
                 _drainAsker = Sender;
                 foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))
-                    Context.ActorSelection(new RootActorPath(master.Address) / "user" / ClusterMasterActor.Name).Tell(WorkerProtocol.Draining.Instance);
+                    ToMaster(master.Address, WorkerProtocol.Draining.Instance);
                 _pools = _offer.Workers.Length;
                 if (_pools == 0) _drainAsker.Tell(Drained.Instance);
                 foreach (var worker in _offer.Workers) worker.Pool.Tell(Drain.Instance);

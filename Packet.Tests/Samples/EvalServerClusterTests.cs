@@ -54,14 +54,7 @@ public sealed class EvalServerClusterTests : IDisposable
         }).Within(what, TimeSpan.FromSeconds(60));
 
     /// <summary>What <c>printf 'LINE\n' | nc -q1 127.0.0.1 PORT</c> prints.</summary>
-    private static async Task<string> EvalAsync(int port, string line)
-    {
-        using var socket = await Loopback.ConnectAsync(port);
-        await socket.SendAsync(line + "\n");
-        socket.Shutdown(SocketShutdown.Send);
-        var (data, _) = await socket.ReadToEndAsync(TimeSpan.FromSeconds(30));
-        return Encoding.UTF8.GetString(data);
-    }
+    private static Task<string> EvalAsync(int port, string line) => Loopback.LineExchangeAsync(port, line);
 
     [Fact]
     public async Task The_eval_server_without_local_workers_answers_from_a_host_agents_and_names_the_agent_when_it_is_killed()

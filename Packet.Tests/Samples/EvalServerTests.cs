@@ -56,15 +56,8 @@ public sealed class EvalServerTests : IAsyncLifetime
         _master.Dispose();
     }
 
-    /// <summary>What <c>printf 'LINE\n' | nc -q1 127.0.0.1 PORT</c> prints: send, shut down sending, read to the end.</summary>
-    private async Task<string> EvalAsync(string line)
-    {
-        using var socket = await Loopback.ConnectAsync(_port);
-        await socket.SendAsync(line + "\n");
-        socket.Shutdown(SocketShutdown.Send);
-        var (data, _) = await socket.ReadToEndAsync(TimeSpan.FromSeconds(30));
-        return Encoding.UTF8.GetString(data);
-    }
+    /// <summary>What <c>printf 'LINE\n' | nc -q1 127.0.0.1 PORT</c> prints.</summary>
+    private Task<string> EvalAsync(string line) => Loopback.LineExchangeAsync(_port, line);
 
     [Fact]
     public async Task The_eval_server_answers_each_client_from_its_worker_processes_and_leaves_no_orphans_when_killed()

@@ -99,4 +99,14 @@ public static class Loopback
             return (all.ToArray(), true);
         }
     }
+
+    /// <summary>What <c>printf 'LINE\n' | nc -q1 127.0.0.1 PORT</c> prints: send, shut down sending, read to the end.</summary>
+    public static async Task<string> LineExchangeAsync(int port, string line)
+    {
+        using var socket = await ConnectAsync(port);
+        await socket.SendAsync(line + "\n");
+        socket.Shutdown(SocketShutdown.Send);
+        var (data, _) = await socket.ReadToEndAsync(TimeSpan.FromSeconds(30));
+        return System.Text.Encoding.UTF8.GetString(data);
+    }
 }
