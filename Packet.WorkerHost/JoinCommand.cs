@@ -56,9 +56,8 @@ internal static class JoinCommand
                   credentials = {{Quote(credentials)}}
                 }
                 """);
-            var full = config.WithFallback(Reactor.DefaultConfig);
-            settings = ClusterSettings.From(full) with { Enabled = true };
-            ClusterSettings.Seed(seed, "--seed");
+            ClusterSettings.Seed(seed, "--seed"); // before the settings, whose message would name packet.cluster.seed-nodes
+            settings = ClusterSettings.From(config.WithFallback(Reactor.DefaultConfig)) with { Enabled = true };
             ClusterCredentials.Load(settings.Credentials, ClusterSettings.HostRole); // fails here, not in the node
             reactor = Reactor.Start(config);
         }

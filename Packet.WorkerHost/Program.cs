@@ -91,4 +91,14 @@ var reason = await outcome.Task;
 // A stopping reactor ends its hosts by closing the pipe: that stop is news (stdout, logged as info),
 // every other one a problem (stderr, logged as a warning).
 (reason == MasterClosedPipe ? Console.Out : Console.Error).WriteLine($"Packet.WorkerHost: {start.Name} stops: {reason}");
+
+// Nobody takes this host's answers any more: a worker's call still running (hung, or cut off by a master
+// that died) must not keep the process alive, or a master killed mid-ask would leave an orphan.
+var stopped = reactor.StopAsync();
+if (await Task.WhenAny(stopped, Task.Delay(TimeSpan.FromSeconds(5))) != stopped) // a stop takes well under 1 s
+{
+    Console.Error.WriteLine($"Packet.WorkerHost: {start.Name} ends without waiting for the worker's call still running");
+    Environment.Exit(0);
+}
 return 0;
+

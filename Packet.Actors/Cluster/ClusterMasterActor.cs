@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Remote;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
@@ -13,6 +14,13 @@ namespace Packet.Actors.Cluster;
 /// as their host becomes unreachable, reachable again, or leaves. Offers are taken only from members that
 /// are up with the role <see cref="ClusterSettings.HostRole"/>.
 /// </summary>
+/// <remarks>
+/// A host is unreachable as soon as its link drops (Akka.Remote's <see cref="DisassociatedEvent"/>: at once
+/// when its process dies, for its machine closes the connection), or when the failure detector loses it
+/// (a host that hangs, or a network that fails silently: about 4 to 5 s with Akka's defaults). It is used
+/// again when the failure detector finds it back, or when a link to it is up again while the failure
+/// detector never lost it (a connection that dropped and came back).
+/// </remarks>
 internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
 {
     /// <summary>The actor's name in its node.</summary>
@@ -22,11 +30,19 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _refusals = new();
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+        Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+        Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
+    }
 
-    protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        AkkaCluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
+    }
 
     protected override bool Receive(object message)
     {
@@ -52,6 +68,14 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
             case ClusterEvent.ReachableMember back:
                 Tell(back.Member.Address, RemoteInstanceActor.HostEvent.Reachable);
                 return true;
+            case DisassociatedEvent dropped:
+                Tell(dropped.RemoteAddress, RemoteInstanceActor.HostEvent.LinkDropped);
+                return true;
+            case AssociatedEvent linked when !AkkaCluster.Get(Context.System).State.Unreachable.Any(m => m.Address.Equals(linked.RemoteAddress)):
+                Tell(linked.RemoteAddress, RemoteInstanceActor.HostEvent.Reachable);
+                return true;
+            case AssociatedEvent:
+                return true; // the failure detector still has it lost: ReachableMember will tell
             case ClusterEvent.MemberRemoved gone:
                 Tell(gone.Member.Address, RemoteInstanceActor.HostEvent.Left);
                 _byHost.Remove(gone.Member.Address);

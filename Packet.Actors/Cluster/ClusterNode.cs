@@ -3,6 +3,7 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.Event;
 using Packet.Actors.Runtime;
+using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
 using ClusterEvent = Akka.Cluster.ClusterEvent;
 using Member = Akka.Cluster.Member;
@@ -86,7 +87,8 @@ internal sealed class ClusterNode
               coordinated-shutdown.exit-clr = off
             }
             """);
-        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config)).And(credentials.Setup());
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config)).And(credentials.Setup())
+            .And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()); // strangers' handshakes, dead members' retries
         if (logging is not null) setup = setup.And(logging);
         var system = ActorSystem.Create(settings.SystemName, setup);
         var node = new ClusterNode(system, role);

@@ -18,6 +18,9 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
         /// <summary>The failure detector lost it: what the instance holds fails.</summary>
         Unreachable,
 
+        /// <summary>Its link dropped (its process died, or the connection broke): what the instance holds fails.</summary>
+        LinkDropped,
+
         /// <summary>It is back: the instance takes asks again.</summary>
         Reachable,
 
@@ -45,11 +48,14 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
                 registry.Tell(outcomes, Self);
                 return true;
             case HostEvent.Left:
-                registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} left the cluster", Stopped: false));
+                Down($"host {host} left the cluster", gone: true);
                 Context.Stop(Self); // the registry forgets the instance
                 return true;
             case HostEvent.Unreachable:
-                registry.Tell(new WorkersActor.InstanceDown(Self, $"host {host} is unreachable", Stopped: false));
+                Down($"host {host} is unreachable", gone: true);
+                return true;
+            case HostEvent.LinkDropped:
+                Down($"host {host} is unreachable: its link dropped", gone: true);
                 return true;
             case HostEvent.Draining:
                 registry.Tell(new WorkersActor.InstanceDraining(Self));
@@ -59,7 +65,7 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
                 return true;
             case ProxyActor.Hung:
                 // The agent's own registry restarts its hung WorkerHosts; here the asks it held fail, and it is used again.
-                registry.Tell(new WorkersActor.InstanceDown(Self, $"worker {offered.Name} on host {host} answered nothing for packet.workers.ask-timeout", Stopped: false));
+                Down($"worker {offered.Name} on host {host} answered nothing for packet.workers.ask-timeout", gone: false);
                 registry.Tell(new WorkersActor.InstanceReady(Self, Self));
                 return true;
             case ProxyActor.Describe:
@@ -73,4 +79,7 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
                 return false;
         }
     }
+
+    /// <summary>The asks the instance holds fail with <paramref name="error"/>; when <paramref name="gone"/>, no ask waits for it until it is back.</summary>
+    private void Down(string error, bool gone) => registry.Tell(new WorkersActor.InstanceDown(Self, error, gone ? error : null));
 }

@@ -385,7 +385,8 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
         var upFor = _registeredAt == 0 ? 0 : Environment.TickCount64 - _registeredAt;
         _registeredAt = 0;
         _log.Warning("worker {Worker} (host {HostPid}) exited with code {ExitCode}; the asks it held fail", Label, hostId, exitCode);
-        Context.Parent.Tell(new WorkersActor.InstanceDown(Self, $"worker {Label} is unavailable: its process exited with code {exitCode}", Stopped: !Settings.Restart));
+        Context.Parent.Tell(new WorkersActor.InstanceDown(Self, $"worker {Label} is unavailable: its process exited with code {exitCode}",
+            Settings.Restart ? null : $"worker {Label} is stopped: its process died and packet.workers.restart.policy = never; start it again with StartWorker after DeleteWorker"));
         _process?.Dispose();
         _process = null;
         if (upFor > Settings.MaxBackoff.TotalMilliseconds) _quickFailures = 0;

@@ -64,8 +64,11 @@ internal sealed class WorkerPool(string name, string? key)
         /// <summary>Takes asks: registered, its WorkerInit done, and not being killed.</summary>
         public bool Ready => Worker is not null;
 
-        /// <summary>Died for good (<c>restart.policy = never</c>).</summary>
-        public bool Stopped { get; set; }
+        /// <summary>
+        /// Why no ask waits for this instance, or <see langword="null"/> while it runs or restarts: it died for
+        /// good (<c>restart.policy = never</c>), or its host agent is unreachable.
+        /// </summary>
+        public string? Gone { get; set; }
 
         /// <summary>A host agent's instance whose agent is leaving: it finishes what it holds and takes no new asks.</summary>
         public bool Draining { get; set; }
@@ -82,7 +85,11 @@ internal sealed class WorkerPool(string name, string? key)
 
     public string Label => Key is null ? Name : $"{Name}[{Key}]";
 
-    public bool AllStopped => Instances.Count > 0 && Instances.All(i => i.Stopped);
+    /// <summary>Why no ask can wait for this worker, when none of its instances can take one again by itself; else <see langword="null"/>.</summary>
+    public string? Gone =>
+        Instances.Count == 0 || Instances.Any(i => i.Gone is null) ? null
+        : Instances.Select(i => i.Gone!).Distinct().ToArray() is [var one] ? one
+        : $"no instance of worker {Label} can take asks: {string.Join("; ", Instances.Select(i => i.Gone).Distinct())}";
 
     /// <summary>Asks waiting for an instance, not counting those that have ended meanwhile.</summary>
     public int WaitingCount { get; private set; }

@@ -97,10 +97,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     internal sealed record InstanceDraining(IActorRef Proxy);
 
     /// <summary>
-    /// Proxy → registry: the instance's process is gone; the asks it held fail with <paramref name="Error"/>.
-    /// <paramref name="Stopped"/>: it will not be restarted (<c>restart.policy = never</c>).
+    /// Proxy → registry: the instance's process is gone, or its host; the asks it held fail with <paramref name="Error"/>.
+    /// <paramref name="Gone"/>, when it will not be back by itself soon (<c>restart.policy = never</c>, an unreachable
+    /// host): why no ask waits for it until it is ready again.
     /// </summary>
-    internal sealed record InstanceDown(IActorRef Proxy, string Error, bool Stopped);
+    internal sealed record InstanceDown(IActorRef Proxy, string Error, string? Gone);
 
     /// <summary>The ask due first may be due.</summary>
     private sealed class Expire
@@ -195,12 +196,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 return true;
             case InstanceReady ready when _byProxy.TryGetValue(ready.Proxy, out var entry):
                 entry.Instance.Worker = ready.Worker;
-                entry.Instance.Stopped = false;
+                entry.Instance.Gone = null;
                 _byWorker[ready.Worker] = entry.Instance;
                 Drain(entry.Pool);
                 return true;
             case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
-                entry.Instance.Stopped = down.Stopped;
+                entry.Instance.Gone = down.Gone;
                 Down(entry.Pool, entry.Instance, down.Error);
                 return true;
             case AddInstance add:
@@ -253,9 +254,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             return;
         }
         var free = pool.WaitingCount == 0 ? pool.Free() : null;
-        if (pool.AllStopped)
+        if (pool.Gone is { } gone)
         {
-            Refuse(ask, Stopped(pool), Outcome.Unavailable);
+            Refuse(ask, gone, Outcome.Unavailable);
             return;
         }
         if (free is null && Busy(pool, ask.Payload.Length) is { } busy)
@@ -448,7 +449,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             _ledger.Remove(entry);
             if (!entry.Ended) Tell(entry, null, error, Outcome.Unavailable);
         }
-        if (pool.AllStopped) FailWaiting(pool, Stopped(pool));
+        if (pool.Gone is { } gone) FailWaiting(pool, gone);
         ArmExpiry();
     }
 
@@ -564,9 +565,15 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     private void Forget(IActorRef proxy)
     {
         if (!_byProxy.Remove(proxy, out var entry)) return;
-        entry.Pool.Instances.Remove(entry.Instance);
-        if (entry.Instance.Worker is { } worker) _byWorker.Remove(worker);
+        var (pool, instance) = entry;
+        Down(pool, instance, $"an instance of worker {pool.Label} stopped"); // what it still holds (a host agent's, as its node ends)
+        pool.Instances.Remove(instance);
         foreach (var stale in _byInstanceId.Where(e => e.Value.Equals(proxy)).Select(e => e.Key).ToArray()) _byInstanceId.Remove(stale);
+        if (pool.Instances.Count == 0 && _pools.TryGetValue((pool.Name, pool.Key), out var current) && current == pool)
+        {
+            _pools.Remove((pool.Name, pool.Key)); // a host agent's last instance went
+            FailWaiting(pool, NotRunning(pool.Name, pool.Key));
+        }
     }
 
     /// <summary>Hands a registration to the instance it names, whose proxy checks its launch secret; one naming no instance is refused and logged.</summary>
@@ -595,9 +602,6 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             return null;
         }
     }
-
-    private static string Stopped(WorkerPool pool) =>
-        $"worker {pool.Label} is stopped: its process died and packet.workers.restart.policy = never; start it again with StartWorker after DeleteWorker";
 
     private static string KeyText(string? key) => key is null ? "" : $" with key \"{key}\"";
 

@@ -5,8 +5,8 @@ namespace Packet.Tests.Support;
 /// <summary>What /proc tells of a process the tests started, and signals to it.</summary>
 public static class Processes
 {
-    /// <summary>The signals a terminal's Ctrl-C and a service manager's stop send.</summary>
-    public const int SIGINT = 2, SIGTERM = 15;
+    /// <summary>The signals a terminal's Ctrl-C and a service manager's stop send, and the two that freeze a process and let it run again.</summary>
+    public const int SIGINT = 2, SIGTERM = 15, SIGCONT = 18, SIGSTOP = 19;
 
     /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/>, as <c>kill -SIGNAL PID</c> does.</summary>
     public static void Signal(int pid, int signal)

@@ -35,4 +35,18 @@ public sealed class LinkLogFilterTests
         Assert.True(evaluator.ShouldTryKeepMessage(new Debug("remoting (akka://master)", typeof(Akka.Remote.RemoteTransport), "detail"), out _));
         Assert.True(evaluator.ShouldTryKeepMessage(new Info("akka://master/user/workers", typeof(LinkLogFilterTests), "worker up"), out _));
     }
+
+    [Fact]
+    public void Of_the_warnings_a_dead_peer_causes_at_every_retry_the_first_is_kept_and_the_rest_dropped()
+    {
+        var evaluator = new LogFilterEvaluator([new LinkLogFilter()]);
+        const string writer = "akka.ssl.tcp://packet-cluster@127.0.0.1:1/system/endpointManager/reliableEndpointWriter-akka.ssl.tcp%3A%2F%2Fpacket-cluster%40127.0.0.1%3A2-1";
+
+        Assert.True(evaluator.ShouldTryKeepMessage(new Warning(writer, typeof(Akka.Remote.RemoteTransport), "Association with remote system has failed"), out _));
+        Assert.False(evaluator.ShouldTryKeepMessage(new Error(null, writer + "/endpointWriter", typeof(Akka.Remote.RemoteTransport), "Disassociated"), out _));
+        for (var i = 0; i < 10; i++)
+            Assert.False(evaluator.ShouldTryKeepMessage(new Warning("remoting (akka://packet-cluster)", typeof(Akka.Remote.RemoteTransport), "Tried to associate with unreachable remote address"), out _));
+        Assert.True(evaluator.ShouldTryKeepMessage(new Debug(writer, typeof(Akka.Remote.RemoteTransport), "detail"), out _));
+        Assert.True(evaluator.ShouldTryKeepMessage(new Warning("akka.ssl.tcp://packet-cluster@127.0.0.1:1/system/cluster/core/daemon", typeof(LinkLogFilterTests), "Marking node(s) as UNREACHABLE"), out _));
+    }
 }

@@ -13,11 +13,15 @@ namespace Packet.Actors.Workers.Protocol;
 /// PacketAkka acts on, three or more per WorkerHost start and stop, are dropped, and so is the warning
 /// "Unable to REMOVE channel ... May not shut down cleanly" that a link's socket handler gives when its
 /// actor system ends while the link closes (a WorkerHost at nearly every stop): harmless, and not
-/// actionable. Akka.Remote's other warnings, errors and debug lines are kept. Nothing else is filtered.
+/// actionable. A peer that died makes Akka.Remote warn of its failed association (with a stack trace),
+/// then again at every retry, every 5 s until it is forgotten: of the warnings and errors of Akka.Remote's
+/// endpoints and of remoting itself, the first is logged, then at most one per <see cref="LogThrottle.Interval"/>.
+/// Its debug lines are kept. Nothing else is filtered.
 /// </summary>
 internal sealed class LinkLogFilter : LogFilterBase
 {
     private readonly LogThrottle _throttle = new();
+    private readonly LogThrottle _associations = new();
 
     /// <summary>The decision taken for each event: Akka may ask about one event more than once, and must get the same answer.</summary>
     private readonly ConditionalWeakTable<LogEvent, object> _decided = new();
@@ -30,18 +34,32 @@ internal sealed class LinkLogFilter : LogFilterBase
 
     public override LogFilterDecision ShouldKeepMessage(LogEvent content, string? expandedMessage = null)
     {
-        if (content.LogLevel() == LogLevel.InfoLevel && IsRemoting(content)) return LogFilterDecision.Drop;
-        if (!IsLinkSocket(content.LogSource)) return LogFilterDecision.NoDecision;
-        if (content.LogLevel() == LogLevel.WarningLevel && $"{content.Message}".StartsWith("Unable to REMOVE channel", StringComparison.Ordinal))
-            return LogFilterDecision.Drop;
-        lock (_throttle)
-            return (LogFilterDecision)_decided.GetValue(content, _ => _throttle.Due(out var _) ? LogFilterDecision.Keep : LogFilterDecision.Drop);
+        var level = content.LogLevel();
+        if (level == LogLevel.InfoLevel && IsRemoting(content)) return LogFilterDecision.Drop;
+        if (level < LogLevel.WarningLevel) return LogFilterDecision.NoDecision;
+        if (IsLinkSocket(content.LogSource))
+        {
+            if (level == LogLevel.WarningLevel && $"{content.Message}".StartsWith("Unable to REMOVE channel", StringComparison.Ordinal))
+                return LogFilterDecision.Drop;
+            return Throttled(_throttle, content);
+        }
+        return IsAssociation(content.LogSource) ? Throttled(_associations, content) : LogFilterDecision.NoDecision;
+    }
+
+    private LogFilterDecision Throttled(LogThrottle throttle, LogEvent content)
+    {
+        lock (_decided)
+            return (LogFilterDecision)_decided.GetValue(content, _ => throttle.Due(out var _) ? LogFilterDecision.Keep : LogFilterDecision.Drop);
     }
 
     /// <summary>Akka.Remote's own classes, and its loggers named by string ("remoting (akka://name)", "remoting-terminator").</summary>
     private static bool IsRemoting(LogEvent content) =>
         content.LogClass?.Namespace?.StartsWith("Akka.Remote", StringComparison.Ordinal) == true
         || content.LogSource?.StartsWith("remoting", StringComparison.Ordinal) == true;
+
+    /// <summary>Akka.Remote's endpoint actors (<c>.../system/endpointManager/reliableEndpointWriter-.../endpointWriter</c>) and remoting itself.</summary>
+    private static bool IsAssociation(string? source) =>
+        source is not null && (source.Contains("/system/endpointManager/", StringComparison.Ordinal) || source.StartsWith("remoting (", StringComparison.Ordinal));
 
     /// <summary>Akka.Remote's inbound and outbound socket handlers ("TcpServerHandler (akka://name)").</summary>
     private static bool IsLinkSocket(string? source) =>
