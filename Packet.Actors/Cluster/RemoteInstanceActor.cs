@@ -12,6 +12,9 @@ namespace Packet.Actors.Cluster;
 /// </summary>
 internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.OfferedWorker offered, Address host) : ActorBase
 {
+    /// <summary>What <see cref="WorkerInfo.State"/> says of it.</summary>
+    private string _state = "running";
+
     /// <summary>From <see cref="ClusterMasterActor"/>: what happened to the host.</summary>
     internal enum HostEvent
     {
@@ -52,15 +55,19 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
                 Context.Stop(Self); // the registry forgets the instance
                 return true;
             case HostEvent.Unreachable:
+                _state = "unreachable";
                 Down($"host {host} is unreachable", gone: true);
                 return true;
             case HostEvent.LinkDropped:
+                _state = "unreachable";
                 Down($"host {host} is unreachable: its link dropped", gone: true);
                 return true;
             case HostEvent.Draining:
+                _state = "draining";
                 registry.Tell(new WorkersActor.InstanceDraining(Self));
                 return true;
             case HostEvent.Reachable:
+                if (_state == "unreachable") _state = "running";
                 registry.Tell(new WorkersActor.InstanceReady(Self, Self));
                 return true;
             case ProxyActor.Hung:
@@ -69,7 +76,7 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
                 registry.Tell(new WorkersActor.InstanceReady(Self, Self));
                 return true;
             case ProxyActor.Describe:
-                Sender.Tell(new WorkerInfo(offered.Name, offered.Key, null, $"offered by host {host}"));
+                Sender.Tell(new WorkerInfo(offered.Name, offered.Key, ProcessId: null, _state, host.ToString()));
                 return true;
             case ProxyActor.Delete:
                 Sender.Tell(ProxyActor.Deleted.Instance);

@@ -317,7 +317,7 @@ internal sealed class ProxyActor : ActorBase, IWithTimers
                 }
                 return true;
             case Describe:
-                Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.ProcessId, StateName()));
+                Sender.Tell(new WorkerInfo(_type.Name, _key, _process?.ProcessId, StateName(), Host: null));
                 return true;
             case WhenReady:
                 _readyWaiters.Add(Sender);

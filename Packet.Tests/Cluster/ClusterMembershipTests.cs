@@ -161,7 +161,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         using var agent = await EvalAgentAsync(master);
 
         var offered = Assert.Single(await master.GetWorkersAsync());
-        Assert.StartsWith("offered by host akka", offered.State);
+        Assert.Equal(("eval_worker", "running", agent.Address(node)), (offered.Name, offered.State, offered.Host));
         Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask answered by the agent's worker", TimeSpan.FromSeconds(60)));
         var many = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => master.AskWorkerAsync("eval_worker", $"{i}*{i}"))).Within("20 asks at once");
         Assert.Equal(Enumerable.Range(1, 20).Select(i => $"{i * i}"), many.Cast<string>());
@@ -182,6 +182,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         output.WriteLine($"the asks it held failed {killed.Elapsed.TotalSeconds:0.0} s after kill -9 of the agent");
         var failed = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("a new ask to fail", TimeSpan.FromSeconds(5));
         Assert.Contains($"host {host} is unreachable", failed.Message);
+        Assert.Equal("unreachable", Assert.Single(await master.GetWorkersAsync()).State);
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
 
@@ -243,6 +244,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var slow = master.AskWorkerAsync("eval_worker", $"System.IO.File.WriteAllText(@\"{started}\", \"\"); System.Threading.Thread.Sleep(2000); 7");
         await Bounded.Until(() => File.Exists(started), "the slow ask to be running in the agent's WorkerHost");
         Processes.Signal(agent.Pid, Processes.SIGTERM);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "draining"), "the master to list the agent's instance as draining");
 
         Assert.Equal("7", await slow.Within("the slow ask's answer"));
         var (code, output) = await agent.ExitAsync();
