@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
@@ -71,8 +72,12 @@ internal static class JoinCommand
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => { signal.Cancel = true; stop.TrySetResult(); });
         await using (reactor)
         {
-            var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
+            // It joins once its WorkerHosts are up: masters send work as soon as it offers, and work that waited
+            // here for a starting WorkerHost could have gone to another agent.
             var served = HostAgentActor.Served.By(reactor);
+            var starting = WorkersStartedAsync(reactor, served, reactor.System.Settings.Config.GetTimeSpan("packet.workers.start-timeout"));
+            if (await Task.WhenAny(stop.Task, starting) == stop.Task) return 0;
+            var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
             var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId)), HostAgentActor.Name);
             Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
@@ -96,6 +101,18 @@ internal static class JoinCommand
             await node.LeaveAsync().WaitAsync(TimeSpan.FromSeconds(30));
         }
         return 0;
+    }
+
+    /// <summary>Ends when no instance of <paramref name="served"/> is starting any more (each is running, or failed and waits for its restart), or after <paramref name="limit"/>.</summary>
+    private static async Task WorkersStartedAsync(Reactor reactor, IReadOnlyList<HostAgentActor.Served> served, TimeSpan limit)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < limit)
+        {
+            var instances = (await reactor.GetWorkersAsync()).Where(w => served.Any(s => s.Name == w.Name && s.Key == w.Key)).ToArray();
+            if (served.All(s => instances.Any(w => w.Name == s.Name)) && instances.All(w => w.State != "starting")) return;
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>A HOCON string with <paramref name="text"/>, quoted and escaped.</summary>

@@ -5,6 +5,7 @@ using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
 using ClusterEvent = Akka.Cluster.ClusterEvent;
+using MemberStatus = Akka.Cluster.MemberStatus;
 
 namespace Packet.Actors.Cluster;
 
@@ -12,7 +13,9 @@ namespace Packet.Actors.Cluster;
 /// A master's cluster node's actor (<c>/user/packet-master</c>): takes host agents' offers, each worker of
 /// them as a <see cref="RemoteInstanceActor"/> added to the master's registry, and tells those instances
 /// as their host becomes unreachable, reachable again, or leaves. Offers are taken only from members that
-/// are up with the role <see cref="ClusterSettings.HostRole"/>.
+/// are up with the role <see cref="ClusterSettings.HostRole"/>. An agent offers once it sees itself up,
+/// which may be before this node sees it up: so each agent this node sees come up without having taken its
+/// offer is asked for it (<see cref="WorkerProtocol.OfferWanted"/>).
 /// </summary>
 /// <remarks>
 /// A host is unreachable as soon as its link drops (Akka.Remote's <see cref="DisassociatedEvent"/>: at once
@@ -21,7 +24,7 @@ namespace Packet.Actors.Cluster;
 /// again when the failure detector finds it back, or when a link to it is up again while the failure
 /// detector never lost it (a connection that dropped and came back).
 /// </remarks>
-internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
+internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) : ActorBase
 {
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-master";
@@ -33,7 +36,7 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
     protected override void PreStart()
     {
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
@@ -57,6 +60,8 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
                 return true;
             case WorkerProtocol.Draining:
                 return true;
+            case WorkerProtocol.Offer when IsHostMember(Sender.Path.Address):
+                return true; // an agent not up here yet: asked again once it is
             case WorkerProtocol.Offer offer:
                 if (_refusals.Due(out var skipped))
                     _log.Warning("dropped an offer of {Workers} from {Sender}, which is not a host agent that is up ({Skipped} more such since the last warning)",
@@ -76,6 +81,11 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
                 return true;
             case AssociatedEvent:
                 return true; // the failure detector still has it lost: ReachableMember will tell
+            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !_byHost.ContainsKey(up.Member.Address):
+                Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
+                return true;
+            case ClusterEvent.MemberUp:
+                return true;
             case ClusterEvent.MemberRemoved gone:
                 Tell(gone.Member.Address, RemoteInstanceActor.HostEvent.Left);
                 _byHost.Remove(gone.Member.Address);
@@ -94,11 +104,15 @@ internal sealed class ClusterMasterActor(IActorRef registry) : ActorBase
         var instances = new List<IActorRef>();
         foreach (var worker in offer.Workers.Where(w => w.Pool.Path.Address.Equals(host) && w.MaxInFlight > 0))
         {
-            instances.Add(Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host))));
+            instances.Add(Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host, spare: preferLocal))));
         }
         _byHost[host] = instances;
         _log.Info("host agent {Host} offers {Workers}", host, string.Join(", ", offer.Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]")));
     }
+
+    /// <summary>Whether <paramref name="address"/> is a member joining the cluster with the host role.</summary>
+    private static bool IsHostMember(Address address) =>
+        AkkaCluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(address) && m.HasRole(ClusterSettings.HostRole) && m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp);
 
     private void Tell(Address host, RemoteInstanceActor.HostEvent change)
     {

@@ -11,7 +11,8 @@ namespace Packet.Actors.Cluster;
 /// <param name="Port">Its port; 0 for a free one.</param>
 /// <param name="SeedNodes">The nodes to join, as <c>host:port</c>; none for a master that starts the cluster.</param>
 /// <param name="Credentials">The credentials folder; empty when the cluster is off.</param>
-internal sealed record ClusterSettings(bool Enabled, string SystemName, string Hostname, int Port, IReadOnlyList<DnsEndPoint> SeedNodes, string Credentials)
+/// <param name="PreferLocal">Whether a master sends asks to host agents' instances only when none of its own is free.</param>
+internal sealed record ClusterSettings(bool Enabled, string SystemName, string Hostname, int Port, IReadOnlyList<DnsEndPoint> SeedNodes, string Credentials, bool PreferLocal)
 {
     /// <summary>The role of a master's node.</summary>
     public const string MasterRole = "packet-master";
@@ -37,7 +38,7 @@ internal sealed record ClusterSettings(bool Enabled, string SystemName, string H
             throw new ConfigurationException("PacketAkka setting 'packet.cluster.credentials' is empty: a cluster node needs the folder `dotnet Packet.WorkerHost.dll credentials DIR` made");
         if (credentials.Length > 0 && !Directory.Exists(credentials))
             throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials' names \"{credentials}\", which is not a folder");
-        return new ClusterSettings(enabled, name, hostname, port, seeds, credentials);
+        return new ClusterSettings(enabled, name, hostname, port, seeds, credentials, ConfigReader.Bool(config, "packet.cluster.prefer-local"));
     }
 
     /// <summary>A seed node's <c>host:port</c>.</summary>

@@ -77,6 +77,12 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                 return true;
             case ClusterEvent.MemberUp or ClusterEvent.CurrentClusterState:
                 return true;
+            // A master that saw this agent come up before it took its offer: whatever the master's status here.
+            case WorkerProtocol.OfferWanted when AkkaCluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(Sender.Path.Address) && m.HasRole(ClusterSettings.MasterRole)):
+                Offer(Sender.Path.Address);
+                return true;
+            case WorkerProtocol.OfferWanted:
+                return true;
             case Drain:
                 _drainAsker = Sender;
                 foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))

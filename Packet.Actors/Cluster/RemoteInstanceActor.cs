@@ -10,7 +10,7 @@ namespace Packet.Actors.Cluster;
 /// from it, as from a local worker; it passes both across the cluster to and from the agent's
 /// <c>pool</c>, and tells the registry when the host becomes unreachable, comes back, or leaves.
 /// </summary>
-internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.OfferedWorker offered, Address host) : ActorBase
+internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.OfferedWorker offered, Address host, bool spare) : ActorBase
 {
     /// <summary>What <see cref="WorkerInfo.State"/> says of it.</summary>
     private string _state = "running";
@@ -36,7 +36,7 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
 
     protected override void PreStart()
     {
-        registry.Tell(new WorkersActor.AddInstance(offered.Name, offered.Key, offered.MaxInFlight, Self));
+        registry.Tell(new WorkersActor.AddInstance(offered.Name, offered.Key, offered.MaxInFlight, Self, spare));
         registry.Tell(new WorkersActor.InstanceReady(Self, Self));
     }
 

@@ -145,7 +145,7 @@ public sealed class Reactor : IAsyncDisposable
         {
             throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials': {e.Message}", e);
         }
-        if (Registry is { } registry) node.System.ActorOf(Props.Create(() => new ClusterMasterActor(registry)), ClusterMasterActor.Name);
+        if (Registry is { } registry) node.System.ActorOf(Props.Create(() => new ClusterMasterActor(registry, settings.PreferLocal)), ClusterMasterActor.Name);
         node.WhenTerminated.ContinueWith(_ =>
         {
             if (!_runtime.IsStopping) _runtime.Log.Warning("the cluster node {Node} ended; the reactor carries on without the cluster", node.Address);

@@ -10,8 +10,11 @@ namespace Packet.Actors.Workers;
 internal sealed class WorkerPool(string name, string? key)
 {
     /// <summary>One process of the worker, or one host agent's offer of it (<see cref="Cluster.RemoteInstanceActor"/>).</summary>
-    internal sealed class Instance(IActorRef proxy, int maxPayload, int maxInFlight)
+    internal sealed class Instance(IActorRef proxy, int maxPayload, int maxInFlight, bool spare = false)
     {
+        /// <summary>A host agent's instance under <c>packet.cluster.prefer-local</c>: used only when no other instance is free.</summary>
+        public bool Spare { get; } = spare;
+
         /// <summary>The instance's <see cref="ProxyActor"/>, which runs its process, or the remote instance's actor.</summary>
         public IActorRef Proxy { get; } = proxy;
 
@@ -97,12 +100,13 @@ internal sealed class WorkerPool(string name, string? key)
     /// <summary>The payload bytes of <see cref="WaitingCount"/>.</summary>
     public long WaitingBytes { get; private set; }
 
-    /// <summary>A ready instance below its most asks in flight, the least busy first.</summary>
+    /// <summary>A ready instance below its most asks in flight, the least busy first; a spare one only when no other is free.</summary>
     public Instance? Free()
     {
         Instance? best = null;
         foreach (var instance in Instances)
-            if (instance.Ready && !instance.Draining && instance.InFlight < instance.MaxInFlight && (best is null || instance.InFlight < best.InFlight))
+            if (instance.Ready && !instance.Draining && instance.InFlight < instance.MaxInFlight
+                && (best is null || (instance.Spare, instance.InFlight).CompareTo((best.Spare, best.InFlight)) < 0))
                 best = instance;
         return best;
     }

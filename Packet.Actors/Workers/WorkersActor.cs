@@ -90,8 +90,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// A host agent's offer of a worker, as one more instance of it: <paramref name="Proxy"/> (a
     /// <see cref="Cluster.RemoteInstanceActor"/>) takes the place of a <see cref="ProxyActor"/> and of the
     /// worker actor both, and tells <see cref="InstanceReady"/> and <see cref="InstanceDown"/> as the host comes and goes.
+    /// <paramref name="Spare"/> (<c>packet.cluster.prefer-local</c>): it takes asks only when no other instance is free.
     /// </summary>
-    internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy);
+    internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy, bool Spare);
 
     /// <summary>A remote instance's agent is leaving: the instance answers what it holds, and takes no new asks.</summary>
     internal sealed record InstanceDraining(IActorRef Proxy);
@@ -206,7 +207,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 return true;
             case AddInstance add:
                 if (!_pools.TryGetValue((add.Name, add.Key), out var joined)) _pools[(add.Name, add.Key)] = joined = new WorkerPool(add.Name, add.Key);
-                var remote = new WorkerPool.Instance(add.Proxy, Settings.MaxPayload, add.MaxInFlight);
+                var remote = new WorkerPool.Instance(add.Proxy, Settings.MaxPayload, add.MaxInFlight, add.Spare);
                 joined.Instances.Add(remote);
                 _byProxy[add.Proxy] = (joined, remote);
                 Context.Watch(add.Proxy);

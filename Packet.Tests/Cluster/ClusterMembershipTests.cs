@@ -37,7 +37,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var agent = new Agent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
         try
         {
-            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker"), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
+            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker" && w.Host is not null), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
             return agent;
         }
         catch
@@ -186,11 +186,11 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
 
-    /// <summary>Two asks that take 20 s, running in both of the eval agent's WorkerHosts.</summary>
-    private async Task<Task<object?>[]> HoldBothAsync(Reactor master)
+    /// <summary>Two asks that take <paramref name="seconds"/>, running in two eval WorkerHosts (the agent's, when the master has none).</summary>
+    private async Task<Task<object?>[]> HoldBothAsync(Reactor master, int seconds = 20)
     {
         var started = Enumerable.Range(0, 2).Select(i => Path.Combine(_root, $"started-{i}")).ToArray();
-        var held = started.Select(file => master.AskWorkerAsync("eval_worker", $"System.IO.File.WriteAllText(@\"{file}\", \"\"); System.Threading.Thread.Sleep(20000); 0")).ToArray();
+        var held = started.Select(file => master.AskWorkerAsync("eval_worker", $"System.IO.File.WriteAllText(@\"{file}\", \"\"); System.Threading.Thread.Sleep({seconds * 1000}); 0")).ToArray();
         await Bounded.Until(() => started.All(File.Exists), "both asks to be running in the agent's WorkerHosts");
         return held;
     }
@@ -229,6 +229,29 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await Bounded.Until(async () => await master.AskWorkerAsync("eval_worker", "2+2").ContinueWith(t => t.IsCompletedSuccessfully && Equals(t.Result, "4"), TaskScheduler.Default),
             "the agent to answer again", TimeSpan.FromSeconds(90));
         Assert.Contains(host, Akka.Cluster.Cluster.Get(node.System).State.Members.Select(m => m.Address.ToString()));
+    }
+
+    [Fact]
+    public async Task With_prefer_local_a_master_sends_asks_to_an_agent_only_while_its_own_WorkerHosts_are_busy()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Reactor.Start(ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            packet.workers.root = "{{EvalWorkers().Replace('\\', '/')}}"
+            packet.cluster { enabled = on, credentials = "{{_folder}}", prefer-local = on }
+            """));
+        using var agent = await EvalAgentAsync(master);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is null && w.State == "running") == 2, "the master's own two eval WorkerHosts to run");
+        var own = (await master.GetWorkersAsync()).Where(w => w.Host is null).Select(w => $"{w.ProcessId}").ToArray();
+        var agents = Processes.Children(agent.Pid).Select(pid => $"{pid}").ToArray();
+        const string WhichProcess = "System.Environment.ProcessId";
+
+        for (var i = 0; i < 6; i++) // one at a time: always one of its own, though the agent's are as free
+            Assert.Contains(await master.AskWorkerAsync("eval_worker", WhichProcess).Within("an ask", TimeSpan.FromSeconds(60)), own);
+        var held = await HoldBothAsync(master, seconds: 5); // both of its own busy
+        Assert.Contains(await master.AskWorkerAsync("eval_worker", WhichProcess).Within("an ask while its own are busy"), agents);
+        foreach (var ask in held) Assert.Equal("0", await ask.Within("a held ask"));
+        Assert.Contains(await master.AskWorkerAsync("eval_worker", WhichProcess).Within("an ask once its own are free"), own);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _reactor.DisposeAsync();
 
-    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "rdy", "dlv", "push", "fwd"];
+    public static TheoryData<string> Kinds => ["work", "out", "reg", "ok", "rdy", "dlv", "push", "fwd", "offer", "drain", "want"];
 
     private object Message(string kind)
     {
@@ -30,6 +30,9 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
             "rdy" => WorkerProtocol.Ready.Instance,
             "dlv" => new WorkerProtocol.Deliver(new byte[] { 4, 5 }),
             "push" => new WorkerProtocol.Push(new byte[] { 6 }),
+            "offer" => new WorkerProtocol.Offer([new WorkerProtocol.OfferedWorker("eval_worker", null, 2, someone), new WorkerProtocol.OfferedWorker("keyed", "k1", 1, someone)]),
+            "drain" => WorkerProtocol.Draining.Instance,
+            "want" => WorkerProtocol.OfferWanted.Instance,
             _ => new WorkerProtocol.Forward("sink_worker", null, new byte[] { 7 }),
         };
     }
@@ -57,6 +60,7 @@ public sealed class WorkerProtocolTests : IAsyncLifetime
         WorkerProtocol.Deliver deliver => Convert.ToHexString(deliver.Payload.Span),
         WorkerProtocol.Push push => Convert.ToHexString(push.Payload.Span),
         WorkerProtocol.Forward forward => $"{forward.Worker}:{forward.Key}:{Convert.ToHexString(forward.Payload.Span)}",
+        WorkerProtocol.Offer offer => string.Join(";", offer.Workers.Select(w => $"{w.Name}:{w.Key}:{w.MaxInFlight}:{w.Pool.Path}")),
         _ => message.ToString()!,
     };
 

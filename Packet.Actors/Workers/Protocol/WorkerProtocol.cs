@@ -99,6 +99,15 @@ internal static class WorkerProtocol
         public static readonly Draining Instance = new();
     }
 
+    /// <summary>
+    /// Cluster only, from a master to a host agent it sees up and has no offer from: send one. An agent that
+    /// offered before the master saw it up is asked again this way.
+    /// </summary>
+    internal sealed record OfferWanted : IMessage
+    {
+        public static readonly OfferWanted Instance = new();
+    }
+
     /// <summary>One worker of an <see cref="Offer"/>: its name and key, how many asks it takes at once, and the agent's actor that takes its work.</summary>
     internal sealed record OfferedWorker(string Name, string? Key, int MaxInFlight, IActorRef Pool);
 }

@@ -39,6 +39,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
         WorkerProtocol.Forward => "fwd",
         WorkerProtocol.Offer => "offer",
         WorkerProtocol.Draining => "drain",
+        WorkerProtocol.OfferWanted => "want",
         _ => throw new ArgumentException($"{o.GetType()} is not a worker protocol message", nameof(o)),
     };
 
@@ -99,7 +100,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
                 writer.String(forward.Key);
                 writer.Bytes(forward.Payload);
                 break;
-            case WorkerProtocol.Draining:
+            case WorkerProtocol.Draining or WorkerProtocol.OfferWanted:
                 break;
             case WorkerProtocol.Offer offer:
                 writer.Int(offer.Workers.Length);
@@ -130,6 +131,7 @@ internal sealed class WorkerProtocolSerializer : SerializerWithStringManifest
             "push" => new WorkerProtocol.Push(reader.Bytes()),
             "fwd" => new WorkerProtocol.Forward(reader.String(), reader.NullableString(), reader.Bytes()),
             "drain" => WorkerProtocol.Draining.Instance,
+            "want" => WorkerProtocol.OfferWanted.Instance,
             "offer" => new WorkerProtocol.Offer(reader.Array(minItemBytes: 16, r => new WorkerProtocol.OfferedWorker(r.String(), r.NullableString(), r.Int(), Resolve(r.String())))),
             _ => throw new SerializationException($"worker protocol: unknown message kind \"{manifest}\""),
         };
