@@ -23,7 +23,7 @@ public static class WorkerEchoServer
     /// The WorkerHost from its own build output: this program references the ASP.NET Core framework
     /// (for the Kestrel baseline), so the copy beside it lacks libraries that framework provides.
     /// </summary>
-    private static string HostBuild()
+    internal static string HostBuild()
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory); // bench/Packet.Bench/bin/<Configuration>/net10.0/
         var configuration = output.Parent!.Name;

@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Packet.Bench.Load;
+
+namespace Packet.Bench.Cluster;
+
+/// <summary>
+/// Scale-out on Akka.Cluster: a master with no workers of its own (<see cref="ClusterMaster"/>) and 1, 2
+/// and 3 host agents on this machine, each its own process with its own WorkerHosts.
+/// <list type="bullet">
+/// <item><b>Scaling</b>: lines/s and latency through the agents' workers, driven by the native load
+/// generator, for a worker that sleeps 5 ms, one that computes, and one that does nothing, each beside
+/// the same worker in this machine's own WorkerHosts with no cluster: the price of the extra hop.</item>
+/// <item><b>Failover</b>: with two agents under load, one is killed (SIGKILL), frozen (SIGSTOP, then
+/// SIGCONT) or stopped (SIGTERM), trial after trial; each trial counts the asks that failed, how long
+/// after the signal the last of them failed, and the asks that got no outcome at all (must be 0).</item>
+/// </list>
+/// </summary>
+public static class ClusterBench
+{
+    /// <summary>The bench's mode.</summary>
+    public const string Mode = "cluster";
+
+    private static readonly string[] Workers = ["bench_sleep", "bench_cpu", "bench_noop"];
+
+    public static async Task<int> RunAsync(bool quick, int trials, double seconds, string? resultsFolder)
+    {
+        var credentials = Directory.CreateTempSubdirectory("packet-bench-cluster-").FullName;
+        try
+        {
+            Agent.Credentials(Path.Combine(credentials, "creds"));
+            credentials = Path.Combine(credentials, "creds");
+            var duration = TimeSpan.FromSeconds(quick ? 1 : seconds);
+            var runs = quick ? 1 : 3;
+            var scaling = new List<string>();
+            foreach (var worker in quick ? ["bench_noop"] : Workers) scaling.AddRange(await ScaleAsync(worker, credentials, duration, runs, agents: quick ? 2 : 3));
+            var failover = new List<string>();
+            foreach (var kind in new[] { Loss.Kill, Loss.Stop, Loss.Term }) failover.Add(await FailoverAsync(kind, credentials, quick ? 1 : trials));
+            var report = Report(scaling, failover, duration, runs, quick ? 1 : trials);
+            Console.WriteLine(report);
+            if (resultsFolder is not null && !quick) await File.WriteAllTextAsync(Path.Combine(resultsFolder, "cluster.md"), report);
+            return failover.Any(row => row.Contains("**LOST**", StringComparison.Ordinal)) ? 1 : 0;
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(credentials)!, recursive: true);
+        }
+    }
+
+    // ---- scaling -----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The load: one line in flight per connection, 50 connections (200 for the no-op worker, to find the ceiling).
+    /// Never more than one: answers come in the order asks end, and with several instances that is not the order they were made.
+    /// </summary>
+    private static string[] Load(string worker) =>
+        ["echo", "--lines", "--conns", worker == "bench_noop" ? "200" : "50", "--depth", "1", "--size", "64"];
+
+    private static async Task<IEnumerable<string>> ScaleAsync(string worker, string credentials, TimeSpan duration, int runs, int agents)
+    {
+        var rows = new List<string>();
+        using (var local = await ClusterMaster.StartAsync(null, worker))
+        {
+            await local.InstancesAsync(Instances(worker), TimeSpan.FromSeconds(90));
+            rows.Add(await CellAsync(local.Port, worker, "this machine's WorkerHosts, no cluster", duration, runs));
+        }
+        using var master = await ClusterMaster.StartAsync(credentials, worker);
+        var started = new List<Agent>();
+        try
+        {
+            for (var count = 1; count <= agents; count++)
+            {
+                started.Add(Agent.Start(master, credentials));
+                await Joined(master, count, started);
+                rows.Add(await CellAsync(master.Port, worker, $"{count} agent{(count == 1 ? "" : "s")}", duration, runs));
+            }
+        }
+        finally
+        {
+            foreach (var agent in started) agent.Dispose();
+        }
+        return rows;
+    }
+
+    /// <summary>Waits for <paramref name="count"/> agents' instances to be running at the master; on failure, shows what the agents said.</summary>
+    private static async Task Joined(ClusterMaster master, int count, List<Agent> agents)
+    {
+        try
+        {
+            await master.InstancesAsync(count, TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}; the agents' last lines:\n{string.Join("\n---\n", agents.Select(a => a.Tail))}", e);
+        }
+    }
+
+    /// <summary>The WorkerHosts one agent (or the local baseline) runs of <paramref name="worker"/> (see cluster-workers/BenchWorkers.cs).</summary>
+    private static int Instances(string worker) => worker switch { "bench_sleep" => 4, "bench_cpu" => 2, _ => 1 };
+
+    /// <summary>One row: 2 s of warm-up, then <paramref name="runs"/> measured runs.</summary>
+    private static async Task<string> CellAsync(int port, string worker, string where, TimeSpan duration, int runs)
+    {
+        await Measure(port, worker, TimeSpan.FromSeconds(2));
+        var results = new List<CellResult>();
+        for (var run = 0; run < runs; run++) results.Add(await Measure(port, worker, duration));
+        var row = Row(worker, where, results);
+        Console.Error.WriteLine($"cluster: {row}");
+        return row;
+    }
+
+    private static async Task<CellResult> Measure(int port, string worker, TimeSpan duration)
+    {
+        var json = await NativeLoadGenerator.RunAsync([.. Load(worker), "--port", $"{port}", "--seconds", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)],
+            duration + TimeSpan.FromMinutes(1));
+        return new CellResult(json.GetProperty("msgs_per_s").GetDouble(), json.GetProperty("messages_all").GetInt64(),
+            json.GetProperty("p50_us").GetDouble(), json.GetProperty("p99_us").GetDouble(), null, null);
+    }
+
+    private static string Row(string worker, string where, List<CellResult> results)
+    {
+        double Median(Func<CellResult, double?> of) => results.Select(r => of(r) ?? 0).Order().ElementAt(results.Count / 2);
+        var each = string.Join(", ", results.Select(r => r.Value.ToString("N0", CultureInfo.InvariantCulture)));
+        return $"| {worker} | {where} | {Median(r => r.Value):N0} ({each}) | {Median(r => r.P50) / 1000:0.0} | {Median(r => r.P99) / 1000:0.0} |";
+    }
+
+    // ---- failover ----------------------------------------------------------------------------------
+
+    private enum Loss
+    {
+        Kill,
+        Stop,
+        Term,
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Signal(int pid, int signal);
+
+    /// <summary>One trial's figures: asks that failed, the last failure's delay after the signal, asks answered, asks with no outcome.</summary>
+    private sealed record Trial(int Failed, TimeSpan? LastFailure, long Answered, int Lost, int OtherErrors);
+
+    private static async Task<string> FailoverAsync(Loss loss, string credentials, int trials)
+    {
+        using var master = await ClusterMaster.StartAsync(credentials, "bench_sleep");
+        var agents = new List<Agent> { Agent.Start(master, credentials), Agent.Start(master, credentials) };
+        var results = new List<Trial>();
+        try
+        {
+            await Joined(master, 2, agents);
+            for (var trial = 0; trial < trials; trial++)
+            {
+                var victim = agents[trial % 2];
+                results.Add(await TrialAsync(loss, master, victim));
+                Console.Error.WriteLine($"cluster: {loss} trial {trial + 1}: {results[^1]}");
+                if (loss != Loss.Stop)
+                {
+                    victim.Dispose();
+                    agents[trial % 2] = Agent.Start(master, credentials);
+                }
+                await Joined(master, 2, agents); // a killed agent's member is downed after stable-after (20 s) first
+            }
+        }
+        finally
+        {
+            foreach (var agent in agents) agent.Dispose();
+        }
+        var failed = results.Select(r => r.Failed).Order().ToArray();
+        var delays = results.Where(r => r.LastFailure is not null).Select(r => r.LastFailure!.Value.TotalSeconds).Order().ToArray();
+        var lost = results.Sum(r => r.Lost);
+        string Seconds(double[] sorted, double q) => sorted.Length == 0 ? "-" : $"{sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)]:0.00}";
+        return $"| {Name(loss)} | {results.Count} | {failed[failed.Length / 2]} ({failed.Min()}-{failed.Max()}) | {Seconds(delays, 0.5)} | {Seconds(delays, 0.95)} | {(delays.Length == 0 ? "-" : $"{delays.Max():0.00}")} | " +
+               $"{results.Sum(r => r.Answered):N0} | {results.Sum(r => r.OtherErrors)} | {(lost == 0 ? "0" : $"**LOST** {lost}")} |";
+    }
+
+    private static string Name(Loss loss) => loss switch
+    {
+        Loss.Kill => "SIGKILL",
+        Loss.Stop => "SIGSTOP (SIGCONT once found)",
+        _ => "SIGTERM (drains)",
+    };
+
+    /// <summary>
+    /// 20 clients ask in a loop (one line in flight each); after 1 s the victim gets its signal. The trial
+    /// ends 2 s after the master stops counting it running (for SIGTERM, after it exits); then the clients
+    /// stop asking, and every ask they made must get its outcome within the ask-timeout (30 s).
+    /// </summary>
+    private static async Task<Trial> TrialAsync(Loss loss, ClusterMaster master, Agent victim)
+    {
+        var clients = new Clients(master.Port, 20);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var signalled = clients.Clock.Elapsed;
+        Signal(victim.Pid, loss switch { Loss.Kill => 9, Loss.Stop => 19, _ => 15 });
+        try
+        {
+            if (loss == Loss.Term) await victim.ExitAsync(TimeSpan.FromSeconds(60));
+            else await master.InstancesAsync(1, TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            if (loss == Loss.Stop) Signal(victim.Pid, 18);
+        }
+        var (answered, failures, other, lost) = await clients.StopAsync(TimeSpan.FromSeconds(35));
+        var last = failures.Count == 0 ? (TimeSpan?)null : failures.Max() - signalled;
+        return new Trial(failures.Count, last, answered, lost, other);
+    }
+
+    /// <summary>Clients asking the master in a loop, each with one line in flight, until stopped.</summary>
+    private sealed class Clients
+    {
+        private readonly List<Task> _loops = [];
+        private readonly List<TimeSpan> _failures = [];
+        private volatile bool _stopping;
+        private long _answered;
+        private int _other, _lost;
+
+        public Clients(int port, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var id = i;
+                _loops.Add(Task.Run(() => LoopAsync(port, id)));
+            }
+        }
+
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+        private async Task LoopAsync(int port, int id)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync("127.0.0.1", port);
+            var buffer = new byte[4096];
+            for (var seq = 0; !_stopping; seq++)
+            {
+                var line = $"client-{id}-{seq}";
+                await socket.SendAsync(Encoding.ASCII.GetBytes(line + "\n"), SocketFlags.None);
+                var reply = new StringBuilder();
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(35)); // ask-timeout 30 s, and 5 s to spare
+                try
+                {
+                    while (!reply.ToString().EndsWith('\n'))
+                    {
+                        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token);
+                        if (read == 0) throw new OperationCanceledException("the master closed the connection");
+                        reply.Append(Encoding.ASCII.GetString(buffer, 0, read));
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _lost);
+                    return;
+                }
+                var answer = reply.ToString().TrimEnd('\n');
+                if (answer == line) Interlocked.Increment(ref _answered);
+                else if (answer.Contains(" is unreachable", StringComparison.Ordinal)) lock (_failures) _failures.Add(Clock.Elapsed);
+                else Interlocked.Increment(ref _other);
+            }
+        }
+
+        public async Task<(long Answered, List<TimeSpan> Failures, int Other, int Lost)> StopAsync(TimeSpan limit)
+        {
+            _stopping = true;
+            await Task.WhenAll(_loops).WaitAsync(limit + TimeSpan.FromSeconds(5));
+            return (_answered, _failures, _other, _lost);
+        }
+    }
+
+    // ---- the report --------------------------------------------------------------------------------
+
+    private static string Report(List<string> scaling, List<string> failover, TimeSpan duration, int runs, int trials)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("# Scale-out on Akka.Cluster: scaling and failover");
+        text.AppendLine();
+        text.AppendLine($"Written by `dotnet run -c Release --project bench/Packet.Bench -- cluster` on {DateTime.UtcNow:yyyy-MM-dd}, " +
+                        $"{Environment.ProcessorCount} cores. A master with no workers of its own and host agents, each its own process, on this one machine.");
+        text.AppendLine();
+        text.AppendLine("## Scaling");
+        text.AppendLine();
+        text.AppendLine($"The native load generator, 64 B lines, one in flight per connection, 50 connections (200 for the no-op worker); {runs} runs of {duration.TotalSeconds:0} s after 2 s of warm-up, median (each run).");
+        text.AppendLine("`bench_sleep` sleeps 5 ms (4 WorkerHosts per agent, one ask each at a time); `bench_cpu` computes about 1 ms (2 per agent); `bench_noop` returns its line (1 per agent). " +
+                        "The first row of each is the same worker run by a master itself, in as many local WorkerHosts as one agent has, with no cluster.");
+        text.AppendLine();
+        text.AppendLine("| worker | where | lines/s | p50 ms | p99 ms |");
+        text.AppendLine("|---|---|---|---|---|");
+        foreach (var row in scaling) text.AppendLine(row);
+        text.AppendLine();
+        text.AppendLine("## Failover");
+        text.AppendLine();
+        text.AppendLine($"Two agents serve `bench_sleep` to 20 clients asking in a loop; {trials} trials per row, the victim alternating. " +
+                        "\"Failed\" counts the asks that failed naming the lost agent; \"last failure\" is when the last of them failed, after the signal " +
+                        "(median, 95th percentile, most); \"no outcome\" counts the asks that got no answer within 35 s (must be 0).");
+        text.AppendLine();
+        text.AppendLine("| loss | trials | failed asks, median (range) | last failure p50 s | p95 s | max s | answered | other errors | no outcome |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var row in failover) text.AppendLine(row);
+        return text.ToString();
+    }
+}

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Configuration;
+using Packet.Actors;
+using Packet.Bench.Servers;
+
+namespace Packet.Bench.Cluster;
+
+/// <summary>
+/// The cluster bench's master: a line server with no workers of its own, whose cluster host agents join
+/// (<see cref="Agent"/>). Each line goes to one worker on one of their instances, and its answer back.
+/// </summary>
+public sealed class ClusterMaster : IDisposable
+{
+    /// <summary>The mode that runs the master's process.</summary>
+    public const string Mode = "cluster-master-server";
+
+    private readonly Process _process;
+    private readonly object _gate = new();
+    private int _running;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ClusterMaster(Process process, int port, int clusterPort)
+    {
+        _process = process;
+        Port = port;
+        ClusterPort = clusterPort;
+        _ = Task.Run(ReadInstances);
+    }
+
+    /// <summary>The port its clients connect to.</summary>
+    public int Port { get; }
+
+    /// <summary>The port host agents join its cluster at.</summary>
+    public int ClusterPort { get; }
+
+    /// <summary>
+    /// Runs in the master's process: serves lines on <paramref name="port"/>, and prints <c>instances N</c> each time the
+    /// count of its worker's running instances changes. With <paramref name="credentials"/> <see langword="null"/>, it runs
+    /// the workers itself, in local WorkerHosts, and no cluster: the baseline for the agents' figures.
+    /// </summary>
+    public static Task ServeAsync(int port, int clusterPort, string? credentials, string worker) => Reactor.RunAsync(async reactor =>
+    {
+        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new Lines(worker));
+        Console.WriteLine($"listening on {server.LocalEndPoint}");
+        _ = Task.Run(async () =>
+        {
+            var last = -1;
+            while (true) // until the process is killed
+            {
+                try
+                {
+                    var running = (await reactor.GetWorkersAsync()).Count(w => w.Name == worker && w.State == "running");
+                    if (running != last) Console.WriteLine($"instances {last = running}");
+                }
+                catch (Exception e) when (e is TimeoutException or Akka.Actor.AskTimeoutException)
+                {
+                    // a listing that took too long under load: the next one tells
+                }
+                await Task.Delay(50);
+            }
+        });
+    }, ConfigurationFactory.ParseString(credentials is null
+        ? $"""
+          packet.workers.root = "{Root.Replace('\\', '/')}"
+          packet.workers.host = "{WorkerEchoServer.HostBuild()}"
+          """
+        : $$"""
+          packet.workers.enabled = on
+          packet.cluster { enabled = on, port = {{clusterPort}}, credentials = "{{credentials.Replace('\\', '/')}}" }
+          """).WithFallback(PacketEchoServer.Quiet));
+
+    /// <summary>The bench's cluster workers, built beside it: the agents' worker root, and the local baseline's.</summary>
+    public static string Root => Path.Combine(AppContext.BaseDirectory, "cluster-workers");
+
+    /// <summary>Starts the master's process for <paramref name="worker"/> and waits for it to listen; with <paramref name="credentials"/> <see langword="null"/>, the local baseline.</summary>
+    public static async Task<ClusterMaster> StartAsync(string? credentials, string worker)
+    {
+        var clusterPort = FreePort();
+        var process = credentials is null
+            ? BenchRunner.StartSelf(Mode, "--port", "0", "--worker", worker, "--local")
+            : BenchRunner.StartSelf(Mode, "--port", "0", "--cluster-port", $"{clusterPort}", "--credentials", credentials, "--worker", worker);
+        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        if (line?.StartsWith("listening on ", StringComparison.Ordinal) != true)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"the cluster master did not start: {line ?? await process.StandardError.ReadToEndAsync()}");
+        }
+        _ = process.StandardError.ReadToEndAsync();
+        return new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterPort);
+    }
+
+    /// <summary>Waits until exactly <paramref name="count"/> instances of the worker are running; the time it took.</summary>
+    public async Task<TimeSpan> InstancesAsync(int count, TimeSpan limit)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_running == count) return waited.Elapsed;
+                changed = _changed.Task;
+            }
+            var left = limit - waited.Elapsed;
+            if (left <= TimeSpan.Zero || await Task.WhenAny(changed, Task.Delay(left)) != changed)
+                throw new TimeoutException($"waited {limit.TotalSeconds:0} s for {count} running instances at the cluster master (it has {_running})");
+        }
+    }
+
+    private async Task ReadInstances()
+    {
+        while (await _process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("instances ", StringComparison.Ordinal)) continue;
+            lock (_gate)
+            {
+                _running = int.Parse(line["instances ".Length..]);
+                _changed.TrySetResult();
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+        _process.Dispose();
+    }
+
+    /// <summary>A port free now, for the master's cluster node (the bench must know it before the master starts, to start agents).</summary>
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private sealed class Lines(string worker) : LineConnection
+    {
+        protected override void ReceiveLine(string line) => AskWorker(worker, line);
+
+        protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : (string)reply.Data!);
+    }
+}
+
+/// <summary>A host agent (<c>Packet.WorkerHost.dll join</c>) running the bench's cluster workers; killed with its WorkerHosts if still running at its disposal.</summary>
+public sealed class Agent : IDisposable
+{
+    private readonly Process _process;
+
+    private Agent(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts an agent that joins <paramref name="master"/>'s cluster.</summary>
+    public static Agent Start(ClusterMaster master, string credentials)
+    {
+        var process = Process.Start(new ProcessStartInfo("dotnet",
+            ["exec", WorkerEchoServer.HostBuild(), "join", "--seed", $"127.0.0.1:{master.ClusterPort}", "--root", ClusterMaster.Root, "--credentials", credentials])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var agent = new Agent(process);
+        _ = Task.Run(() => agent.Collect(process.StandardOutput));
+        _ = Task.Run(() => agent.Collect(process.StandardError));
+        return agent;
+    }
+
+    private readonly Queue<string> _tail = new();
+
+    /// <summary>The agent's last 30 lines of output, to show when it does not do what the bench waits for.</summary>
+    public string Tail
+    {
+        get
+        {
+            lock (_tail) return string.Join('\n', _tail);
+        }
+    }
+
+    private async Task Collect(StreamReader output)
+    {
+        while (await output.ReadLineAsync() is { } line)
+            lock (_tail)
+            {
+                _tail.Enqueue(line);
+                if (_tail.Count > 30) _tail.Dequeue();
+            }
+    }
+
+    /// <summary>Makes a cluster's credentials in <paramref name="folder"/>, with the WorkerHost's own command.</summary>
+    public static void Credentials(string folder)
+    {
+        using var process = Process.Start(new ProcessStartInfo("dotnet", ["exec", WorkerEchoServer.HostBuild(), "credentials", folder]) { RedirectStandardOutput = true })!;
+        process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(60_000) || process.ExitCode != 0) throw new InvalidOperationException($"could not make the cluster's credentials in {folder}");
+    }
+
+    /// <summary>Waits for the agent to exit by itself.</summary>
+    public Task ExitAsync(TimeSpan limit) => _process.WaitForExitAsync().WaitAsync(limit);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+        _process.Dispose();
+    }
+}
