@@ -232,6 +232,38 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task Asks_spread_over_two_agents_and_a_killed_one_costs_only_the_asks_it_held()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var first = await EvalAgentAsync(master);
+        using var second = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
+        var (firstHosts, secondHosts) = (Processes.Children(first.Pid), Processes.Children(second.Pid));
+        var lost = Akka.Cluster.Cluster.Get(node.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole) && m.Address.Port != null && Processes.ListeningPorts(first.Pid).Contains(m.Address.Port.Value)).Address;
+
+        // Four asks at once, one per WorkerHost: each writes its process id, then runs 8 s.
+        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
+        var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
+            $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(8000); System.Environment.ProcessId")).ToArray();
+        await Bounded.Until(() => files.All(File.Exists), "the four asks to be running", TimeSpan.FromSeconds(60));
+        var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
+        Assert.Equal(2, ranIn.Count(firstHosts.Contains));
+        Assert.Equal(2, ranIn.Count(secondHosts.Contains));
+
+        Processes.Signal(first.Pid, 9);
+        for (var i = 0; i < asks.Length; i++)
+        {
+            if (firstHosts.Contains(ranIn[i]))
+                Assert.Contains($"host {lost} is unreachable", (await Assert.ThrowsAsync<WorkerException>(() => asks[i]).Within("an ask the killed agent held to fail")).Message);
+            else
+                Assert.Equal($"{ranIn[i]}", await asks[i].Within("an ask the other agent held to be answered"));
+        }
+        Assert.Contains(int.Parse((string)(await master.AskWorkerAsync("eval_worker", "System.Environment.ProcessId").Within("a new ask"))!), secondHosts);
+    }
+
+    [Fact]
     public async Task With_prefer_local_a_master_sends_asks_to_an_agent_only_while_its_own_WorkerHosts_are_busy()
     {
         ClusterCredentials.Create(_folder, []);
