@@ -20,9 +20,11 @@ namespace Packet.Actors.Cluster;
 /// <remarks>
 /// A host is unreachable as soon as its link drops (Akka.Remote's <see cref="DisassociatedEvent"/>: at once
 /// when its process dies, for its machine closes the connection), or when the failure detector loses it
-/// (a host that hangs, or a network that fails silently: about 4 to 5 s with Akka's defaults). It is used
-/// again when the failure detector finds it back, or when a link to it is up again while the failure
-/// detector never lost it (a connection that dropped and came back).
+/// (a host that hangs, or a network that fails silently: about 5 s). It is used again when the failure
+/// detector finds it back, or when it offers again while the failure detector has not lost it: an agent
+/// offers each time its link to a master comes up, so a connection that dropped and came back is used
+/// again. A link that comes up to the same address is not enough: it may be a new process there, a new
+/// incarnation of the member, and the old one's instance must not take asks meant for it.
 /// </remarks>
 internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) : ActorBase
 {
@@ -38,7 +40,6 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
-        Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
 
     protected override void PostStop()
@@ -51,6 +52,10 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     {
         switch (message)
         {
+            case WorkerProtocol.Offer when _byHost.ContainsKey(Sender.Path.Address) && ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
+                if (!AkkaCluster.Get(Context.System).State.Unreachable.Any(m => m.Address.Equals(Sender.Path.Address)))
+                    Tell(Sender.Path.Address, RemoteInstanceActor.HostEvent.Reachable); // its link is up again
+                return true;
             case WorkerProtocol.Offer offer when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
                 Take(Sender.Path.Address, offer);
                 return true;
@@ -76,11 +81,6 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
             case DisassociatedEvent dropped:
                 Tell(dropped.RemoteAddress, RemoteInstanceActor.HostEvent.LinkDropped);
                 return true;
-            case AssociatedEvent linked when !AkkaCluster.Get(Context.System).State.Unreachable.Any(m => m.Address.Equals(linked.RemoteAddress)):
-                Tell(linked.RemoteAddress, RemoteInstanceActor.HostEvent.Reachable);
-                return true;
-            case AssociatedEvent:
-                return true; // the failure detector still has it lost: ReachableMember will tell
             case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !_byHost.ContainsKey(up.Member.Address):
                 Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
                 return true;
@@ -97,7 +97,7 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
         }
     }
 
-    /// <summary>Each worker of a host's first offer becomes an instance in the registry; a later offer from the same host adds nothing.</summary>
+    /// <summary>Each worker of a host's first offer becomes an instance in the registry.</summary>
     private void Take(Address host, WorkerProtocol.Offer offer)
     {
         if (_byHost.ContainsKey(host)) return;

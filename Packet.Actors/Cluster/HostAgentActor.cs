@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Remote;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
@@ -53,9 +54,14 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         _offer = new WorkerProtocol.Offer(workers.Select(w =>
             new WorkerProtocol.OfferedWorker(w.Name, w.Key, w.MaxInFlight, Context.ActorOf(Props.Create(() => new PoolActor(registry, w.Name, w.Key, nextRequestId))))).ToArray());
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
+        Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
 
-    protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        AkkaCluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
+    }
 
     private void Offer(Address master) => ToMaster(master, _offer);
 
@@ -82,6 +88,13 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                 Offer(Sender.Path.Address);
                 return true;
             case WorkerProtocol.OfferWanted:
+                return true;
+            // A link to a master came up again (it had dropped, and the master took this agent for lost): offered again, it is used again.
+            case AssociatedEvent linked when AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up
+                                             && AkkaCluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(linked.RemoteAddress) && m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)):
+                Offer(linked.RemoteAddress);
+                return true;
+            case AssociatedEvent:
                 return true;
             case Drain:
                 _drainAsker = Sender;

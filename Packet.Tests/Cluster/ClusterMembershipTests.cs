@@ -264,6 +264,50 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task An_agent_restarted_at_the_same_address_after_kill_9_is_used_again()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        var port = Loopback.FreePort();
+        string[] args = ["--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder, "--port", $"{port}"];
+        using (var killed = new Agent(args))
+        {
+            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(60));
+            Processes.Signal(killed.Pid, 9);
+            await Bounded.Until(async () => (await master.GetWorkersAsync()).All(w => w.State == "unreachable"), "the master to lose the agent");
+        }
+
+        // As a process manager would: the same command, so the same address. Akka's cluster takes the new
+        // incarnation in place of the old, which it removes; the master takes the new one's offer.
+        using var restarted = new Agent(args);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()) is [{ State: "running" }], "the restarted agent's eval_worker to be used", TimeSpan.FromSeconds(90));
+        var hosts = Processes.Children(restarted.Pid);
+        var answer = await master.AskWorkerAsync("eval_worker", "System.Environment.ProcessId").Within("an ask at the restarted agent", TimeSpan.FromSeconds(60));
+        Assert.Contains(int.Parse((string)answer!), hosts);
+    }
+
+    [Fact]
+    public async Task Two_masters_share_one_agent_and_each_gets_its_own_answers()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var first = Master(workers: true);
+        await using var second = Reactor.Start(ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            packet.workers.enabled = on
+            packet.cluster { enabled = on, credentials = "{{_folder}}", seed-nodes = ["127.0.0.1:{{first.Cluster!.Address.Port}}"] }
+            """));
+        using var agent = await EvalAgentAsync(first);
+        await Bounded.Until(async () => (await second.GetWorkersAsync()).Any(w => w.Host is not null && w.State == "running"), "the agent's offer to reach the second master", TimeSpan.FromSeconds(60));
+
+        var asks = Enumerable.Range(1, 10).SelectMany(i => new[] { first.AskWorkerAsync("eval_worker", $"{i}*2"), second.AskWorkerAsync("eval_worker", $"{i}*3") }).ToArray();
+        var answers = await Task.WhenAll(asks).Within("ten asks from each master", TimeSpan.FromSeconds(60));
+
+        Assert.Equal(Enumerable.Range(1, 10).SelectMany(i => new[] { $"{i * 2}", $"{i * 3}" }), answers.Cast<string>());
+        Assert.Equal((await first.GetWorkersAsync()).Single().Host, (await second.GetWorkersAsync()).Single().Host);
+    }
+
+    [Fact]
     public async Task With_prefer_local_a_master_sends_asks_to_an_agent_only_while_its_own_WorkerHosts_are_busy()
     {
         ClusterCredentials.Create(_folder, []);

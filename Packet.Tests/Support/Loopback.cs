@@ -8,6 +8,14 @@ public static class Loopback
 {
     public const string Host = "127.0.0.1";
 
+    /// <summary>A port free on 127.0.0.1 now: bound, then released, for a process that must be told its port before it starts.</summary>
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
     public static async Task<Socket> ConnectAsync(int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
