@@ -83,4 +83,32 @@ public sealed class EvalServerClusterTests : IDisposable
         Assert.Matches(@"^error: host akka\.ssl\.tcp://packet-cluster@127\.0\.0\.1:\d+ is unreachable(: its link dropped)?\n$", answer);
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
+
+    [Fact]
+    public async Task When_the_master_dies_its_agent_downs_itself_exits_with_1_and_leaves_no_WorkerHost()
+    {
+        ClusterCredentials.Create(_credentials, []);
+        var server = ConfigurationTests.SampleDll("EvalServer");
+        var master = new List<string>();
+        var masterProcess = Start(master, server, "--port", "0", "--cluster-port", "0", "--credentials", _credentials, "--no-local-workers");
+        var listening = await Line(master, l => l.StartsWith("listening on ", StringComparison.Ordinal), "EvalServer to listen");
+        var port = int.Parse(listening[(listening.LastIndexOf(':') + 1)..]);
+        var started = await Line(master, l => l.Contains("cluster akka.ssl.tcp://", StringComparison.Ordinal), "EvalServer to log its cluster address");
+        var clusterPort = int.Parse(Regex.Match(started, @"cluster akka\.ssl\.tcp://packet-cluster@127\.0\.0\.1:(\d+)").Groups[1].Value);
+        var agentOutput = new List<string>();
+        var agent = Start(agentOutput, Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), "join",
+            "--seed", $"127.0.0.1:{clusterPort}", "--root", Path.Combine(Path.GetDirectoryName(server)!, "worker"), "--credentials", _credentials);
+        await Bounded.Until(async () => await EvalAsync(port, "1+1") == "2\n", "the agent's eval_worker to answer through the server", TimeSpan.FromSeconds(90));
+        var hosts = Processes.Children(agent.Id);
+
+        // The seed, and the only master, dies. Counted over masters, the agent's side holds none of one: once
+        // the split-brain resolver's stable-after (20 s) has passed, it downs itself, for a process manager to
+        // start it again, to join the master once it is back.
+        Processes.Signal(masterProcess.Id, 9);
+        await agent.WaitForExitAsync().Within("the agent to down itself and exit", TimeSpan.FromSeconds(90));
+
+        Assert.Equal(1, agent.ExitCode);
+        lock (agentOutput) Assert.Contains(agentOutput, line => line.Contains("the cluster node ended", StringComparison.Ordinal));
+        foreach (var pid in hosts) await Hosts.GoneAsync(pid);
+    }
 }
