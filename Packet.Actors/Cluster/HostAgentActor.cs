@@ -65,6 +65,10 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
 
     private void Offer(Address master) => ToMaster(master, _offer);
 
+    /// <summary>The masters this node sees up.</summary>
+    private static IEnumerable<Address> MastersUp() =>
+        AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)).Select(m => m.Address);
+
     /// <summary>Tells a master's <see cref="ClusterMasterActor"/>.</summary>
     private static void ToMaster(Address master, WorkerProtocol.IMessage message) =>
         Context.ActorSelection(new RootActorPath(master) / "user" / ClusterMasterActor.Name).Tell(message);
@@ -75,8 +79,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         {
             // A master takes offers only from agents that are up: this one offers once it is, to the masters up then and to each that comes up later.
             case ClusterEvent.MemberUp up when up.Member.Address.Equals(AkkaCluster.Get(Context.System).SelfAddress):
-                foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))
-                    Offer(master.Address);
+                foreach (var master in MastersUp()) Offer(master);
                 return true;
             case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.MasterRole) && AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up:
                 Offer(up.Member.Address);
@@ -91,15 +94,14 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                 return true;
             // A link to a master came up again (it had dropped, and the master took this agent for lost): offered again, it is used again.
             case AssociatedEvent linked when AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up
-                                             && AkkaCluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(linked.RemoteAddress) && m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)):
+                                             && ClusterNode.IsUp(Context.System, linked.RemoteAddress, ClusterSettings.MasterRole):
                 Offer(linked.RemoteAddress);
                 return true;
             case AssociatedEvent:
                 return true;
             case Drain:
                 _drainAsker = Sender;
-                foreach (var master in AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)))
-                    ToMaster(master.Address, WorkerProtocol.Draining.Instance);
+                foreach (var master in MastersUp()) ToMaster(master, WorkerProtocol.Draining.Instance);
                 _pools = _offer.Workers.Length;
                 if (_pools == 0) _drainAsker.Tell(Drained.Instance);
                 foreach (var worker in _offer.Workers) worker.Pool.Tell(Drain.Instance);

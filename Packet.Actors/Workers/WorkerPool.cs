@@ -89,10 +89,17 @@ internal sealed class WorkerPool(string name, string? key)
     public string Label => Key is null ? Name : $"{Name}[{Key}]";
 
     /// <summary>Why no ask can wait for this worker, when none of its instances can take one again by itself; else <see langword="null"/>.</summary>
-    public string? Gone =>
-        Instances.Count == 0 || Instances.Any(i => i.Gone is null) ? null
-        : Instances.Select(i => i.Gone!).Distinct().ToArray() is [var one] ? one
-        : $"no instance of worker {Label} can take asks: {string.Join("; ", Instances.Select(i => i.Gone).Distinct())}";
+    public string? Gone
+    {
+        get
+        {
+            foreach (var instance in Instances)
+                if (instance.Gone is null) return null; // checked for every ask: no allocation until all are gone
+            return Instances.Count == 0 ? null
+                : Instances.Select(i => i.Gone!).Distinct().ToArray() is [var one] ? one
+                : $"no instance of worker {Label} can take asks: {string.Join("; ", Instances.Select(i => i.Gone).Distinct())}";
+        }
+    }
 
     /// <summary>Asks waiting for an instance, not counting those that have ended meanwhile.</summary>
     public int WaitingCount { get; private set; }
@@ -106,7 +113,7 @@ internal sealed class WorkerPool(string name, string? key)
         Instance? best = null;
         foreach (var instance in Instances)
             if (instance.Ready && !instance.Draining && instance.InFlight < instance.MaxInFlight
-                && (best is null || (instance.Spare, instance.InFlight).CompareTo((best.Spare, best.InFlight)) < 0))
+                && (best is null || (instance.Spare == best.Spare ? instance.InFlight < best.InFlight : best.Spare)))
                 best = instance;
         return best;
     }

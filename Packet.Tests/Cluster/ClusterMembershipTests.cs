@@ -171,19 +171,24 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(2, hosts.Length);
         var held = await HoldBothAsync(master);
         Processes.Signal(agent.Pid, 9);
-        var killed = Stopwatch.StartNew();
 
         // Its link drops at once: what it held fails long before those asks would end, and a new ask fails at once.
-        foreach (var ask in held)
-        {
-            var lost = await Assert.ThrowsAsync<WorkerException>(() => ask).Within("an ask the killed agent held to fail", TimeSpan.FromSeconds(15));
-            Assert.Contains($"host {host} is unreachable", lost.Message);
-        }
-        output.WriteLine($"the asks it held failed {killed.Elapsed.TotalSeconds:0.0} s after kill -9 of the agent");
-        var failed = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("a new ask to fail", TimeSpan.FromSeconds(5));
-        Assert.Contains($"host {host} is unreachable", failed.Message);
+        await FailAsync(master, held, "kill -9", error => Assert.Contains($"host {host} is unreachable", error));
         Assert.Equal("unreachable", Assert.Single(await master.GetWorkersAsync()).State);
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
+    }
+
+    /// <summary>
+    /// After <paramref name="signal"/> to the agent: each of <paramref name="held"/> fails within 15 s, then a new
+    /// ask within 5 s, and <paramref name="check"/> takes each error.
+    /// </summary>
+    private async Task FailAsync(Reactor master, Task<object?>[] held, string signal, Action<string> check)
+    {
+        var since = Stopwatch.StartNew();
+        foreach (var ask in held)
+            check((await Assert.ThrowsAsync<WorkerException>(() => ask).Within($"an ask the agent held to fail after {signal}", TimeSpan.FromSeconds(15))).Message);
+        output.WriteLine($"the asks it held failed {since.Elapsed.TotalSeconds:0.0} s after {signal} of the agent");
+        check((await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("a new ask to fail", TimeSpan.FromSeconds(5))).Message);
     }
 
     /// <summary>Two asks that take <paramref name="seconds"/>, running in two eval WorkerHosts (the agent's, when the master has none).</summary>
@@ -209,15 +214,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Processes.Signal(agent.Pid, Processes.SIGSTOP); // a partition without root: its sockets stay open, it answers nothing
         try
         {
-            var stopped = Stopwatch.StartNew();
-            foreach (var ask in held)
-            {
-                var lost = await Assert.ThrowsAsync<WorkerException>(() => ask).Within("an ask the stopped agent held to fail", TimeSpan.FromSeconds(15));
-                Assert.Equal($"host {host} is unreachable", lost.Message);
-            }
-            output.WriteLine($"the asks it held failed {stopped.Elapsed.TotalSeconds:0.0} s after SIGSTOP of the agent");
-            var failed = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", "1+2")).Within("a new ask to fail", TimeSpan.FromSeconds(5));
-            Assert.Equal($"host {host} is unreachable", failed.Message);
+            await FailAsync(master, held, "SIGSTOP", error => Assert.Equal($"host {host} is unreachable", error));
         }
         finally
         {

@@ -42,7 +42,7 @@ public sealed class ClusterMaster : IDisposable
     /// </summary>
     public static Task ServeAsync(int port, int clusterPort, string? credentials, string worker) => Reactor.RunAsync(async reactor =>
     {
-        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new Lines(worker));
+        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new WorkerEchoServer.Lines(worker));
         Console.WriteLine($"listening on {server.LocalEndPoint}");
         _ = Task.Run(async () =>
         {
@@ -136,13 +136,6 @@ public sealed class ClusterMaster : IDisposable
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    private sealed class Lines(string worker) : LineConnection
-    {
-        protected override void ReceiveLine(string line) => AskWorker(worker, line);
-
-        protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : (string)reply.Data!);
     }
 }
 

@@ -15,7 +15,7 @@ public static class WorkerEchoServer
     public static Task RunAsync(int port) => Reactor.RunAsync(async reactor =>
     {
         await reactor.StartWorkerAsync<EchoWorker>();
-        var server = await reactor.StartServerAsync<Lines>("127.0.0.1", port);
+        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new Lines("bench_echo"));
         Console.WriteLine($"listening on {server.LocalEndPoint}");
     }, Config);
 
@@ -31,9 +31,10 @@ public static class WorkerEchoServer
         return Path.Combine(root, "Packet.WorkerHost", "bin", configuration, output.Name, "Packet.WorkerHost.dll").Replace('\\', '/');
     }
 
-    private sealed class Lines : LineConnection
+    /// <summary>Hands each line to <paramref name="worker"/>, and sends back its answer (or <c>error: ...</c>).</summary>
+    internal sealed class Lines(string worker) : LineConnection
     {
-        protected override void ReceiveLine(string line) => AskWorker("bench_echo", line);
+        protected override void ReceiveLine(string line) => AskWorker(worker, line);
 
         protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : (string)reply.Data!);
     }
