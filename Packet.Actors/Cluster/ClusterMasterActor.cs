@@ -5,7 +5,9 @@ using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
 using ClusterEvent = Akka.Cluster.ClusterEvent;
+using Member = Akka.Cluster.Member;
 using MemberStatus = Akka.Cluster.MemberStatus;
+using UniqueAddress = Akka.Cluster.UniqueAddress;
 
 namespace Packet.Actors.Cluster;
 
@@ -31,7 +33,8 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-master";
 
-    private readonly Dictionary<Address, List<IActorRef>> _byHost = new();
+    /// <summary>Each host agent whose offer was taken: the member that made it (one process at that address), and its instances.</summary>
+    private readonly Dictionary<Address, (UniqueAddress Member, List<IActorRef> Instances)> _byHost = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _refusals = new();
 
@@ -52,12 +55,8 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     {
         switch (message)
         {
-            case WorkerProtocol.Offer when _byHost.ContainsKey(Sender.Path.Address) && ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
-                if (!AkkaCluster.Get(Context.System).State.Unreachable.Any(m => m.Address.Equals(Sender.Path.Address)))
-                    Tell(Sender.Path.Address, RemoteInstanceActor.HostEvent.Reachable); // its link is up again
-                return true;
-            case WorkerProtocol.Offer offer when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
-                Take(Sender.Path.Address, offer);
+            case WorkerProtocol.Offer offer when UpHost(Sender.Path.Address) is { } member:
+                Offered(member, offer);
                 return true;
             case WorkerProtocol.Draining when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.HostRole):
                 Tell(Sender.Path.Address, RemoteInstanceActor.HostEvent.Draining);
@@ -72,23 +71,26 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
                     _log.Warning("dropped an offer of {Workers} from {Sender}, which is not a host agent that is up ({Skipped} more such since the last warning)",
                         offer.Workers.Length, Sender.Path, skipped);
                 return true;
-            case ClusterEvent.UnreachableMember lost:
+            case ClusterEvent.UnreachableMember lost when IsTaken(lost.Member):
                 Tell(lost.Member.Address, RemoteInstanceActor.HostEvent.Unreachable);
                 return true;
-            case ClusterEvent.ReachableMember back:
+            case ClusterEvent.ReachableMember back when IsTaken(back.Member):
                 Tell(back.Member.Address, RemoteInstanceActor.HostEvent.Reachable);
+                return true;
+            case ClusterEvent.IReachabilityEvent:
                 return true;
             case DisassociatedEvent dropped:
                 Tell(dropped.RemoteAddress, RemoteInstanceActor.HostEvent.LinkDropped);
                 return true;
-            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !_byHost.ContainsKey(up.Member.Address):
+            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !IsTaken(up.Member):
                 Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
                 return true;
             case ClusterEvent.MemberUp:
                 return true;
-            case ClusterEvent.MemberRemoved gone:
-                Tell(gone.Member.Address, RemoteInstanceActor.HostEvent.Left);
-                _byHost.Remove(gone.Member.Address);
+            case ClusterEvent.MemberRemoved gone when IsTaken(gone.Member):
+                Forget(gone.Member.Address);
+                return true;
+            case ClusterEvent.MemberRemoved:
                 return true;
             case ClusterEvent.CurrentClusterState:
                 return true;
@@ -97,18 +99,52 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
         }
     }
 
-    /// <summary>Each worker of a host's first offer becomes an instance in the registry.</summary>
-    private void Take(Address host, WorkerProtocol.Offer offer)
+    /// <summary>
+    /// An offer from a host agent that is up. From the member whose offer was taken, it means its link is up
+    /// again; from a new process at that address (a new incarnation, which can be up here before the old
+    /// one's removal is), the old one's instances go and its offer is taken.
+    /// </summary>
+    private void Offered(Member member, WorkerProtocol.Offer offer)
     {
-        if (_byHost.ContainsKey(host)) return;
+        var host = member.Address;
+        if (_byHost.TryGetValue(host, out var taken))
+        {
+            if (taken.Member.Equals(member.UniqueAddress))
+            {
+                if (!AkkaCluster.Get(Context.System).State.Unreachable.Contains(member)) Tell(host, RemoteInstanceActor.HostEvent.Reachable);
+                return;
+            }
+            Forget(host);
+        }
+        Take(member.UniqueAddress, offer);
+    }
+
+    /// <summary>Each worker of an offer becomes an instance in the registry.</summary>
+    private void Take(UniqueAddress member, WorkerProtocol.Offer offer)
+    {
+        var host = member.Address;
         var instances = new List<IActorRef>();
         foreach (var worker in offer.Workers.Where(w => w.Pool.Path.Address.Equals(host) && w.MaxInFlight > 0))
         {
             instances.Add(Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host, spare: preferLocal))));
         }
-        _byHost[host] = instances;
+        _byHost[host] = (member, instances);
         _log.Info("host agent {Host} offers {Workers}", host, string.Join(", ", offer.Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]")));
     }
+
+    /// <summary>The host agent's instances go: it left, or a new process took its address.</summary>
+    private void Forget(Address host)
+    {
+        Tell(host, RemoteInstanceActor.HostEvent.Left);
+        _byHost.Remove(host);
+    }
+
+    /// <summary>Whether <paramref name="member"/> is the one whose offer was taken, not an older or newer process at its address.</summary>
+    private bool IsTaken(Member member) => _byHost.TryGetValue(member.Address, out var taken) && taken.Member.Equals(member.UniqueAddress);
+
+    /// <summary>The member at <paramref name="address"/> if it is up with the host role.</summary>
+    private static Member? UpHost(Address address) =>
+        AkkaCluster.Get(Context.System).State.Members.FirstOrDefault(m => m.Address.Equals(address) && m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.HostRole));
 
     /// <summary>Whether <paramref name="address"/> is a member joining the cluster with the host role.</summary>
     private static bool IsHostMember(Address address) =>
@@ -116,7 +152,7 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
 
     private void Tell(Address host, RemoteInstanceActor.HostEvent change)
     {
-        if (_byHost.TryGetValue(host, out var instances))
-            foreach (var instance in instances) instance.Tell(change);
+        if (_byHost.TryGetValue(host, out var taken))
+            foreach (var instance in taken.Instances) instance.Tell(change);
     }
 }
