@@ -87,6 +87,9 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
         }
     }
 
-    /// <summary>The asks the instance holds fail with <paramref name="error"/>; when <paramref name="gone"/>, no ask waits for it until it is back.</summary>
-    private void Down(string error, bool gone) => registry.Tell(new WorkersActor.InstanceDown(Self, error, gone ? error : null));
+    /// <summary>
+    /// The asks the instance holds fail with <paramref name="error"/>, except idempotent ones when the host is lost;
+    /// when <paramref name="gone"/>, no ask waits for it until it is back.
+    /// </summary>
+    private void Down(string error, bool gone) => registry.Tell(new WorkersActor.InstanceDown(Self, error, gone ? error : null, Retry: gone));
 }

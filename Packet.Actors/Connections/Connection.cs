@@ -103,7 +103,7 @@ public class Connection
     /// as it comes, so a quick ask is not held up by a slow one. On: an answer that comes before those of
     /// earlier asks is held back until they are in; held-back answers still count as outstanding, so
     /// <c>packet.workers.max-asks-per-connection</c> bounds them and reading pauses at the bound. Applies
-    /// to the asks made while it is set (both forms of <see cref="AskWorker(string, object?, string?)"/>),
+    /// to the asks made while it is set (both forms of <see cref="AskWorker(string, object?, string?, bool)"/>),
     /// in order among themselves; set it in <see cref="PostInit"/>.
     /// </summary>
     public bool OrderWorkerReplies { get; set; }
@@ -142,7 +142,7 @@ public class Connection
     protected virtual void Unbind(UnbindReason reason) { }
 
     /// <summary>
-    /// Called on this connection's actor with the answer to each <see cref="AskWorker(string, object?, string?)"/>
+    /// Called on this connection's actor with the answer to each <see cref="AskWorker(string, object?, string?, bool)"/>
     /// made without a callback: the worker's reply, or the error that replaced it. Only the connection
     /// that asked ever receives it; if it has ended, the reply is dropped and counted in
     /// <see cref="Reactor.DroppedWorkerReplies"/>.
@@ -160,30 +160,36 @@ public class Connection
     /// <param name="worker">The worker name.</param>
     /// <param name="data">A payload of an allowed type (see <c>packet.workers.allowed-types</c>).</param>
     /// <param name="key">The worker's instance key, or <see langword="null"/>.</param>
-    public void AskWorker(string worker, object? data, string? key = null)
+    /// <param name="idempotent">
+    /// Whether the ask may run twice. If the cluster host that holds it is lost before it answers, an idempotent
+    /// ask is handed to another instance, once, within its first <c>ask-timeout</c>; any other ask fails with an
+    /// error naming the host. An ask whose own WorkerHost process dies is not retried: it may be what killed it.
+    /// </param>
+    public void AskWorker(string worker, object? data, string? key = null, bool idempotent = false)
     {
-        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, null);
-        else OnActor(AskLater(worker, key, data, null));
+        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, null, idempotent);
+        else OnActor(AskLater(worker, key, data, null, idempotent));
     }
 
     /// <summary>
-    /// As <see cref="AskWorker(string, object?, string?)"/>, with the answer handed to <paramref name="callback"/>
+    /// As <see cref="AskWorker(string, object?, string?, bool)"/>, with the answer handed to <paramref name="callback"/>
     /// on this connection's actor instead of <see cref="WorkerReceive"/> (Packet's callback form).
     /// </summary>
     /// <param name="worker">The worker name.</param>
     /// <param name="data">A payload of an allowed type.</param>
     /// <param name="callback">Runs once with the answer; an exception closes the connection like a throwing hook.</param>
     /// <param name="key">The worker's instance key, or <see langword="null"/>.</param>
-    public void AskWorker(string worker, object? data, Action<WorkerReply> callback, string? key = null)
+    /// <param name="idempotent">Whether the ask may run twice, and so be retried on another host (see <see cref="AskWorker(string, object?, string?, bool)"/>).</param>
+    public void AskWorker(string worker, object? data, Action<WorkerReply> callback, string? key = null, bool idempotent = false)
     {
         ArgumentNullException.ThrowIfNull(callback);
-        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, callback);
-        else OnActor(AskLater(worker, key, data, callback));
+        if (OwnActor() is { } actor) actor.AskWorker(worker, key, data, callback, idempotent);
+        else OnActor(AskLater(worker, key, data, callback, idempotent));
     }
 
     /// <summary>An ask made off the connection's actor, to run on it; made only then, as its captures cost an allocation per call.</summary>
-    private static Action<ConnectionActor> AskLater(string worker, string? key, object? data, Action<WorkerReply>? callback) =>
-        actor => actor.AskWorker(worker, key, data, callback);
+    private static Action<ConnectionActor> AskLater(string worker, string? key, object? data, Action<WorkerReply>? callback, bool idempotent) =>
+        actor => actor.AskWorker(worker, key, data, callback, idempotent);
 
 
     /// <summary>

@@ -661,15 +661,16 @@ public sealed class Reactor : IAsyncDisposable
 
     /// <summary>
     /// Asks a worker from outside any connection (setup code, tests, other services) and awaits its
-    /// reply. Inside a handler use <see cref="Connection.AskWorker(string, object?, string?)"/> instead,
+    /// reply. Inside a handler use <see cref="Connection.AskWorker(string, object?, string?, bool)"/> instead,
     /// whose reply runs on the connection's actor.
     /// </summary>
     /// <param name="name">The worker name.</param>
     /// <param name="data">A payload of an allowed type.</param>
     /// <param name="key">The instance key, or <see langword="null"/>.</param>
+    /// <param name="idempotent">Whether the ask may run twice, and so be retried on another host (see <see cref="Connection.AskWorker(string, object?, string?, bool)"/>).</param>
     /// <returns>What the worker's <see cref="Worker.ReceiveData"/> returned.</returns>
     /// <exception cref="WorkerException">The ask failed; the message says why.</exception>
-    public async Task<object?> AskWorkerAsync(string name, object? data, string? key = null)
+    public async Task<object?> AskWorkerAsync(string name, object? data, string? key = null, bool idempotent = false)
     {
         var workers = WorkersRuntime;
         byte[] payload;
@@ -685,7 +686,7 @@ public sealed class Reactor : IAsyncDisposable
         WorkersActor.Answer answer;
         try
         {
-            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), Lasting: false),
+            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), Lasting: false, Idempotent: idempotent),
                 workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
         }
         finally

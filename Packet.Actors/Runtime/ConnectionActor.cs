@@ -519,7 +519,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             (_unattached ??= new()).Write(bytes);
     }
 
-    public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback)
+    public void AskWorker(string worker, string? key, object? data, Action<WorkerReply>? callback, bool idempotent)
     {
         var id = _runtime.NextRequestId();
         var ticket = (_asks ??= new()).Next(callback, _handler.OrderWorkerReplies);
@@ -532,7 +532,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         try
         {
-            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Stopwatch.GetTimestamp(), Lasting: true, ticket)); // sent when this message is handled
+            _asks.Add(new Workers.WorkersActor.Ask(id, worker, key, workers.Payloads.Serialize(data), Stopwatch.GetTimestamp(), Lasting: true, ticket, idempotent)); // sent when this message is handled
         }
         catch (Workers.Protocol.PayloadException e)
         {

@@ -35,7 +35,13 @@ internal sealed class AskLedger
 
         public WorkersActor.IAskContext? Context { get; } = ask.Context;
 
-        /// <summary>The request's bytes, until they are handed to a worker.</summary>
+        /// <summary>Whether it may run twice: it is asked again if the host that holds it is lost.</summary>
+        public bool Idempotent { get; } = ask.Idempotent;
+
+        /// <summary>It was asked again once already; it is not asked a third time.</summary>
+        public bool Retried { get; set; }
+
+        /// <summary>The request's bytes, until they are handed to a worker (until the outcome, if <see cref="Idempotent"/>).</summary>
         public byte[]? Payload { get; set; } = ask.Payload;
 
         /// <summary>The instance that holds the ask, or <see langword="null"/> while it waits for one.</summary>

@@ -46,9 +46,10 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// Ask a worker; the asker (<see cref="ActorBase.Sender"/>) gets exactly one <see cref="Answer"/>, by
     /// <c>ask-timeout</c> after <paramref name="Started"/> (<see cref="System.Diagnostics.Stopwatch"/> time,
     /// when <c>AskWorker</c> was called) at the latest. <paramref name="Lasting"/> marks an asker that lives on (a connection), which sends
-    /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not.
+    /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not. An <paramref name="Idempotent"/> ask
+    /// held by an instance whose host is lost is handed to another instance, once (<see cref="InstanceDown.Retry"/>).
     /// </summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, bool Lasting, IAskContext? Context = null)
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, bool Lasting, IAskContext? Context = null, bool Idempotent = false)
     {
         public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
     }
@@ -100,9 +101,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <summary>
     /// Proxy → registry: the instance's process is gone, or its host; the asks it held fail with <paramref name="Error"/>.
     /// <paramref name="Gone"/>, when it will not be back by itself soon (<c>restart.policy = never</c>, an unreachable
-    /// host): why no ask waits for it until it is ready again.
+    /// host): why no ask waits for it until it is ready again. <paramref name="Retry"/>, when its host was lost (not
+    /// its process, which an ask may have killed): the idempotent asks it held, not yet retried, wait for another
+    /// instance instead, under their first deadline.
     /// </summary>
-    internal sealed record InstanceDown(IActorRef Proxy, string Error, string? Gone);
+    internal sealed record InstanceDown(IActorRef Proxy, string Error, string? Gone, bool Retry = false);
 
     /// <summary>The ask due first may be due.</summary>
     private sealed class Expire
@@ -203,7 +206,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 return true;
             case InstanceDown down when _byProxy.TryGetValue(down.Proxy, out var entry):
                 entry.Instance.Gone = down.Gone;
-                Down(entry.Pool, entry.Instance, down.Error);
+                Down(entry.Pool, entry.Instance, down.Error, down.Retry);
                 return true;
             case AddInstance add:
                 if (!_pools.TryGetValue((add.Name, add.Key), out var joined)) _pools[(add.Name, add.Key)] = joined = new WorkerPool(add.Name, add.Key);
@@ -323,8 +326,8 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             if (Settings.RestartOnAskTimeout) Timers.StartSingleTimer(instance, new HangCheck(instance), Settings.AskTimeout);
         }
         entry.At = instance;
-        var job = new WorkerProtocol.Job(entry.RequestId, entry.Payload);
-        entry.Payload = null;
+        var job = new WorkerProtocol.Job(entry.RequestId, entry.Payload!);
+        if (!entry.Idempotent) entry.Payload = null; // an idempotent ask's is kept, to ask again if its host is lost
         if (instance.Jobs.IsEmpty) Self.Tell(new SendWork(instance));
         if (instance.Jobs.Add(job) is { } full)
         {
@@ -439,18 +442,33 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         instance.Proxy.Tell(new ProxyActor.Hung(instance.InFlight));
     }
 
-    /// <summary>The instance's process is gone: what it held fails, and it takes no more asks until it is ready again.</summary>
-    private void Down(WorkerPool pool, WorkerPool.Instance instance, string error)
+    /// <summary>
+    /// The instance's process is gone, or its host: what it held fails, and it takes no more asks until it is
+    /// ready again. With <paramref name="retry"/>, an idempotent ask it held that has not been retried yet
+    /// waits for another instance instead: once, so an ask that kills every host it reaches costs one more at most.
+    /// </summary>
+    private void Down(WorkerPool pool, WorkerPool.Instance instance, string error, bool retry = false)
     {
         if (instance.Worker is { } worker) _byWorker.Remove(worker);
         Timers.Cancel(instance);
         instance.Reset();
+        var retried = 0;
         foreach (var entry in _ledger.Where(e => e.At == instance))
         {
+            if (retry && entry is { Idempotent: true, Retried: false, Ended: false, AskerGone: false })
+            {
+                entry.At = null;
+                entry.Retried = true;
+                pool.Enqueue(entry); // already taken: no max-waiting check
+                retried++;
+                continue;
+            }
             _ledger.Remove(entry);
             if (!entry.Ended) Tell(entry, null, error, Outcome.Unavailable);
         }
+        if (retried > 0) _log.Info("{Count} idempotent asks held by an instance of worker {Worker} wait for another: {Error}", retried, pool.Label, error);
         if (pool.Gone is { } gone) FailWaiting(pool, gone);
+        else Drain(pool);
         ArmExpiry();
     }
 

@@ -32,9 +32,9 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         """));
 
     /// <summary>A host agent running the eval sample's workers, once <paramref name="master"/> has their offer.</summary>
-    private async Task<Agent> EvalAgentAsync(Reactor master)
+    private async Task<HostAgent> EvalAgentAsync(Reactor master)
     {
-        var agent = new Agent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        var agent = new HostAgent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
         try
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker" && w.Host is not null), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
@@ -50,43 +50,6 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     /// <summary>The eval sample's worker folder, built with the tests.</summary>
     private static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
-    /// <summary>A host agent process; its output is collected, and it is killed if the test leaves it running.</summary>
-    private sealed class Agent : IDisposable
-    {
-        private readonly Process _process;
-        private readonly Task<string> _output;
-
-        public Agent(params string[] args)
-        {
-            _process = Process.Start(new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), "join", .. args])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var error = _process.StandardError.ReadToEndAsync();
-            _output = _process.StandardOutput.ReadToEndAsync().ContinueWith(output => output.Result + error.Result, TaskScheduler.Default);
-        }
-
-        public int Pid => _process.Id;
-
-        /// <summary>The agent's node address, as the master's node sees its member.</summary>
-        public string Address(ClusterNode master) =>
-            Akka.Cluster.Cluster.Get(master.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole)).Address.ToString();
-
-        /// <summary>Waits for the agent to end; its exit code and everything it wrote.</summary>
-        public async Task<(int ExitCode, string Output)> ExitAsync(TimeSpan? limit = null)
-        {
-            await _process.WaitForExitAsync().Within("the host agent to end", limit);
-            return (_process.ExitCode, await _output.Within("the host agent's output"));
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            _process.Dispose();
-        }
-    }
-
     [Fact]
     public async Task A_host_agent_joins_a_masters_cluster_over_TLS_and_leaves_it_on_SIGTERM()
     {
@@ -94,7 +57,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await using var master = Master();
         var node = master.Cluster!;
         Assert.Equal(ClusterSettings.MasterRole, node.Role);
-        using var agent = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _folder);
+        using var agent = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _folder);
 
         await Bounded.Until(() => node.Hosts.Count == 1, "the host agent to be up in the master's view");
         Processes.Signal(agent.Pid, 15);
@@ -114,7 +77,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         ClusterCredentials.Create(_other, []);
         await using var master = Master();
         var node = master.Cluster!;
-        using var stranger = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _other);
+        using var stranger = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", _root, "--credentials", _other);
 
         // Its own outgoing handshake fails, and Akka.Remote ends its node: the agent says so and stops.
         var (code, output) = await stranger.ExitAsync(TimeSpan.FromSeconds(60));
@@ -129,12 +92,12 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public async Task The_join_command_refuses_bad_arguments_with_its_usage()
     {
-        using var missing = new Agent("--root", _root);
+        using var missing = new HostAgent("--root", _root);
         var (code, output) = await missing.ExitAsync();
         Assert.Equal(2, code);
         Assert.Contains("--seed, --root and --credentials are required", output);
 
-        using var badSeed = new Agent("--seed", "nowhere", "--root", _root, "--credentials", _root);
+        using var badSeed = new HostAgent("--seed", "nowhere", "--root", _root, "--credentials", _root);
         (code, output) = await badSeed.ExitAsync();
         Assert.Equal(2, code);
         Assert.Contains("--seed", output.Split("usage:")[0]); // the message names the option, not a setting
@@ -235,7 +198,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await using var master = Master(workers: true);
         var node = master.Cluster!;
         using var first = await EvalAgentAsync(master);
-        using var second = new Agent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        using var second = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
         await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
         var (firstHosts, secondHosts) = (Processes.Children(first.Pid), Processes.Children(second.Pid));
         var lost = Akka.Cluster.Cluster.Get(node.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole) && m.Address.Port != null && Processes.ListeningPorts(first.Pid).Contains(m.Address.Port.Value)).Address;
@@ -261,6 +224,34 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task Idempotent_asks_a_killed_agent_held_run_again_on_the_other_agent_and_are_answered()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var first = await EvalAgentAsync(master);
+        using var second = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
+        var (firstHosts, secondHosts) = (Processes.Children(first.Pid), Processes.Children(second.Pid));
+
+        // Four idempotent asks at once, one per WorkerHost: each writes its process id, then runs 5 s.
+        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
+        var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
+            $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(5000); System.Environment.ProcessId",
+            idempotent: true)).ToArray();
+        await Bounded.Until(() => files.All(File.Exists), "the four asks to be running", TimeSpan.FromSeconds(60));
+        var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
+        Assert.Equal(2, ranIn.Count(firstHosts.Contains));
+
+        // The killed agent's two run again on the other agent, after its own two: every ask is answered there.
+        Processes.Signal(first.Pid, 9);
+        var answers = await Task.WhenAll(asks).Within("every ask to be answered", TimeSpan.FromSeconds(25));
+        Assert.All(answers, answer => Assert.Contains(int.Parse((string)answer!), secondHosts));
+        for (var i = 0; i < files.Length; i++)
+            Assert.Contains(int.Parse(File.ReadAllText(files[i])), secondHosts); // the retried ones wrote again, from the survivor
+    }
+
+    [Fact]
     public async Task An_agent_restarted_at_the_same_address_after_kill_9_is_used_again()
     {
         ClusterCredentials.Create(_folder, []);
@@ -268,7 +259,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var node = master.Cluster!;
         var port = Loopback.FreePort();
         string[] args = ["--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder, "--port", $"{port}"];
-        using (var killed = new Agent(args))
+        using (var killed = new HostAgent(args))
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(60));
             Processes.Signal(killed.Pid, 9);
@@ -277,7 +268,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
 
         // As a process manager would: the same command, so the same address. Akka's cluster takes the new
         // incarnation in place of the old, which it removes; the master takes the new one's offer.
-        using var restarted = new Agent(args);
+        using var restarted = new HostAgent(args);
         await Bounded.Until(async () => (await master.GetWorkersAsync()) is [{ State: "running" }], "the restarted agent's eval_worker to be used", TimeSpan.FromSeconds(90));
         var hosts = Processes.Children(restarted.Pid);
         var answer = await master.AskWorkerAsync("eval_worker", "System.Environment.ProcessId").Within("an ask at the restarted agent", TimeSpan.FromSeconds(60));
