@@ -78,7 +78,7 @@ internal static class JoinCommand
             var starting = WorkersStartedAsync(reactor, served, reactor.System.Settings.Config.GetTimeSpan("packet.workers.start-timeout"));
             if (await Task.WhenAny(stop.Task, starting) == stop.Task) return 0;
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
-            var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId)), HostAgentActor.Name);
+            var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId, node)), HostAgentActor.Name);
             Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)

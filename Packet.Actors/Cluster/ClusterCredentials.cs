@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -37,8 +38,38 @@ internal sealed class ClusterCredentials
         _authorityHash = authority.GetCertHash(HashAlgorithmName.SHA256);
         Node = node;
         Role = role;
-        _check = new TlsPeerCheck("cluster", peer => IssuedByAuthority(peer), "its certificate was not issued by this cluster's authority");
+        _check = new TlsPeerCheck("cluster", peer => IssuedByAuthority(peer), "its certificate was not issued by this cluster's authority", Seen);
     }
+
+    private readonly ConcurrentDictionary<(string Host, int Port), string?> _rolesDialed = new(); // written on Akka.Remote's socket threads
+
+    /// <summary>
+    /// The role named by the certificate of the node at <paramref name="address"/>, as seen when this node
+    /// last opened a link to it; <see langword="null"/> before it has. A node's cluster membership names the
+    /// roles it claims; this is the one its certificate proves.
+    /// </summary>
+    public string? RoleAt(Akka.Actor.Address address) =>
+        address.Host is { } host && _rolesDialed.TryGetValue((host, address.Port ?? 0), out var role) ? role : null;
+
+    /// <summary>Forgets what was seen at <paramref name="address"/> (its member left), so the dictionary holds the members only.</summary>
+    public void Forget(Akka.Actor.Address address)
+    {
+        if (address.Host is { } host) _rolesDialed.TryRemove((host, address.Port ?? 0), out _);
+    }
+
+    /// <summary>A peer accepted: when this node dialed it, its address and certificate are the same node's, and its role is recorded.</summary>
+    private void Seen(string remote, X509Certificate2 peer)
+    {
+        if (!remote.Contains("://", StringComparison.Ordinal) || !Uri.TryCreate(remote, UriKind.Absolute, out var dialed) || dialed.Port <= 0) return;
+        _rolesDialed[(dialed.Host, dialed.Port)] = RoleIn(peer);
+    }
+
+    /// <summary>The role a node certificate was issued for (its OU), or <see langword="null"/> if it names none.</summary>
+    public static string? RoleIn(X509Certificate2 certificate) =>
+        certificate.SubjectName.EnumerateRelativeDistinguishedNames()
+            .Where(name => !name.HasMultipleElements && name.GetSingleElementType().Value == "2.5.4.11") // organizationalUnitName
+            .Select(name => name.GetSingleElementValue())
+            .FirstOrDefault();
 
     /// <summary>This node's certificate, with its private key.</summary>
     public X509Certificate2 Node { get; }
@@ -114,6 +145,8 @@ internal sealed class ClusterCredentials
         var credentials = new ClusterCredentials(authority, node, role);
         if (!node.HasPrivateKey || !credentials.IssuedByAuthority(node))
             throw new InvalidDataException($"{Path.Combine(folder, NodeFile(role))} is not a certificate with its key issued by the authority in {Path.Combine(folder, AuthorityFile)}");
+        if (RoleIn(node) != role)
+            throw new InvalidDataException($"{Path.Combine(folder, NodeFile(role))} is a certificate for the role {RoleIn(node) ?? "(none)"}, not {role}");
         return credentials;
     }
 

@@ -23,10 +23,13 @@ namespace Packet.Actors.Cluster;
 /// </remarks>
 internal sealed class ClusterNode
 {
-    private ClusterNode(ActorSystem system, string role)
+    private readonly ClusterCredentials _credentials;
+
+    private ClusterNode(ActorSystem system, string role, ClusterCredentials credentials)
     {
         System = system;
         Role = role;
+        _credentials = credentials;
     }
 
     /// <summary>The node's actor system.</summary>
@@ -68,6 +71,9 @@ internal sealed class ClusterNode
                   "Packet.Actors.Workers.Protocol.WorkerProtocol+IMessage, Packet.Actors" = packet-workers
                 }
               }
+              # This node writes to a node only over a link it opened itself, so it has checked the certificate
+              # at that node's address, and knows its role (ClusterCredentials.RoleAt).
+              remote.use-passive-connections = off
               remote.dot-netty.tcp {
                 hostname = "{{settings.Hostname}}"
                 port = {{settings.Port}}
@@ -97,8 +103,9 @@ internal sealed class ClusterNode
             .And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()); // strangers' handshakes, dead members' retries
         if (logging is not null) setup = setup.And(logging);
         var system = ActorSystem.Create(settings.SystemName, setup);
-        var node = new ClusterNode(system, role);
+        var node = new ClusterNode(system, role, credentials);
         system.ActorOf(Props.Create(() => new MembersLog()), "members");
+        system.ActorOf(Props.Create(() => new RoleCheck(credentials)), "roles");
         var cluster = AkkaCluster.Get(system);
         var self = cluster.SelfAddress;
         cluster.JoinSeedNodes(settings.SeedNodes.Count == 0
@@ -111,8 +118,92 @@ internal sealed class ClusterNode
     public static bool IsUp(ActorSystem system, Address address, string role) =>
         AkkaCluster.Get(system).State.Members.Any(m => m.Address.Equals(address) && m.Status == MemberStatus.Up && m.HasRole(role));
 
+    /// <summary>
+    /// Whether <paramref name="address"/> is a master: a member that is up with <see cref="ClusterSettings.MasterRole"/>,
+    /// and whose certificate, seen when this node opened its link to it, was issued for that role. A host
+    /// agent takes work only from such a node: its own certificate cannot make a host a master.
+    /// </summary>
+    public bool IsMaster(Address address) =>
+        IsUp(System, address, ClusterSettings.MasterRole) && _credentials.RoleAt(address) == ClusterSettings.MasterRole;
+
     /// <summary>Leaves the cluster (the others see this node go, not fail) and ends the node's actor system.</summary>
     public Task LeaveAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+
+    /// <summary>
+    /// Holds every member to the role its certificate was issued for. A member that claims the master role
+    /// is dialed (if this node has no link to it yet) and, once its certificate is seen, downed if that
+    /// certificate is not a master's: the split-brain resolver counts masters only, so a host's credentials
+    /// (which its worker code can read) must not buy a vote. Every node runs it; one down is enough.
+    /// </summary>
+    private sealed class RoleCheck(ClusterCredentials credentials) : ActorBase, IWithTimers
+    {
+        private readonly ILoggingAdapter _log = Context.GetLogger();
+        private readonly Dictionary<Address, int> _unseen = new(); // claimed masters whose certificate this node has not seen yet, with the dials made
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        private sealed class Recheck
+        {
+            public static readonly Recheck Instance = new();
+        }
+
+        protected override void PreStart() =>
+            AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+
+        protected override void PostStop() => AkkaCluster.Get(Context.System).Unsubscribe(Self);
+
+        protected override bool Receive(object message)
+        {
+            switch (message)
+            {
+                case ClusterEvent.MemberRemoved gone:
+                    _unseen.Remove(gone.Member.Address);
+                    credentials.Forget(gone.Member.Address);
+                    return true;
+                case ClusterEvent.IMemberEvent changed when changed.Member.HasRole(ClusterSettings.MasterRole)
+                                                           && changed.Member.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up
+                                                           && !changed.Member.Address.Equals(AkkaCluster.Get(Context.System).SelfAddress):
+                    if (!_unseen.ContainsKey(changed.Member.Address)) _unseen[changed.Member.Address] = 0;
+                    Check();
+                    return true;
+                case Recheck:
+                    Check();
+                    return true;
+                case ClusterEvent.IMemberEvent or ActorIdentity:
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        /// <summary>Downs the claimed masters whose certificate is another role's, and dials those not seen yet (for up to a minute each).</summary>
+        private void Check()
+        {
+            foreach (var (address, dials) in _unseen.ToArray())
+            {
+                switch (credentials.RoleAt(address))
+                {
+                    case ClusterSettings.MasterRole:
+                        _unseen.Remove(address);
+                        break;
+                    case var other when other is not null:
+                        _unseen.Remove(address);
+                        _log.Warning("downed {Node}: it joined as a master with a certificate issued for the role {Role}", address, other);
+                        AkkaCluster.Get(Context.System).Down(address);
+                        break;
+                    case null when dials < 240:
+                        _unseen[address] = dials + 1;
+                        Context.ActorSelection(new RootActorPath(address) / "system" / "roles").Tell(new Identify(null)); // opens this node's link to it
+                        break;
+                    default:
+                        _unseen.Remove(address);
+                        _log.Warning("could not see the certificate of {Node}, which claims the master role: host agents here take no work from it", address);
+                        break;
+                }
+            }
+            if (_unseen.Count > 0) Timers.StartSingleTimer(Recheck.Instance, Recheck.Instance, TimeSpan.FromMilliseconds(250));
+        }
+    }
 
     /// <summary>Logs the other nodes as they come, fail, come back and go.</summary>
     private sealed class MembersLog : ReceiveActor

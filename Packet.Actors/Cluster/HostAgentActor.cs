@@ -13,7 +13,7 @@ namespace Packet.Actors.Cluster;
 /// A host agent's cluster node's actor (<c>/user/packet-host</c>): offers the agent's workers to every
 /// master that comes up, one <see cref="PoolActor"/> per worker taking that master's work.
 /// </summary>
-internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgentActor.Served> workers, Func<long> nextRequestId) : ActorBase
+internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgentActor.Served> workers, Func<long> nextRequestId, ClusterNode node) : ActorBase
 {
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-host";
@@ -52,7 +52,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
     protected override void PreStart()
     {
         _offer = new WorkerProtocol.Offer(workers.Select(w =>
-            new WorkerProtocol.OfferedWorker(w.Name, w.Key, w.MaxInFlight, Context.ActorOf(Props.Create(() => new PoolActor(registry, w.Name, w.Key, nextRequestId))))).ToArray());
+            new WorkerProtocol.OfferedWorker(w.Name, w.Key, w.MaxInFlight, Context.ActorOf(Props.Create(() => new PoolActor(registry, w.Name, w.Key, nextRequestId, node))))).ToArray());
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
         Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
@@ -121,7 +121,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
     /// ask on the agent's own registry (which picks the instance, and holds the agent's limits and
     /// deadline), and answers each master with <see cref="WorkerProtocol.Outcomes"/> under its own request ids.
     /// </summary>
-    internal sealed class PoolActor(IActorRef registry, string worker, string? key, Func<long> nextRequestId) : ActorBase
+    internal sealed class PoolActor(IActorRef registry, string worker, string? key, Func<long> nextRequestId, ClusterNode node) : ActorBase
     {
         private readonly Dictionary<long, (IActorRef Master, long RequestId)> _pending = new();
         private readonly Dictionary<IActorRef, List<WorkerProtocol.Outcome>> _answered = new();
@@ -131,7 +131,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         {
             switch (message)
             {
-                case WorkerProtocol.Work work when ClusterNode.IsUp(Context.System, Sender.Path.Address, ClusterSettings.MasterRole):
+                case WorkerProtocol.Work work when node.IsMaster(Sender.Path.Address):
                     foreach (var job in work.Jobs)
                     {
                         var id = NewId();
@@ -140,7 +140,7 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                     }
                     return true;
                 case WorkerProtocol.Work:
-                    return true; // from a node that is not a master that is up: dropped
+                    return true; // from a node that is not a master that is up, with a master's certificate: dropped
                 case WorkersActor.Answer answer:
                     Answered(answer);
                     Send();

@@ -77,6 +77,17 @@ public sealed class ClusterCredentialsTests : IDisposable
         Assert.Throws<InvalidDataException>(() => ClusterCredentials.Load(_folder, "packet-host")); // a mixed-up folder is caught at load
     }
 
+    [Fact]
+    public void Each_certificate_names_its_role_and_a_node_file_holding_another_roles_is_refused_at_load()
+    {
+        ClusterCredentials.Create(_folder, []);
+        Assert.Equal("packet-master", ClusterCredentials.RoleIn(ClusterCredentials.Load(_folder, "packet-master").Node));
+        Assert.Equal("packet-host", ClusterCredentials.RoleIn(ClusterCredentials.Load(_folder, "packet-host").Node));
+        File.Copy(Path.Combine(_folder, "packet-host.pfx"), Path.Combine(_folder, "packet-master.pfx"), overwrite: true);
+        var refused = Assert.Throws<InvalidDataException>(() => ClusterCredentials.Load(_folder, "packet-master"));
+        Assert.Contains("is a certificate for the role packet-host, not packet-master", refused.Message);
+    }
+
     private static ActorSystem Node(string name, ClusterCredentials credentials) =>
         ActorSystem.Create(name, ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString("""
             akka.loglevel = WARNING

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Actors.Cluster;
@@ -249,6 +251,37 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.All(answers, answer => Assert.Contains(int.Parse((string)answer!), secondHosts));
         for (var i = 0; i < files.Length; i++)
             Assert.Contains(int.Parse(File.ReadAllText(files[i])), secondHosts); // the retried ones wrote again, from the survivor
+    }
+
+    [Fact]
+    public async Task A_node_that_joins_as_a_master_with_a_host_certificate_is_downed_and_the_cluster_carries_on()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var agent = await EvalAgentAsync(master);
+
+        // What worker code on an agent could do with the host credentials it can read: start a node that claims the
+        // master role, to vote in the split-brain resolver (which counts masters only) and to send agents work.
+        var seed = node.Address;
+        using var impostor = ActorSystem.Create(seed.System, ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            akka.stdout-loglevel = ERROR
+            akka.actor.provider = cluster
+            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, enable-ssl = on }
+            akka.cluster.roles = ["{{ClusterSettings.MasterRole}}"]
+            akka.cluster.seed-nodes = ["{{seed}}"]
+            akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+            akka.coordinated-shutdown.exit-clr = off
+            """))).And(ClusterCredentials.Load(_folder, ClusterSettings.HostRole).Setup()));
+        var claimed = Akka.Cluster.Cluster.Get(impostor).SelfAddress;
+
+        // Its TLS handshake passes (the authority issued its certificate), so it joins; the nodes that see its
+        // certificate's role down it, and a downed node ends itself.
+        await impostor.WhenTerminated.Within("the impostor to be downed", TimeSpan.FromSeconds(60));
+        await Bounded.Until(() => Akka.Cluster.Cluster.Get(node.System).State.Members.All(m => !m.Address.Equals(claimed)), "the impostor to be removed", TimeSpan.FromSeconds(60));
+        Assert.Equal(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(node.System).SelfMember.Status);
+        Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask at the agent"));
     }
 
     [Fact]

@@ -14,7 +14,11 @@ namespace Packet.Actors.Workers.Protocol;
 /// <param name="link">What the warning calls the link (<c>worker-link</c>, <c>cluster</c>).</param>
 /// <param name="accepts">Whether a peer's certificate is one of ours.</param>
 /// <param name="notOurs">Why a peer whose certificate is not is refused, for the warning.</param>
-internal sealed class TlsPeerCheck(string link, Func<X509Certificate2, bool> accepts, string notOurs)
+/// <param name="accepted">
+/// Told of each peer accepted, with its remote: for a link this process opened, the Akka address it dialed
+/// (<c>ssl.tcp://system@host:port</c>); for one it accepted, the socket's endpoint.
+/// </param>
+internal sealed class TlsPeerCheck(string link, Func<X509Certificate2, bool> accepts, string notOurs, Action<string, X509Certificate2>? accepted = null)
 {
     private readonly LogThrottle _refusals = new();
 
@@ -23,7 +27,11 @@ internal sealed class TlsPeerCheck(string link, Func<X509Certificate2, bool> acc
 
     private bool Validate(X509Certificate2? peer, X509Chain? chain, string remote, SslPolicyErrors errors, ILoggingAdapter log)
     {
-        if (peer is not null && accepts(peer)) return true;
+        if (peer is not null && accepts(peer))
+        {
+            accepted?.Invoke(remote, peer);
+            return true;
+        }
         int skipped;
         lock (_refusals)
             if (!_refusals.Due(out skipped)) return false;
