@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Xunit;
 
 namespace Packet.Tests.Support;
 
@@ -7,19 +6,21 @@ namespace Packet.Tests.Support;
 /// Another "machine" for a test: a network namespace joined to this one by a veth pair, on a /30 of
 /// 198.18.0.0/15 (the range set aside for network tests, RFC 2544). This side's address is <see cref="Here"/>,
 /// the namespace's <see cref="There"/>; both exist only while it does. <see cref="Block"/> drops traffic one
-/// way or both with blackhole routes, as a partition does. Needs root; <see cref="RootFactAttribute"/> skips tests without it.
+/// way or both with blackhole routes, as a partition does. Needs root: tests skip without it (RootFact), and so does
+/// the bench, which links this file for its failover trials.
 /// </summary>
 public sealed class NetworkNamespace : IDisposable
 {
     private const string Prefix = "pkt-";
     private bool _blockedHere, _blockedThere;
 
-    private NetworkNamespace(int subnet)
+    private NetworkNamespace(int subnet, bool routed)
     {
         Subnet = subnet;
         Name = $"{Prefix}{Environment.ProcessId}-{subnet}";
         Here = $"198.18.{subnet}.1";
         There = $"198.18.{subnet}.2";
+        Routed = routed;
     }
 
     /// <summary>The namespace's name, for <c>ip netns exec</c>.</summary>
@@ -34,11 +35,18 @@ public sealed class NetworkNamespace : IDisposable
     /// <summary>The namespace's address.</summary>
     public string There { get; }
 
+    /// <summary>Whether the namespace reaches the other routed namespaces, through this side, as machines on one LAN do.</summary>
+    public bool Routed { get; }
+
     /// <summary>Whether namespaces can be made here: running as root, with <c>ip</c>.</summary>
     public static bool Available => Environment.IsPrivilegedProcess && (File.Exists("/usr/sbin/ip") || File.Exists("/sbin/ip"));
 
-    /// <summary>Makes a namespace on a /30 no other test uses, after removing those left by test processes that died.</summary>
-    public static NetworkNamespace Create()
+    /// <summary>
+    /// Makes a namespace on a /30 no other test uses, after removing those left by test processes that died.
+    /// When <paramref name="routed"/>, it reaches the other routed namespaces through this side, which forwards
+    /// between their veth pairs (on those interfaces only), and <see cref="Block"/> cuts it off from them too.
+    /// </summary>
+    public static NetworkNamespace Create(bool routed = false)
     {
         RemoveStale();
         var used = Run("ip", "-o", "addr", "show").Split('\n').Where(line => line.Contains(" 198.18.")).ToArray();
@@ -46,7 +54,7 @@ public sealed class NetworkNamespace : IDisposable
         {
             var subnet = Random.Shared.Next(1, 255);
             if (used.Any(line => line.Contains($" 198.18.{subnet}."))) continue;
-            var network = new NetworkNamespace(subnet);
+            var network = new NetworkNamespace(subnet, routed);
             try
             {
                 network.Build();
@@ -71,6 +79,9 @@ public sealed class NetworkNamespace : IDisposable
         Run("ip", "netns", "exec", Name, "ip", "addr", "add", $"{There}/30", "dev", there);
         Run("ip", "netns", "exec", Name, "ip", "link", "set", there, "up");
         Run("ip", "netns", "exec", Name, "ip", "link", "set", "lo", "up"); // its WorkerHosts' loopback links
+        if (!Routed) return;
+        Run("ip", "netns", "exec", Name, "ip", "route", "add", "default", "via", Here);
+        Run("sysctl", "-q", "-w", $"net.ipv4.conf.{here}.forwarding=1"); // this interface only: the machine's own setting is left alone
     }
 
     /// <summary>Which way a partition drops packets.</summary>
@@ -79,7 +90,7 @@ public sealed class NetworkNamespace : IDisposable
         /// <summary>From here to the namespace: a blackhole route here.</summary>
         ToThere,
 
-        /// <summary>From the namespace to here: a blackhole route there.</summary>
+        /// <summary>From the namespace to here (and to the other routed namespaces): blackhole routes there.</summary>
         ToHere,
 
         /// <summary>Both.</summary>
@@ -97,6 +108,7 @@ public sealed class NetworkNamespace : IDisposable
         if (way != Way.ToThere && !_blockedThere)
         {
             Run("ip", "netns", "exec", Name, "ip", "route", "add", "blackhole", $"{Here}/32");
+            if (Routed) Run("ip", "netns", "exec", Name, "ip", "route", "add", "blackhole", "198.18.0.0/15");
             _blockedThere = true;
         }
     }
@@ -106,6 +118,7 @@ public sealed class NetworkNamespace : IDisposable
     {
         if (_blockedHere) Run("ip", "route", "del", "blackhole", $"{There}/32");
         if (_blockedThere) Run("ip", "netns", "exec", Name, "ip", "route", "del", "blackhole", $"{Here}/32");
+        if (_blockedThere && Routed) Run("ip", "netns", "exec", Name, "ip", "route", "del", "blackhole", "198.18.0.0/15");
         _blockedHere = _blockedThere = false;
     }
 
@@ -159,23 +172,5 @@ public sealed class NetworkNamespace : IDisposable
             throw new TimeoutException($"`{string.Join(' ', command)}` took over 10 s");
         }
         return (process.ExitCode, output.Result + error.Result);
-    }
-}
-
-/// <summary>A fact that needs root, for <see cref="NetworkNamespace"/>: skipped, saying why, elsewhere.</summary>
-public sealed class RootFactAttribute : FactAttribute
-{
-    public RootFactAttribute()
-    {
-        if (!NetworkNamespace.Available) Skip = "needs root and iproute2, for network namespaces (CI runs it)";
-    }
-}
-
-/// <summary>A theory that needs root, for <see cref="NetworkNamespace"/>: skipped, saying why, elsewhere.</summary>
-public sealed class RootTheoryAttribute : TheoryAttribute
-{
-    public RootTheoryAttribute()
-    {
-        if (!NetworkNamespace.Available) Skip = "needs root and iproute2, for network namespaces (CI runs it)";
     }
 }

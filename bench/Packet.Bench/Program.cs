@@ -17,7 +17,7 @@
 // "PARALLEL SECONDS" on its standard input and prints it as JSON; its other process is pong-server.
 // Scale-out on Akka.Cluster (writes bench/results/cluster.md; --quick: one short run and one trial of each, nothing written):
 //   cluster [--quick] [--trials 20] [--seconds 5] [--no-write]
-// runs a master (cluster-master-server --cluster-port N --credentials DIR --worker NAME, or --local for its baseline) and host agents (Packet.WorkerHost.dll join)
+// runs a master (cluster-master-server [--cluster-host ADDRESS] --cluster-port N --credentials DIR --worker NAME, or --local for its baseline) and host agents (Packet.WorkerHost.dll join)
 // whose worker root is cluster-workers/ beside this program (built from bench/Packet.Bench/cluster-workers).
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
@@ -69,7 +69,7 @@ switch (mode)
         return await ClusterBench.RunAsync(args.Contains("--quick"), int.Parse(Option("--trials") ?? "20"), double.Parse(Option("--seconds") ?? "5"),
             args.Contains("--no-write") ? null : Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"));
     case ClusterMaster.Mode:
-        await ClusterMaster.ServeAsync(port, int.Parse(Option("--cluster-port") ?? "0"), args.Contains("--local") ? null : Option("--credentials")!, Option("--worker")!);
+        await ClusterMaster.ServeAsync(port, Option("--cluster-host") ?? "127.0.0.1", int.Parse(Option("--cluster-port") ?? "0"), args.Contains("--local") ? null : Option("--credentials")!, Option("--worker")!);
         return 0;
     case "soak":
         var minutes = Option("--minutes");

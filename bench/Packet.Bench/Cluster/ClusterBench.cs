@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using Packet.Bench.Load;
+using Packet.Tests.Support;
 
 namespace Packet.Bench.Cluster;
 
@@ -15,8 +16,9 @@ namespace Packet.Bench.Cluster;
 /// generator, for a worker that sleeps 5 ms, one that computes, and one that does nothing, each beside
 /// the same worker in this machine's own WorkerHosts with no cluster: the price of the extra hop.</item>
 /// <item><b>Failover</b>: with two agents under load, one is killed (SIGKILL), frozen (SIGSTOP, then
-/// SIGCONT) or stopped (SIGTERM), trial after trial; each trial counts the asks that failed, how long
-/// after the signal the last of them failed, and the asks that got no outcome at all (must be 0).</item>
+/// SIGCONT), cut off both ways by blackhole routes in network namespaces (then healed; as root only) or
+/// stopped (SIGTERM), trial after trial; each trial counts the asks that failed, how long after the
+/// signal the last of them failed, and the asks that got no outcome at all (must be 0).</item>
 /// </list>
 /// </summary>
 public static class ClusterBench
@@ -38,7 +40,7 @@ public static class ClusterBench
             var scaling = new List<string>();
             foreach (var worker in quick ? ["bench_noop"] : Workers) scaling.AddRange(await ScaleAsync(worker, credentials, duration, runs, agents: quick ? 2 : 3));
             var failover = new List<string>();
-            foreach (var kind in new[] { Loss.Kill, Loss.Stop, Loss.Term }) failover.Add(await FailoverAsync(kind, credentials, quick ? 1 : trials));
+            foreach (var kind in new[] { Loss.Kill, Loss.Stop, Loss.Blackhole, Loss.Term }) failover.Add(await FailoverAsync(kind, credentials, quick ? 1 : trials));
             var report = Report(scaling, failover, duration, runs, quick ? 1 : trials);
             Console.WriteLine(report);
             if (resultsFolder is not null && !quick) await File.WriteAllTextAsync(Path.Combine(resultsFolder, "cluster.md"), report);
@@ -101,10 +103,10 @@ public static class ClusterBench
     /// <summary>The WorkerHosts one agent (or the local baseline) runs of <paramref name="worker"/> (see cluster-workers/BenchWorkers.cs).</summary>
     private static int Instances(string worker) => worker switch { "bench_sleep" => 4, "bench_cpu" => 2, _ => 1 };
 
-    /// <summary>One row: 2 s of warm-up, then <paramref name="runs"/> measured runs.</summary>
+    /// <summary>One row: 5 s of warm-up (the agents' WorkerHosts started seconds before), then <paramref name="runs"/> measured runs.</summary>
     private static async Task<string> CellAsync(int port, string worker, string where, TimeSpan duration, int runs)
     {
-        await Measure(port, worker, TimeSpan.FromSeconds(2));
+        await Measure(port, worker, TimeSpan.FromSeconds(5));
         var results = new List<CellResult>();
         for (var run = 0; run < runs; run++) results.Add(await Measure(port, worker, duration));
         var row = Row(worker, where, results);
@@ -133,6 +135,7 @@ public static class ClusterBench
     {
         Kill,
         Stop,
+        Blackhole,
         Term,
     }
 
@@ -144,28 +147,41 @@ public static class ClusterBench
 
     private static async Task<string> FailoverAsync(Loss loss, string credentials, int trials)
     {
-        using var master = await ClusterMaster.StartAsync(credentials, "bench_sleep");
-        var agents = new List<Agent> { Agent.Start(master, credentials), Agent.Start(master, credentials) };
+        if (loss == Loss.Blackhole && !NetworkNamespace.Available) return $"| {Name(loss)} | skipped: needs root and iproute2, for network namespaces | | | | | | | |";
+        // For a blackhole, each agent is on a "machine" of its own (a network namespace, routed to the other as on a LAN),
+        // and the master at the first one's address here.
+        var networks = new List<NetworkNamespace>();
+        if (loss == Loss.Blackhole)
+            for (var i = 0; i < 2; i++) networks.Add(NetworkNamespace.Create(routed: true));
         var results = new List<Trial>();
         try
         {
-            await Joined(master, 2, agents);
-            for (var trial = 0; trial < trials; trial++)
+            using var master = await ClusterMaster.StartAsync(credentials, "bench_sleep", networks.Count > 0 ? networks[0].Here : "127.0.0.1");
+            var agents = Enumerable.Range(0, 2).Select(i => Agent.Start(master, credentials, networks.Count > 0 ? networks[i] : null)).ToList();
+            try
             {
-                var victim = agents[trial % 2];
-                results.Add(await TrialAsync(loss, master, victim));
-                Console.Error.WriteLine($"cluster: {loss} trial {trial + 1}: {results[^1]}");
-                if (loss != Loss.Stop)
+                await Joined(master, 2, agents);
+                for (var trial = 0; trial < trials; trial++)
                 {
-                    victim.Dispose();
-                    agents[trial % 2] = Agent.Start(master, credentials);
+                    var victim = agents[trial % 2];
+                    results.Add(await TrialAsync(loss, master, victim, networks.Count > 0 ? networks[trial % 2] : null));
+                    Console.Error.WriteLine($"cluster: {loss} trial {trial + 1}: {results[^1]}");
+                    if (loss is Loss.Kill or Loss.Term)
+                    {
+                        victim.Dispose();
+                        agents[trial % 2] = Agent.Start(master, credentials);
+                    }
+                    await Joined(master, 2, agents); // a killed agent's member is downed after stable-after (20 s) first
                 }
-                await Joined(master, 2, agents); // a killed agent's member is downed after stable-after (20 s) first
+            }
+            finally
+            {
+                foreach (var agent in agents) agent.Dispose();
             }
         }
         finally
         {
-            foreach (var agent in agents) agent.Dispose();
+            foreach (var network in networks) network.Dispose(); // after its agent has been killed
         }
         var failed = results.Select(r => r.Failed).Order().ToArray();
         var delays = results.Where(r => r.LastFailure is not null).Select(r => r.LastFailure!.Value.TotalSeconds).Order().ToArray();
@@ -179,20 +195,23 @@ public static class ClusterBench
     {
         Loss.Kill => "SIGKILL",
         Loss.Stop => "SIGSTOP (SIGCONT once found)",
+        Loss.Blackhole => "blackhole both ways (healed once found)",
         _ => "SIGTERM (drains)",
     };
 
     /// <summary>
-    /// 20 clients ask in a loop (one line in flight each); after 1 s the victim gets its signal. The trial
-    /// ends 2 s after the master stops counting it running (for SIGTERM, after it exits); then the clients
-    /// stop asking, and every ask they made must get its outcome within the ask-timeout (30 s).
+    /// 20 clients ask in a loop (one line in flight each); after 1 s the victim gets its signal, or its
+    /// <paramref name="network"/> is cut off both ways. The trial ends 2 s after the master stops counting it
+    /// running (for SIGTERM, after it exits); then the clients stop asking, and every ask they made must get
+    /// its outcome within the ask-timeout (30 s).
     /// </summary>
-    private static async Task<Trial> TrialAsync(Loss loss, ClusterMaster master, Agent victim)
+    private static async Task<Trial> TrialAsync(Loss loss, ClusterMaster master, Agent victim, NetworkNamespace? network)
     {
         var clients = new Clients(master.Port, 20);
         await Task.Delay(TimeSpan.FromSeconds(1));
         var signalled = clients.Clock.Elapsed;
-        Signal(victim.Pid, loss switch { Loss.Kill => 9, Loss.Stop => 19, _ => 15 });
+        if (loss == Loss.Blackhole) network!.Block(NetworkNamespace.Way.Both);
+        else Signal(victim.Pid, loss switch { Loss.Kill => 9, Loss.Stop => 19, _ => 15 });
         try
         {
             if (loss == Loss.Term) await victim.ExitAsync(TimeSpan.FromSeconds(60));
@@ -202,6 +221,7 @@ public static class ClusterBench
         finally
         {
             if (loss == Loss.Stop) Signal(victim.Pid, 18);
+            if (loss == Loss.Blackhole) network!.Heal();
         }
         var (answered, failures, other, lost) = await clients.StopAsync(TimeSpan.FromSeconds(35));
         var last = failures.Count == 0 ? (TimeSpan?)null : failures.Max() - signalled;
@@ -280,7 +300,7 @@ public static class ClusterBench
         text.AppendLine();
         text.AppendLine("## Scaling");
         text.AppendLine();
-        text.AppendLine($"The native load generator, 64 B lines, one in flight per connection, 50 connections (200 for the no-op worker); {runs} runs of {duration.TotalSeconds:0} s after 2 s of warm-up, median (each run).");
+        text.AppendLine($"The native load generator, 64 B lines, one in flight per connection, 50 connections (200 for the no-op worker); {runs} runs of {duration.TotalSeconds:0} s after 5 s of warm-up, median (each run).");
         text.AppendLine("`bench_sleep` sleeps 5 ms (4 WorkerHosts per agent, one ask each at a time); `bench_cpu` computes about 1 ms (2 per agent); `bench_noop` returns its line (1 per agent). " +
                         "The first row of each is the same worker run by a master itself, in as many local WorkerHosts as one agent has, with no cluster.");
         text.AppendLine();
@@ -291,7 +311,7 @@ public static class ClusterBench
         text.AppendLine("## Failover");
         text.AppendLine();
         text.AppendLine($"Two agents serve `bench_sleep` to 20 clients asking in a loop; {trials} trials per row, the victim alternating. " +
-                        "\"Failed\" counts the asks that failed naming the lost agent; \"last failure\" is when the last of them failed, after the signal " +
+                        "\"Failed\" counts the asks that failed naming the lost agent; \"last failure\" is when the last of them failed, after the signal or the cut " +
                         "(median, 95th percentile, most); \"no outcome\" counts the asks that got no answer within 35 s (must be 0).");
         text.AppendLine();
         text.AppendLine("| loss | trials | failed asks, median (range) | last failure p50 s | p95 s | max s | answered | other errors | no outcome |");

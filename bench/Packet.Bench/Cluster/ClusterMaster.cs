@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Configuration;
 using Packet.Actors;
 using Packet.Bench.Servers;
+using Packet.Tests.Support;
 
 namespace Packet.Bench.Cluster;
 
@@ -21,16 +22,20 @@ public sealed class ClusterMaster : IDisposable
     private int _running;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ClusterMaster(Process process, int port, int clusterPort)
+    private ClusterMaster(Process process, int port, string clusterHost, int clusterPort)
     {
         _process = process;
         Port = port;
+        ClusterHost = clusterHost;
         ClusterPort = clusterPort;
         _ = Task.Run(ReadInstances);
     }
 
     /// <summary>The port its clients connect to.</summary>
     public int Port { get; }
+
+    /// <summary>The address host agents join its cluster at.</summary>
+    public string ClusterHost { get; }
 
     /// <summary>The port host agents join its cluster at.</summary>
     public int ClusterPort { get; }
@@ -40,7 +45,7 @@ public sealed class ClusterMaster : IDisposable
     /// count of its worker's running instances changes. With <paramref name="credentials"/> <see langword="null"/>, it runs
     /// the workers itself, in local WorkerHosts, and no cluster: the baseline for the agents' figures.
     /// </summary>
-    public static Task ServeAsync(int port, int clusterPort, string? credentials, string worker) => Reactor.RunAsync(async reactor =>
+    public static Task ServeAsync(int port, string clusterHost, int clusterPort, string? credentials, string worker) => Reactor.RunAsync(async reactor =>
     {
         var server = await reactor.StartServerAsync("127.0.0.1", port, () => new WorkerEchoServer.Lines(worker));
         Console.WriteLine($"listening on {server.LocalEndPoint}");
@@ -68,19 +73,22 @@ public sealed class ClusterMaster : IDisposable
           """
         : $$"""
           packet.workers.enabled = on
-          packet.cluster { enabled = on, port = {{clusterPort}}, credentials = "{{credentials.Replace('\\', '/')}}" }
+          packet.cluster { enabled = on, hostname = "{{clusterHost}}", port = {{clusterPort}}, credentials = "{{credentials.Replace('\\', '/')}}" }
           """).WithFallback(PacketEchoServer.Quiet));
 
     /// <summary>The bench's cluster workers, built beside it: the agents' worker root, and the local baseline's.</summary>
     public static string Root => Path.Combine(AppContext.BaseDirectory, "cluster-workers");
 
-    /// <summary>Starts the master's process for <paramref name="worker"/> and waits for it to listen; with <paramref name="credentials"/> <see langword="null"/>, the local baseline.</summary>
-    public static async Task<ClusterMaster> StartAsync(string? credentials, string worker)
+    /// <summary>
+    /// Starts the master's process for <paramref name="worker"/> and waits for it to listen; with <paramref name="credentials"/>
+    /// <see langword="null"/>, the local baseline. Its cluster node is at <paramref name="clusterHost"/> (127.0.0.1 by default).
+    /// </summary>
+    public static async Task<ClusterMaster> StartAsync(string? credentials, string worker, string clusterHost = "127.0.0.1")
     {
-        var clusterPort = FreePort();
+        var clusterPort = FreePort(clusterHost);
         var process = credentials is null
             ? BenchRunner.StartSelf(Mode, "--port", "0", "--worker", worker, "--local")
-            : BenchRunner.StartSelf(Mode, "--port", "0", "--cluster-port", $"{clusterPort}", "--credentials", credentials, "--worker", worker);
+            : BenchRunner.StartSelf(Mode, "--port", "0", "--cluster-host", clusterHost, "--cluster-port", $"{clusterPort}", "--credentials", credentials, "--worker", worker);
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
         if (line?.StartsWith("listening on ", StringComparison.Ordinal) != true)
         {
@@ -88,7 +96,7 @@ public sealed class ClusterMaster : IDisposable
             throw new InvalidOperationException($"the cluster master did not start: {line ?? await process.StandardError.ReadToEndAsync()}");
         }
         _ = process.StandardError.ReadToEndAsync();
-        return new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterPort);
+        return new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterHost, clusterPort);
     }
 
     /// <summary>Waits until exactly <paramref name="count"/> instances of the worker are running; the time it took.</summary>
@@ -131,9 +139,9 @@ public sealed class ClusterMaster : IDisposable
     }
 
     /// <summary>A port free now, for the master's cluster node (the bench must know it before the master starts, to start agents).</summary>
-    private static int FreePort()
+    private static int FreePort(string host)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        using var probe = new TcpListener(IPAddress.Parse(host), 0);
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
@@ -150,15 +158,16 @@ public sealed class Agent : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Starts an agent that joins <paramref name="master"/>'s cluster.</summary>
-    public static Agent Start(ClusterMaster master, string credentials)
+    /// <summary>Starts an agent that joins <paramref name="master"/>'s cluster; inside <paramref name="network"/>, at its address, when given.</summary>
+    public static Agent Start(ClusterMaster master, string credentials, NetworkNamespace? network = null)
     {
-        var process = Process.Start(new ProcessStartInfo("dotnet",
-            ["exec", WorkerEchoServer.HostBuild(), "join", "--seed", $"127.0.0.1:{master.ClusterPort}", "--root", ClusterMaster.Root, "--credentials", credentials])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        string[] join = ["exec", WorkerEchoServer.HostBuild(), "join", "--seed", $"{master.ClusterHost}:{master.ClusterPort}", "--root", ClusterMaster.Root, "--credentials", credentials];
+        var start = network is null
+            ? new ProcessStartInfo("dotnet", join)
+            : new ProcessStartInfo("ip", ["netns", "exec", network.Name, "dotnet", .. join, "--hostname", network.There]); // exec'd: the process id is the agent's
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        var process = Process.Start(start)!;
         var agent = new Agent(process);
         _ = Task.Run(() => agent.Collect(process.StandardOutput));
         _ = Task.Run(() => agent.Collect(process.StandardError));
@@ -186,10 +195,13 @@ public sealed class Agent : IDisposable
             }
     }
 
-    /// <summary>Makes a cluster's credentials in <paramref name="folder"/>, with the WorkerHost's own command.</summary>
-    public static void Credentials(string folder)
+    /// <summary>Makes a cluster's credentials in <paramref name="folder"/>, with the WorkerHost's own command, naming <paramref name="hostnames"/>.</summary>
+    public static void Credentials(string folder, params string[] hostnames)
     {
-        using var process = Process.Start(new ProcessStartInfo("dotnet", ["exec", WorkerEchoServer.HostBuild(), "credentials", folder]) { RedirectStandardOutput = true })!;
+        using var process = Process.Start(new ProcessStartInfo("dotnet", ["exec", WorkerEchoServer.HostBuild(), "credentials", folder, .. hostnames.SelectMany(h => new[] { "--hostname", h })])
+        {
+            RedirectStandardOutput = true,
+        })!;
         process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(60_000) || process.ExitCode != 0) throw new InvalidOperationException($"could not make the cluster's credentials in {folder}");
     }
