@@ -6,31 +6,33 @@ using Packet.Actors;
 using Packet.Actors.Cluster;
 
 /// <summary>
-/// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]</c>:
+/// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]</c>:
 /// runs a host agent. It starts the workers of its root as local WorkerHost processes, as a master does,
-/// and joins the cluster at the seed as a node of role <c>packet-host</c>, with the credentials in DIR. It
+/// and joins the cluster at the first seed that answers as a node of role <c>packet-host</c>, with the credentials in DIR. It
 /// runs until SIGINT or SIGTERM, then answers the asks it holds, leaves the cluster and ends its WorkerHosts.
 /// </summary>
 internal static class JoinCommand
 {
-    private const string Usage = "usage: dotnet Packet.WorkerHost.dll join --seed HOST:PORT --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]";
+    private const string Usage = "usage: dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         if (args is ["--help" or "-h" or "-?", ..])
         {
             Console.WriteLine(Usage);
-            Console.WriteLine("Runs a PacketAkka host agent: the workers of FOLDER in local WorkerHost processes, offered to the cluster that the seed belongs to.");
+            Console.WriteLine("Runs a PacketAkka host agent: the workers of FOLDER in local WorkerHost processes, offered to the cluster that the seeds belong to.");
+            Console.WriteLine("Name each master as a seed (repeat --seed): the agent joins through whichever answers, and keeps trying until one does.");
             Console.WriteLine("DIR holds the cluster's ca.crt and packet-host.pfx. ADDRESS (default 127.0.0.1) is where the other nodes reach this one; N (default 0, a free port) its port.");
             return 0;
         }
-        string? seed = null, root = null, credentials = null, hostname = "127.0.0.1", port = "0";
+        var seeds = new List<string>();
+        string? root = null, credentials = null, hostname = "127.0.0.1", port = "0";
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length && args[i + 1].Length > 0 ? args[i + 1] : null;
             switch (args[i])
             {
-                case "--seed" when value is not null: seed = value; i++; break;
+                case "--seed" when value is not null: seeds.Add(value); i++; break;
                 case "--root" when value is not null: root = value; i++; break;
                 case "--credentials" when value is not null: credentials = value; i++; break;
                 case "--hostname" when value is not null: hostname = value; i++; break;
@@ -38,7 +40,7 @@ internal static class JoinCommand
                 default: return Fail($"unexpected argument '{args[i]}'");
             }
         }
-        if (seed is null || root is null || credentials is null) return Fail("--seed, --root and --credentials are required");
+        if (seeds.Count == 0 || root is null || credentials is null) return Fail("--seed, --root and --credentials are required");
 
         ClusterSettings settings;
         Reactor reactor;
@@ -53,11 +55,11 @@ internal static class JoinCommand
                 packet.cluster {
                   hostname = {{Quote(hostname)}}
                   port = {{Quote(port)}}
-                  seed-nodes = [{{Quote(seed)}}]
+                  seed-nodes = [{{string.Join(", ", seeds.Select(Quote))}}]
                   credentials = {{Quote(credentials)}}
                 }
                 """);
-            ClusterSettings.Seed(seed, "--seed"); // before the settings, whose message would name packet.cluster.seed-nodes
+            foreach (var seed in seeds) ClusterSettings.Seed(seed, "--seed"); // before the settings, whose message would name packet.cluster.seed-nodes
             settings = ClusterSettings.From(config.WithFallback(Reactor.DefaultConfig)) with { Enabled = true };
             ClusterCredentials.Load(settings.Credentials, ClusterSettings.HostRole); // fails here, not in the node
             reactor = Reactor.Start(config);
@@ -79,7 +81,7 @@ internal static class JoinCommand
             if (await Task.WhenAny(stop.Task, starting) == stop.Task) return 0;
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
             var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId, node)), HostAgentActor.Name);
-            Console.WriteLine($"host agent {node.Address} joins the cluster at {seed} with workers {string.Join(", ", served.Select(w => w.Name))}");
+            Console.WriteLine($"host agent {node.Address} joins the cluster at {string.Join(" or ", seeds)} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)
             {

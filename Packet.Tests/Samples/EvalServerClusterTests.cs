@@ -111,4 +111,40 @@ public sealed class EvalServerClusterTests : IDisposable
         lock (agentOutput) Assert.Contains(agentOutput, line => line.Contains("the cluster node ended", StringComparison.Ordinal));
         foreach (var pid in hosts) await Hosts.GoneAsync(pid);
     }
+
+    [Fact]
+    public async Task After_the_seed_master_dies_and_restarts_at_its_address_its_restarted_agent_joins_it_and_answers_again()
+    {
+        ClusterCredentials.Create(_credentials, []);
+        var server = ConfigurationTests.SampleDll("EvalServer");
+        var clusterPort = Loopback.FreePort(); // the master comes back at the same address, as under a process manager
+        string[] masterArgs = [server, "--port", "0", "--cluster-port", $"{clusterPort}", "--credentials", _credentials, "--no-local-workers"];
+        string[] agentArgs = [Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), "join",
+            "--seed", $"127.0.0.1:{clusterPort}", "--root", Path.Combine(Path.GetDirectoryName(server)!, "worker"), "--credentials", _credentials];
+        var first = new List<string>();
+        var master = Start(first, masterArgs);
+        var port = await ListeningPort(first);
+        var agent = Start([], agentArgs);
+        await Bounded.Until(async () => await EvalAsync(port, "1+1") == "2\n", "the agent's eval_worker to answer through the server", TimeSpan.FromSeconds(90));
+
+        // The seed dies and is started again at once: a new cluster at the old address. The agent, still in the old
+        // one, never takes the new master for the old; it downs itself (no master on its side) and exits with 1.
+        Processes.Signal(master.Id, 9);
+        var second = new List<string>();
+        Start(second, masterArgs);
+        port = await ListeningPort(second);
+        await agent.WaitForExitAsync().Within("the agent to down itself and exit", TimeSpan.FromSeconds(90));
+        Assert.Equal(1, agent.ExitCode);
+        Assert.StartsWith("error: ", await EvalAsync(port, "1+1")); // the new master has no eval_worker yet
+
+        // Started again, as a process manager does, it joins the new master through the same seed.
+        Start([], agentArgs);
+        await Bounded.Until(async () => await EvalAsync(port, "2+2") == "4\n", "the restarted agent to answer through the restarted master", TimeSpan.FromSeconds(90));
+    }
+
+    private static async Task<int> ListeningPort(List<string> lines)
+    {
+        var listening = await Line(lines, l => l.StartsWith("listening on ", StringComparison.Ordinal), "EvalServer to listen");
+        return int.Parse(listening[(listening.LastIndexOf(':') + 1)..]);
+    }
 }
