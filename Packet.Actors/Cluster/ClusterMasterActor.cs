@@ -24,12 +24,18 @@ namespace Packet.Actors.Cluster;
 /// when its process dies, for its machine closes the connection), or when the failure detector loses it
 /// (a host that hangs, or a network that fails silently: about 5 s). It is used again when the failure
 /// detector finds it back, or when it offers again while the failure detector has not lost it: an agent
-/// offers each time its link to a master comes up, so a connection that dropped and came back is used
-/// again. A link that comes up to the same address is not enough: it may be a new process there, a new
-/// incarnation of the member, and the old one's instance must not take asks meant for it.
+/// offers each time its link to a master comes up, and is asked to a second after its link dropped, so a
+/// connection that dropped and came back is used again. A link that comes up to the same address is not
+/// enough: it may be a new process there, a new incarnation of the member, and the old one's instance
+/// must not take asks meant for it.
 /// </remarks>
-internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) : ActorBase
+internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) : ActorBase, IWithTimers
 {
+    /// <summary>A taken host's link dropped a second ago: if it is still a member the failure detector has not lost, ask it to offer again.</summary>
+    private sealed record Probe(Address Host);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-master";
 
@@ -79,8 +85,20 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
                 return true;
             case ClusterEvent.IReachabilityEvent:
                 return true;
-            case DisassociatedEvent dropped:
+            case DisassociatedEvent dropped when _byHost.ContainsKey(dropped.RemoteAddress):
                 Tell(dropped.RemoteAddress, RemoteInstanceActor.HostEvent.LinkDropped);
+                // A link can drop while both processes live (one of two links between them closing, a connection reset):
+                // the agent offers again when it sees its link come up, but it may never see that. Asked, it offers.
+                Timers.StartSingleTimer(dropped.RemoteAddress, new Probe(dropped.RemoteAddress), TimeSpan.FromSeconds(1));
+                return true;
+            case DisassociatedEvent:
+                return true;
+            case Probe probe when _byHost.TryGetValue(probe.Host, out var taken)
+                                  && AkkaCluster.Get(Context.System).State.Members.Any(m => m.UniqueAddress.Equals(taken.Member))
+                                  && !AkkaCluster.Get(Context.System).State.Unreachable.Any(m => m.UniqueAddress.Equals(taken.Member)):
+                Context.ActorSelection(new RootActorPath(probe.Host) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
+                return true;
+            case Probe:
                 return true;
             case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !IsTaken(up.Member):
                 Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
