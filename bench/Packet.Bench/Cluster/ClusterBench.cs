@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Packet.Bench.Load;
 using Packet.Tests.Support;
@@ -44,7 +43,7 @@ public static class ClusterBench
             var report = Report(scaling, failover, duration, runs, quick ? 1 : trials);
             Console.WriteLine(report);
             if (resultsFolder is not null && !quick) await File.WriteAllTextAsync(Path.Combine(resultsFolder, "cluster.md"), report);
-            return failover.Any(row => row.Contains("**LOST**", StringComparison.Ordinal)) ? 1 : 0;
+            return failover.Any(row => row.Contains("**LOST**", StringComparison.Ordinal) || row.Contains("**ORPHANS**", StringComparison.Ordinal)) ? 1 : 0;
         }
         finally
         {
@@ -96,7 +95,7 @@ public static class ClusterBench
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException($"{e.Message}; the agents' last lines:\n{string.Join("\n---\n", agents.Select(a => a.Tail))}", e);
+            throw new TimeoutException($"{e.Message}; the master's last lines:\n{master.Tail}\n---\nthe agents' last lines:\n{string.Join("\n---\n", agents.Select(a => a.Tail))}", e);
         }
     }
 
@@ -139,15 +138,15 @@ public static class ClusterBench
         Term,
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Signal(int pid, int signal);
-
-    /// <summary>One trial's figures: asks that failed, the last failure's delay after the signal, asks answered, asks with no outcome.</summary>
-    private sealed record Trial(int Failed, TimeSpan? LastFailure, long Answered, int Lost, int OtherErrors);
+    /// <summary>
+    /// One trial's figures: asks that failed, the last failure's delay after the signal, asks answered, asks with no
+    /// outcome, and the victim's WorkerHosts still running 10 s after it died or exited (orphans).
+    /// </summary>
+    private sealed record Trial(int Failed, TimeSpan? LastFailure, long Answered, int Lost, int OtherErrors, int Orphans);
 
     private static async Task<string> FailoverAsync(Loss loss, string credentials, int trials)
     {
-        if (loss == Loss.Blackhole && !NetworkNamespace.Available) return $"| {Name(loss)} | skipped: needs root and iproute2, for network namespaces | | | | | | | |";
+        if (loss == Loss.Blackhole && !NetworkNamespace.Available) return $"| {Name(loss)} | skipped: needs root and iproute2, for network namespaces | | | | | | | | |";
         // For a blackhole, each agent is on a "machine" of its own (a network namespace, routed to the other as on a LAN),
         // and the master at the first one's address here.
         var networks = new List<NetworkNamespace>();
@@ -187,8 +186,10 @@ public static class ClusterBench
         var delays = results.Where(r => r.LastFailure is not null).Select(r => r.LastFailure!.Value.TotalSeconds).Order().ToArray();
         var lost = results.Sum(r => r.Lost);
         string Seconds(double[] sorted, double q) => sorted.Length == 0 ? "-" : $"{sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)]:0.00}";
+        var orphans = results.Sum(r => r.Orphans);
         return $"| {Name(loss)} | {results.Count} | {failed[failed.Length / 2]} ({failed.Min()}-{failed.Max()}) | {Seconds(delays, 0.5)} | {Seconds(delays, 0.95)} | {(delays.Length == 0 ? "-" : $"{delays.Max():0.00}")} | " +
-               $"{results.Sum(r => r.Answered):N0} | {results.Sum(r => r.OtherErrors)} | {(lost == 0 ? "0" : $"**LOST** {lost}")} |";
+               $"{results.Sum(r => r.Answered):N0} | {results.Sum(r => r.OtherErrors)} | {(lost == 0 ? "0" : $"**LOST** {lost}")} | " +
+               $"{(loss is Loss.Kill or Loss.Term ? orphans == 0 ? "0" : $"**ORPHANS** {orphans}" : "-")} |";
     }
 
     private static string Name(Loss loss) => loss switch
@@ -203,15 +204,16 @@ public static class ClusterBench
     /// 20 clients ask in a loop (one line in flight each); after 1 s the victim gets its signal, or its
     /// <paramref name="network"/> is cut off both ways. The trial ends 2 s after the master stops counting it
     /// running (for SIGTERM, after it exits); then the clients stop asking, and every ask they made must get
-    /// its outcome within the ask-timeout (30 s).
+    /// its outcome within the ask-timeout (30 s). A killed or stopped victim's WorkerHosts must end by themselves.
     /// </summary>
     private static async Task<Trial> TrialAsync(Loss loss, ClusterMaster master, Agent victim, NetworkNamespace? network)
     {
         var clients = new Clients(master.Port, 20);
         await Task.Delay(TimeSpan.FromSeconds(1));
+        var hosts = Processes.Children(victim.Pid);
         var signalled = clients.Clock.Elapsed;
         if (loss == Loss.Blackhole) network!.Block(NetworkNamespace.Way.Both);
-        else Signal(victim.Pid, loss switch { Loss.Kill => 9, Loss.Stop => 19, _ => 15 });
+        else Processes.Signal(victim.Pid, loss switch { Loss.Kill => 9, Loss.Stop => Processes.SIGSTOP, _ => Processes.SIGTERM });
         try
         {
             if (loss == Loss.Term) await victim.ExitAsync(TimeSpan.FromSeconds(60));
@@ -220,12 +222,22 @@ public static class ClusterBench
         }
         finally
         {
-            if (loss == Loss.Stop) Signal(victim.Pid, 18);
+            if (loss == Loss.Stop) Processes.Signal(victim.Pid, Processes.SIGCONT);
             if (loss == Loss.Blackhole) network!.Heal();
         }
         var (answered, failures, other, lost) = await clients.StopAsync(TimeSpan.FromSeconds(35));
         var last = failures.Count == 0 ? (TimeSpan?)null : failures.Max() - signalled;
-        return new Trial(failures.Count, last, answered, lost, other);
+        return new Trial(failures.Count, last, answered, lost, other, loss is Loss.Kill or Loss.Term ? await OrphansAsync(hosts) : 0);
+    }
+
+    /// <summary>How many of <paramref name="hosts"/> (a dead agent's WorkerHosts) still run 10 s on; those are then killed.</summary>
+    private static async Task<int> OrphansAsync(int[] hosts)
+    {
+        bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+        for (var waited = 0; waited < 100 && hosts.Any(Alive); waited++) await Task.Delay(100);
+        var left = hosts.Where(Alive).ToArray();
+        foreach (var pid in left) Processes.Signal(pid, 9);
+        return left.Length;
     }
 
     /// <summary>Clients asking the master in a loop, each with one line in flight, until stopped.</summary>
@@ -312,10 +324,11 @@ public static class ClusterBench
         text.AppendLine();
         text.AppendLine($"Two agents serve `bench_sleep` to 20 clients asking in a loop; {trials} trials per row, the victim alternating. " +
                         "\"Failed\" counts the asks that failed naming the lost agent; \"last failure\" is when the last of them failed, after the signal or the cut " +
-                        "(median, 95th percentile, most); \"no outcome\" counts the asks that got no answer within 35 s (must be 0).");
+                        "(median, 95th percentile, most); \"no outcome\" counts the asks that got no answer within 35 s (must be 0); \"WorkerHosts left\" counts " +
+                        "a killed or stopped agent's WorkerHosts still running 10 s after it (must be 0: each ends by itself once its agent is gone).");
         text.AppendLine();
-        text.AppendLine("| loss | trials | failed asks, median (range) | last failure p50 s | p95 s | max s | answered | other errors | no outcome |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| loss | trials | failed asks, median (range) | last failure p50 s | p95 s | max s | answered | other errors | no outcome | WorkerHosts left |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var row in failover) text.AppendLine(row);
         return text.ToString();
     }

@@ -95,8 +95,30 @@ public sealed class ClusterMaster : IDisposable
             process.Kill(entireProcessTree: true);
             throw new InvalidOperationException($"the cluster master did not start: {line ?? await process.StandardError.ReadToEndAsync()}");
         }
-        _ = process.StandardError.ReadToEndAsync();
-        return new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterHost, clusterPort);
+        var master = new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterHost, clusterPort);
+        _ = Task.Run(() => master.CollectErrors(process.StandardError));
+        return master;
+    }
+
+    private readonly Queue<string> _errors = new();
+
+    /// <summary>The master's last 30 lines of log (standard error), to show when it does not do what the bench waits for.</summary>
+    public string Tail
+    {
+        get
+        {
+            lock (_errors) return string.Join('\n', _errors);
+        }
+    }
+
+    private async Task CollectErrors(StreamReader errors)
+    {
+        while (await errors.ReadLineAsync() is { } line)
+            lock (_errors)
+            {
+                _errors.Enqueue(line);
+                if (_errors.Count > 30) _errors.Dequeue();
+            }
     }
 
     /// <summary>Waits until exactly <paramref name="count"/> instances of the worker are running; the time it took.</summary>
