@@ -209,7 +209,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
         var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
             $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(8000); System.Environment.ProcessId")).ToArray();
-        await Bounded.Until(() => files.All(File.Exists), "the four asks to be running", TimeSpan.FromSeconds(60));
+        await Bounded.Until(() => files.All(file => File.Exists(file) && int.TryParse(File.ReadAllText(file), out _)), "the four asks to be running", TimeSpan.FromSeconds(60)); // the file is there before its text
         var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
         Assert.Equal(2, ranIn.Count(firstHosts.Contains));
         Assert.Equal(2, ranIn.Count(secondHosts.Contains));
@@ -241,7 +241,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
             $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(5000); System.Environment.ProcessId",
             idempotent: true)).ToArray();
-        await Bounded.Until(() => files.All(File.Exists), "the four asks to be running", TimeSpan.FromSeconds(60));
+        await Bounded.Until(() => files.All(file => File.Exists(file) && int.TryParse(File.ReadAllText(file), out _)), "the four asks to be running", TimeSpan.FromSeconds(60)); // the file is there before its text
         var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
         Assert.Equal(2, ranIn.Count(firstHosts.Contains));
 
@@ -282,6 +282,34 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await Bounded.Until(() => Akka.Cluster.Cluster.Get(node.System).State.Members.All(m => !m.Address.Equals(claimed)), "the impostor to be removed", TimeSpan.FromSeconds(60));
         Assert.Equal(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(node.System).SelfMember.Status);
         Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask at the agent"));
+    }
+
+    [RootFact]
+    public async Task Links_dropped_while_master_and_agent_both_live_come_back_and_the_agent_answers_again()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        var node = master.Cluster!;
+        using var agent = await EvalAgentAsync(master);
+        Assert.Equal("2", await master.AskWorkerAsync("eval_worker", "1+1").Within("an ask at the agent", TimeSpan.FromSeconds(60)));
+
+        // Every TCP connection between the two nodes is destroyed (ss -K, as a reset or a NAT timeout would), both processes alive.
+        var (agentPort, masterPort) = (Akka.Actor.Address.Parse(agent.Address(node)).Port, node.Address.Port);
+        using (var kill = Process.Start(new ProcessStartInfo("ss", ["-K", $"( sport = :{agentPort} or dport = :{agentPort} or sport = :{masterPort} or dport = :{masterPort} )"])
+               { RedirectStandardOutput = true, RedirectStandardError = true })!)
+        {
+            var killed = await kill.StandardOutput.ReadToEndAsync().Within("ss -K");
+            await kill.WaitForExitAsync().Within("ss -K to end");
+            output.WriteLine(killed);
+            Assert.Contains($":{agentPort}", killed); // it found connections to destroy
+        }
+
+        // Asks made while the master takes the drop in may fail, naming the host; then the same member answers again, and stays.
+        await Bounded.Until(async () => await master.AskWorkerAsync("eval_worker", "2+2").ContinueWith(t => t.IsCompletedSuccessfully && Equals(t.Result, "4"), TaskScheduler.Default),
+            "the agent to answer again", TimeSpan.FromSeconds(30));
+        for (var i = 0; i < 5; i++) Assert.Equal($"{i * i}", await master.AskWorkerAsync("eval_worker", $"{i}*{i}").Within("an ask once the links are back"));
+        Assert.Equal("running", Assert.Single(await master.GetWorkersAsync()).State);
+        Assert.Equal(Akka.Cluster.MemberStatus.Up, Akka.Cluster.Cluster.Get(node.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole)).Status);
     }
 
     [Fact]
