@@ -193,6 +193,25 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Contains(host, Akka.Cluster.Cluster.Get(node.System).State.Members.Select(m => m.Address.ToString()));
     }
 
+    /// <summary>A second eval agent, once the master runs both agents' eval_workers.</summary>
+    private async Task<HostAgent> SecondAgentAsync(Reactor master)
+    {
+        var second = new HostAgent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
+        return second;
+    }
+
+    /// <summary>Four asks at once, one per WorkerHost of two agents: each writes its process id to a file, then runs <paramref name="seconds"/>; returned once all four run, with where each ran.</summary>
+    private async Task<(Task<object?>[] Asks, int[] RanIn, string[] Files)> FourAsksAsync(Reactor master, int seconds, bool idempotent)
+    {
+        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
+        var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
+            $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep({seconds * 1000}); System.Environment.ProcessId",
+            idempotent: idempotent)).ToArray();
+        await Bounded.Until(() => files.All(file => File.Exists(file) && int.TryParse(File.ReadAllText(file), out _)), "the four asks to be running", TimeSpan.FromSeconds(60)); // the file is there before its text
+        return (asks, files.Select(file => int.Parse(File.ReadAllText(file))).ToArray(), files);
+    }
+
     [Fact]
     public async Task Asks_spread_over_two_agents_and_a_killed_one_costs_only_the_asks_it_held()
     {
@@ -200,17 +219,12 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await using var master = Master(workers: true);
         var node = master.Cluster!;
         using var first = await EvalAgentAsync(master);
-        using var second = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
-        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
+        using var second = await SecondAgentAsync(master);
         var (firstHosts, secondHosts) = (Processes.Children(first.Pid), Processes.Children(second.Pid));
         var lost = Akka.Cluster.Cluster.Get(node.System).State.Members.Single(m => m.HasRole(ClusterSettings.HostRole) && m.Address.Port != null && Processes.ListeningPorts(first.Pid).Contains(m.Address.Port.Value)).Address;
 
         // Four asks at once, one per WorkerHost: each writes its process id, then runs 8 s.
-        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
-        var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
-            $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(8000); System.Environment.ProcessId")).ToArray();
-        await Bounded.Until(() => files.All(file => File.Exists(file) && int.TryParse(File.ReadAllText(file), out _)), "the four asks to be running", TimeSpan.FromSeconds(60)); // the file is there before its text
-        var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
+        var (asks, ranIn, _) = await FourAsksAsync(master, seconds: 8, idempotent: false);
         Assert.Equal(2, ranIn.Count(firstHosts.Contains));
         Assert.Equal(2, ranIn.Count(secondHosts.Contains));
 
@@ -230,19 +244,12 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     {
         ClusterCredentials.Create(_folder, []);
         await using var master = Master(workers: true);
-        var node = master.Cluster!;
         using var first = await EvalAgentAsync(master);
-        using var second = new HostAgent("--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
-        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
+        using var second = await SecondAgentAsync(master);
         var (firstHosts, secondHosts) = (Processes.Children(first.Pid), Processes.Children(second.Pid));
 
         // Four idempotent asks at once, one per WorkerHost: each writes its process id, then runs 5 s.
-        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(_root, $"pid-{i}")).ToArray();
-        var asks = files.Select(file => master.AskWorkerAsync("eval_worker",
-            $"System.IO.File.WriteAllText(@\"{file}\", System.Environment.ProcessId.ToString()); System.Threading.Thread.Sleep(5000); System.Environment.ProcessId",
-            idempotent: true)).ToArray();
-        await Bounded.Until(() => files.All(file => File.Exists(file) && int.TryParse(File.ReadAllText(file), out _)), "the four asks to be running", TimeSpan.FromSeconds(60)); // the file is there before its text
-        var ranIn = files.Select(file => int.Parse(File.ReadAllText(file))).ToArray();
+        var (asks, ranIn, files) = await FourAsksAsync(master, seconds: 5, idempotent: true);
         Assert.Equal(2, ranIn.Count(firstHosts.Contains));
 
         // The killed agent's two run again on the other agent, after its own two: every ask is answered there.

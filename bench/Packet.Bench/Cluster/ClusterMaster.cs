@@ -96,30 +96,14 @@ public sealed class ClusterMaster : IDisposable
             throw new InvalidOperationException($"the cluster master did not start: {line ?? await process.StandardError.ReadToEndAsync()}");
         }
         var master = new ClusterMaster(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]), clusterHost, clusterPort);
-        _ = Task.Run(() => master.CollectErrors(process.StandardError));
+        _ = Task.Run(() => master._errors.Collect(process.StandardError));
         return master;
     }
 
-    private readonly Queue<string> _errors = new();
+    private readonly OutputTail _errors = new();
 
     /// <summary>The master's last 30 lines of log (standard error), to show when it does not do what the bench waits for.</summary>
-    public string Tail
-    {
-        get
-        {
-            lock (_errors) return string.Join('\n', _errors);
-        }
-    }
-
-    private async Task CollectErrors(StreamReader errors)
-    {
-        while (await errors.ReadLineAsync() is { } line)
-            lock (_errors)
-            {
-                _errors.Enqueue(line);
-                if (_errors.Count > 30) _errors.Dequeue();
-            }
-    }
+    public string Tail => _errors.Text;
 
     /// <summary>Waits until exactly <paramref name="count"/> instances of the worker are running; the time it took.</summary>
     public async Task<TimeSpan> InstancesAsync(int count, TimeSpan limit)
@@ -191,31 +175,15 @@ public sealed class Agent : IDisposable
         start.RedirectStandardError = true;
         var process = Process.Start(start)!;
         var agent = new Agent(process);
-        _ = Task.Run(() => agent.Collect(process.StandardOutput));
-        _ = Task.Run(() => agent.Collect(process.StandardError));
+        _ = Task.Run(() => agent._tail.Collect(process.StandardOutput));
+        _ = Task.Run(() => agent._tail.Collect(process.StandardError));
         return agent;
     }
 
-    private readonly Queue<string> _tail = new();
+    private readonly OutputTail _tail = new();
 
     /// <summary>The agent's last 30 lines of output, to show when it does not do what the bench waits for.</summary>
-    public string Tail
-    {
-        get
-        {
-            lock (_tail) return string.Join('\n', _tail);
-        }
-    }
-
-    private async Task Collect(StreamReader output)
-    {
-        while (await output.ReadLineAsync() is { } line)
-            lock (_tail)
-            {
-                _tail.Enqueue(line);
-                if (_tail.Count > 30) _tail.Dequeue();
-            }
-    }
+    public string Tail => _tail.Text;
 
     /// <summary>Makes a cluster's credentials in <paramref name="folder"/>, with the WorkerHost's own command, naming <paramref name="hostnames"/>.</summary>
     public static void Credentials(string folder, params string[] hostnames)
@@ -236,5 +204,30 @@ public sealed class Agent : IDisposable
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         _process.WaitForExit(10_000);
         _process.Dispose();
+    }
+}
+
+/// <summary>The last 30 lines a process wrote to the streams it is given, kept to show when it does not do what the bench waits for.</summary>
+internal sealed class OutputTail
+{
+    private readonly Queue<string> _lines = new();
+
+    public string Text
+    {
+        get
+        {
+            lock (_lines) return string.Join('\n', _lines);
+        }
+    }
+
+    /// <summary>Reads <paramref name="output"/> to its end, keeping its last lines.</summary>
+    public async Task Collect(StreamReader output)
+    {
+        while (await output.ReadLineAsync() is { } line)
+            lock (_lines)
+            {
+                _lines.Enqueue(line);
+                if (_lines.Count > 30) _lines.Dequeue();
+            }
     }
 }
