@@ -118,14 +118,19 @@ public sealed class Reactor : IAsyncDisposable
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
         JoinCoordinatedShutdown();
         var cluster = ClusterSettings.From(config);
-        if (cluster.Enabled && !_inWorkerHost) Cluster = StartClusterNode(cluster, config.GetString("akka.loglevel"));
+        if (cluster.Enabled && !_inWorkerHost) _cluster = StartClusterNode(cluster, config.GetString("akka.loglevel"), restarts: 0);
         if (!_inWorkerHost)
             _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers}, cluster {Cluster})", reactor.Name, settings.Transport,
                 workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off", Cluster?.Address.ToString() ?? "off");
     }
 
-    /// <summary>This master's node in its cluster (<c>packet.cluster</c>), or <see langword="null"/> when the cluster is off.</summary>
-    internal ClusterNode? Cluster { get; }
+    /// <summary>
+    /// This master's node in its cluster (<c>packet.cluster</c>), or <see langword="null"/> when the cluster is off;
+    /// a new one once a node that ended by itself has started again.
+    /// </summary>
+    internal ClusterNode? Cluster => _cluster;
+
+    private volatile ClusterNode? _cluster;
 
     /// <summary>The worker registry, or <see langword="null"/> when workers are off.</summary>
     internal IActorRef? Registry => _runtime.WorkersActor;
@@ -133,8 +138,13 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>A new request id for a worker ask (63 random bits).</summary>
     internal long NextRequestId() => _runtime.NextRequestId();
 
-    /// <summary>Starts this master's cluster node; a node that ends by itself is logged, and the reactor carries on with its local workers.</summary>
-    private ClusterNode StartClusterNode(ClusterSettings settings, string logLevel)
+    /// <summary>
+    /// Starts this master's cluster node. A node that ends by itself (the cluster downed it, or Akka.Remote ended it
+    /// after an outgoing TLS handshake failed: akkadotnet/akka.net#7839) starts again, after 5 s, doubled on each
+    /// restart up to a minute (back to 5 s once a node has lived a minute); the reactor carries on with its local
+    /// workers meanwhile.
+    /// </summary>
+    private ClusterNode StartClusterNode(ClusterSettings settings, string logLevel, int restarts)
     {
         ClusterNode node;
         try
@@ -146,11 +156,39 @@ public sealed class Reactor : IAsyncDisposable
             throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials': {e.Message}", e);
         }
         if (Registry is { } registry) node.System.ActorOf(Props.Create(() => new ClusterMasterActor(registry, settings.PreferLocal)), ClusterMasterActor.Name);
-        node.WhenTerminated.ContinueWith(_ =>
-        {
-            if (!_runtime.IsStopping) _runtime.Log.Warning("the cluster node {Node} ended; the reactor carries on without the cluster", node.Address);
-        }, TaskScheduler.Default);
+        var address = node.Address;
+        var started = Stopwatch.GetTimestamp();
+        node.WhenTerminated.ContinueWith(_ => RestartClusterNodeAsync(address, settings, logLevel,
+            Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(1) ? 1 : restarts + 1), TaskScheduler.Default);
         return node;
+    }
+
+    /// <summary>Whether the reactor is stopping or stopped: a cluster node that ends then is not started again.</summary>
+    private bool Ending => _runtime.IsStopping || System.WhenTerminated.IsCompleted;
+
+    /// <summary>Starts the cluster node again after a node at <paramref name="address"/> ended, its <paramref name="restarts"/>th restart in a row (see <see cref="StartClusterNode"/>).</summary>
+    private async Task RestartClusterNodeAsync(Address address, ClusterSettings settings, string logLevel, int restarts)
+    {
+        while (!Ending)
+        {
+            var delay = TimeSpan.FromSeconds(Math.Min(60, 5 << Math.Min(restarts - 1, 4)));
+            _runtime.Log.Warning("the cluster node {Node} ended; it starts again in {Delay}, and the reactor carries on with its local workers meanwhile", address, delay);
+            await Task.Delay(delay).ConfigureAwait(false);
+            if (Ending) return;
+            try
+            {
+                var node = StartClusterNode(settings, logLevel, restarts);
+                _cluster = node;
+                if (Ending) await node.System.Terminate().ConfigureAwait(false); // the reactor began to stop meanwhile
+                else _runtime.Log.Info("the cluster node started again at {Node}", node.Address);
+                return;
+            }
+            catch (Exception e)
+            {
+                _runtime.Log.Error(e, "the cluster node could not start again");
+                restarts++;
+            }
+        }
     }
 
     /// <summary>This is a WorkerHost's reactor, which serves its worker only: its start and stop are not news.</summary>

@@ -24,12 +24,13 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
     }
 
-    private Reactor Master(bool workers = false) => Reactor.Start(ConfigurationFactory.ParseString($$"""
+    private Reactor Master(bool workers = false, int port = 0) => Reactor.Start(ConfigurationFactory.ParseString($$"""
         akka.loglevel = WARNING
         packet.workers.enabled = {{(workers ? "on" : "off")}}
         packet.cluster {
           enabled = on
           credentials = "{{_folder}}"
+          port = {{port}}
         }
         """));
 
@@ -406,5 +407,26 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(0, code);
         Assert.Contains("is leaving: answering the asks it holds", output);
         await Bounded.Until(() => node.Hosts.Count == 0, "the agent to leave the master's view");
+    }
+
+    [Fact]
+    public async Task A_masters_cluster_node_that_ends_by_itself_starts_again_at_its_address_and_agents_join_it()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true, port: Loopback.FreePort());
+        var ended = master.Cluster!;
+        using var before = await EvalAgentAsync(master);
+
+        // As Akka.Remote ends it after an outgoing TLS handshake failed (akkadotnet/akka.net#7839), or the cluster downs it.
+        await ended.System.Terminate().Within("the master's cluster node to end");
+        await Bounded.Until(() => master.Cluster != ended && Akka.Cluster.Cluster.Get(master.Cluster!.System).SelfMember.Status == Akka.Cluster.MemberStatus.Up,
+            "the master's cluster node to start again", TimeSpan.FromSeconds(30));
+        Assert.Equal(ended.Address, master.Cluster!.Address);
+        Assert.Empty(await master.GetWorkersAsync()); // the old node's instances went with it
+
+        // A new cluster at the same address: an agent started now joins it (the old one, left in the old cluster, downs itself).
+        using var after = await EvalAgentAsync(master);
+        Assert.Equal("42", await master.AskWorkerAsync("eval_worker", "6*7").Within("an ask at the new node's agent", TimeSpan.FromSeconds(60)));
+        Assert.Equal(after.Address(master.Cluster), (await master.GetWorkersAsync()).Single().Host);
     }
 }
