@@ -36,7 +36,7 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
 
     protected override void PreStart()
     {
-        registry.Tell(new WorkersActor.AddInstance(offered.Name, offered.Key, offered.MaxInFlight, Self, spare));
+        registry.Tell(new WorkersActor.AddInstance(offered.Name, offered.Key, offered.MaxInFlight, Self, spare, host.ToString()));
         registry.Tell(new WorkersActor.InstanceReady(Self, Self));
     }
 

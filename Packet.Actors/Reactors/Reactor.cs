@@ -735,6 +735,53 @@ public sealed class Reactor : IAsyncDisposable
         return reply.IsError ? throw new WorkerException(reply) : reply.Data;
     }
 
+    /// <summary>
+    /// Asks a worker once on every host that runs it, and awaits every answer (backgroundrb's <c>:host =&gt; :all</c>):
+    /// on this machine, one of its WorkerHosts if it runs the worker; in a cluster, each host agent that offers it.
+    /// For work every machine must do, such as clearing a cache or reading each machine's state. Each ask is handed
+    /// to its host's instance as it is made, or fails at once if that instance is busy (it holds
+    /// <c>max-in-flight</c> asks), and is never retried elsewhere.
+    /// </summary>
+    /// <param name="name">The worker name.</param>
+    /// <param name="data">A payload of an allowed type, the same for every host.</param>
+    /// <param name="key">The instance key, or <see langword="null"/>.</param>
+    /// <returns>
+    /// One <see cref="HostReply"/> per host, this machine first: the worker's reply there, or why there is none (a host
+    /// that is unreachable or leaving is listed with its error, not asked).
+    /// </returns>
+    /// <exception cref="WorkerException">No host runs the worker, or the payload is not allowed.</exception>
+    public async Task<IReadOnlyList<HostReply>> AskEveryHostAsync(string name, object? data, string? key = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var workers = WorkersRuntime;
+        byte[] payload;
+        try
+        {
+            payload = workers.Payloads.Serialize(data);
+        }
+        catch (PayloadException e)
+        {
+            throw new WorkerException(new WorkerReply(name, key, null, e.Message));
+        }
+        var hosts = await Workers.Ask<IReadOnlyList<WorkersActor.HostTarget>>(new WorkersActor.ListHosts(name, key), _operationTimeout).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        return await Task.WhenAll(hosts.Select(async host =>
+        {
+            if (host.Instance is null) return new HostReply(host.Host, new WorkerReply(name, key, null, host.Error));
+            _runtime.AskSent();
+            try
+            {
+                var answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, started, Lasting: false, At: host.Instance),
+                    workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
+                return new HostReply(host.Host, _runtime.ToReply(answer));
+            }
+            finally
+            {
+                _runtime.AsksEnded(1);
+            }
+        })).ConfigureAwait(false);
+    }
+
     /// <summary>Every running worker, with its process id and state (backgroundrb's <c>all_worker_info</c>).</summary>
     public async Task<IReadOnlyList<WorkerInfo>> GetWorkersAsync() =>
         await Workers.Ask<IReadOnlyList<WorkerInfo>>(WorkersActor.ListWorkers.Instance, _operationTimeout).ConfigureAwait(false);

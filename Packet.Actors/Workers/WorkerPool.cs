@@ -10,8 +10,11 @@ namespace Packet.Actors.Workers;
 internal sealed class WorkerPool(string name, string? key)
 {
     /// <summary>One process of the worker, or one host agent's offer of it (<see cref="Cluster.RemoteInstanceActor"/>).</summary>
-    internal sealed class Instance(IActorRef proxy, int maxPayload, int maxInFlight, bool spare = false)
+    internal sealed class Instance(IActorRef proxy, int maxPayload, int maxInFlight, bool spare = false, string? host = null)
     {
+        /// <summary>A host agent's instance: the agent's cluster address; <see langword="null"/> for a process on this machine.</summary>
+        public string? Host { get; } = host;
+
         /// <summary>A host agent's instance under <c>packet.cluster.prefer-local</c>: used only when no other instance is free.</summary>
         public bool Spare { get; } = spare;
 

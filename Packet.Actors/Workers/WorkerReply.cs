@@ -27,3 +27,8 @@ public sealed class WorkerException : Exception
     /// <summary>The failed reply.</summary>
     public WorkerReply Reply { get; }
 }
+
+/// <summary>One host's answer to <see cref="Reactor.AskEveryHostAsync"/>.</summary>
+/// <param name="Host">The host agent's cluster address, as <see cref="WorkerInfo.Host"/> gives it; <see langword="null"/> for this machine.</param>
+/// <param name="Reply">The worker's reply on that host, or why there is none.</param>
+public sealed record HostReply(string? Host, WorkerReply Reply);

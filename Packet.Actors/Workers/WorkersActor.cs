@@ -49,7 +49,13 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <see cref="AskerGone"/> when it stops; a temporary asker (an awaited ask) does not. An <paramref name="Idempotent"/> ask
     /// held by an instance whose host is lost is handed to another instance, once (<see cref="InstanceDown.Retry"/>).
     /// </summary>
-    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, bool Lasting, IAskContext? Context = null, bool Idempotent = false)
+    /// <remarks>
+    /// With <paramref name="At"/> (an instance's proxy, from <see cref="ListHosts"/>), the ask goes to that instance
+    /// and no other, at once: it never waits in the pool's queue, which any instance may take from, so it fails if
+    /// the instance is no longer ready, or busy (it holds max-in-flight asks).
+    /// </remarks>
+    internal sealed record Ask(long RequestId, string Worker, string? Key, byte[] Payload, long Started, bool Lasting, IAskContext? Context = null, bool Idempotent = false,
+        IActorRef? At = null)
     {
         public override string ToString() => $"Ask({RequestId}, {Worker}, {Payload.Length} bytes)";
     }
@@ -72,6 +78,16 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         public override string ToString() => Error is null ? $"Answer({RequestId}, {Payload?.Length ?? 0} bytes)" : $"Answer({RequestId}, error)";
     }
 
+    /// <summary>
+    /// Answered with the hosts that run a worker, one <see cref="HostTarget"/> each: this machine (its ready instance
+    /// with the fewest asks in hand) if it runs the worker, and each host agent's instance; or with a
+    /// <see cref="Status.Failure"/> holding a <see cref="WorkerException"/> when no instance of it is known.
+    /// </summary>
+    internal sealed record ListHosts(string Worker, string? Key);
+
+    /// <summary>One host of a worker (<see langword="null"/>: this machine): the instance to ask there, or why there is none to ask.</summary>
+    internal sealed record HostTarget(string? Host, IActorRef? Instance, string? Error);
+
     /// <summary>Answered with every worker instance's <see cref="WorkerInfo"/>.</summary>
     internal sealed class ListWorkers
     {
@@ -92,8 +108,9 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
     /// <see cref="Cluster.RemoteInstanceActor"/>) takes the place of a <see cref="ProxyActor"/> and of the
     /// worker actor both, and tells <see cref="InstanceReady"/> and <see cref="InstanceDown"/> as the host comes and goes.
     /// <paramref name="Spare"/> (<c>packet.cluster.prefer-local</c>): it takes asks only when no other instance is free.
+    /// <paramref name="Host"/> is the agent's cluster address.
     /// </summary>
-    internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy, bool Spare);
+    internal sealed record AddInstance(string Name, string? Key, int MaxInFlight, IActorRef Proxy, bool Spare, string Host);
 
     /// <summary>A remote instance's agent is leaving: the instance answers what it holds, and takes no new asks.</summary>
     internal sealed record InstanceDraining(IActorRef Proxy);
@@ -210,7 +227,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 return true;
             case AddInstance add:
                 if (!_pools.TryGetValue((add.Name, add.Key), out var joined)) _pools[(add.Name, add.Key)] = joined = new WorkerPool(add.Name, add.Key);
-                var remote = new WorkerPool.Instance(add.Proxy, Settings.MaxPayload, add.MaxInFlight, add.Spare);
+                var remote = new WorkerPool.Instance(add.Proxy, Settings.MaxPayload, add.MaxInFlight, add.Spare, add.Host);
                 joined.Instances.Add(remote);
                 _byProxy[add.Proxy] = (joined, remote);
                 Context.Watch(add.Proxy);
@@ -237,6 +254,12 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
                 else
                     _log.Warning("a worker's SendRequest to {Worker} was dropped: no instance of it is running", forward.Worker);
                 return true;
+            case ListHosts list when _pools.TryGetValue((list.Worker, list.Key), out var ofWorker):
+                Sender.Tell(Hosts(ofWorker));
+                return true;
+            case ListHosts list:
+                Sender.Tell(new Status.Failure(new WorkerException(new WorkerReply(list.Worker, list.Key, null, NotRunning(list.Worker, list.Key)))));
+                return true;
             case ListWorkers:
                 Task.WhenAll(_byProxy.Keys.Select(Describe)).PipeTo(Sender, success: infos => (IReadOnlyList<WorkerInfo>)infos.OfType<WorkerInfo>().ToArray());
                 return true;
@@ -255,6 +278,11 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         if (!_pools.TryGetValue((ask.Worker, ask.Key), out var pool))
         {
             Refuse(ask, NotRunning(ask.Worker, ask.Key), Outcome.Unavailable);
+            return;
+        }
+        if (ask.At is { } at)
+        {
+            TakeAt(pool, at, ask);
             return;
         }
         var free = pool.WaitingCount == 0 ? pool.Free() : null;
@@ -279,6 +307,47 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         else
             pool.Enqueue(entry);
         ArmExpiry();
+    }
+
+    /// <summary>An ask for one instance (<see cref="Ask.At"/>): handed to it at once, if it is still ready.</summary>
+    private void TakeAt(WorkerPool pool, IActorRef at, Ask ask)
+    {
+        if (!_byProxy.TryGetValue(at, out var target) || target.Pool != pool || !target.Instance.Ready || target.Instance.Draining)
+        {
+            Refuse(ask, $"worker {pool.Label} is no longer ready on {Where(target.Instance)}", Outcome.Unavailable);
+            return;
+        }
+        if (target.Instance.InFlight >= target.Instance.MaxInFlight)
+        {
+            Refuse(ask, $"worker {pool.Label} is busy on {Where(target.Instance)}: it holds as many asks as it may (max-in-flight)", Outcome.Busy);
+            return;
+        }
+        var entry = new AskLedger.Entry(ask, Sender, pool, _workers.DeadlineOf(ask.Started));
+        if (!_ledger.TryAdd(entry))
+        {
+            Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
+            return;
+        }
+        HandTo(target.Instance, entry);
+        ArmExpiry();
+    }
+
+    private static string Where(WorkerPool.Instance? instance) => instance?.Host is { } host ? $"host {host}" : "this machine";
+
+    /// <summary>The hosts that run <paramref name="pool"/>'s worker (<see cref="ListHosts"/>).</summary>
+    private static IReadOnlyList<HostTarget> Hosts(WorkerPool pool)
+    {
+        var hosts = new List<HostTarget>();
+        var local = pool.Instances.Where(i => i.Host is null).ToArray();
+        if (local.Length > 0)
+            hosts.Add(local.Where(i => i.Ready).MinBy(i => i.InFlight) is { } free
+                ? new HostTarget(null, free.Proxy, null)
+                : new HostTarget(null, null, $"no instance of worker {pool.Label} on this machine is ready (starting or restarting)"));
+        foreach (var remote in pool.Instances.Where(i => i.Host is not null))
+            hosts.Add(remote.Ready && !remote.Draining
+                ? new HostTarget(remote.Host, remote.Proxy, null)
+                : new HostTarget(remote.Host, null, remote.Gone ?? (remote.Draining ? $"host {remote.Host} is leaving" : $"worker {pool.Label} on host {remote.Host} is not ready")));
+        return hosts;
     }
 
     /// <summary>An ask that ends as it arrives, with <paramref name="error"/>.</summary>

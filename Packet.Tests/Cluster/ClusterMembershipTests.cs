@@ -429,4 +429,34 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         Assert.Equal("42", await master.AskWorkerAsync("eval_worker", "6*7").Within("an ask at the new node's agent", TimeSpan.FromSeconds(60)));
         Assert.Equal(after.Address(master.Cluster), (await master.GetWorkersAsync()).Single().Host);
     }
+
+    [Fact]
+    public async Task Asking_every_host_asks_this_machine_and_each_agent_once_and_names_a_lost_one()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Reactor.Start(ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            packet.workers.root = "{{EvalWorkers().Replace('\\', '/')}}"
+            packet.cluster { enabled = on, credentials = "{{_folder}}" }
+            """));
+        using var agent = await EvalAgentAsync(master);
+        var host = agent.Address(master.Cluster!);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.State == "running") == 3, "the master's two eval WorkerHosts and the agent's instance to run");
+        var own = (await master.GetWorkersAsync()).Where(w => w.Host is null).Select(w => $"{w.ProcessId}").ToArray();
+        const string WhichProcess = "System.Environment.ProcessId";
+
+        var replies = await master.AskEveryHostAsync("eval_worker", WhichProcess).Within("the answer of every host", TimeSpan.FromSeconds(60));
+
+        Assert.Equal([null, host], replies.Select(r => r.Host));
+        Assert.Contains(replies[0].Reply.Data, own);
+        Assert.Contains(replies[1].Reply.Data, Processes.Children(agent.Pid).Select(pid => $"{pid}"));
+
+        Processes.Signal(agent.Pid, 9);
+        await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Host == host && w.State == "unreachable"), "the master to lose the agent");
+        replies = await master.AskEveryHostAsync("eval_worker", WhichProcess).Within("the answer of every host, one of them lost");
+
+        Assert.Equal([null, host], replies.Select(r => r.Host));
+        Assert.Contains(replies[0].Reply.Data, own);
+        Assert.Equal($"host {host} is unreachable: its link dropped", replies[1].Reply.Error);
+    }
 }

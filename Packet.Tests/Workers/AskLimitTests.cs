@@ -115,6 +115,28 @@ public sealed class AskLimitTests
     }
 
     [Fact]
+    public async Task An_ask_to_every_host_fails_at_once_as_busy_on_a_host_whose_instance_holds_max_in_flight_asks()
+    {
+        var reactor = Master();
+        try
+        {
+            Assert.Equal(256, reactor.System.Settings.Config.GetInt("packet.workers.max-in-flight"));
+            await Running(reactor);
+            Assert.Equal("first", Assert.Single(await reactor.AskEveryHostAsync("echo_worker", "first").Within("an ask to every host")).Reply.Data);
+            var held = Enumerable.Range(0, 256).Select(_ => reactor.AskWorkerAsync("echo_worker", "hang")).ToArray(); // fill the instance
+            await Bounded.Until(() => reactor.PendingAsks == 256, "the instance to hold 256 asks");
+
+            var busy = Assert.Single(await reactor.AskEveryHostAsync("echo_worker", "again").Within("the ask to every host to be refused"));
+            Assert.Equal("worker echo_worker is busy on this machine: it holds as many asks as it may (max-in-flight)", busy.Reply.Error);
+            Assert.All(held, ask => Assert.False(ask.IsCompleted));
+        }
+        finally
+        {
+            await reactor.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_reply_due_to_a_connection_that_closed_is_counted_as_dropped_when_it_closes_and_only_once()
     {
         var reactor = Master("packet.workers.max-in-flight = 1");

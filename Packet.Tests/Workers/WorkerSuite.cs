@@ -105,6 +105,19 @@ public abstract class WorkerSuite(WorkerFixture fixture)
     }
 
     [Fact]
+    public async Task Asking_every_host_without_a_cluster_asks_this_machine_once()
+    {
+        var replies = await Reactor.AskEveryHostAsync("echo_worker", "everyone").Within("the answer of every host");
+
+        var only = Assert.Single(replies);
+        Assert.Equal((null, "everyone", null), (only.Host, only.Reply.Data, only.Reply.Error));
+        var unknown = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskEveryHostAsync("no_such_worker", "x"));
+        Assert.StartsWith("no worker is named \"no_such_worker\" (known: ", unknown.Message);
+        var forbidden = await Assert.ThrowsAsync<WorkerException>(() => Reactor.AskEveryHostAsync("echo_worker", new Forbidden("x")));
+        Assert.Contains("Packet.Tests.Workers.Forbidden is not allowed", forbidden.Message);
+    }
+
+    [Fact]
     public async Task Null_travels_both_ways()
     {
         Assert.Null(await Reactor.AskWorkerAsync("echo_worker", null));
