@@ -41,8 +41,15 @@ public sealed class ClusterPartitionTests(ITestOutputHelper output) : IDisposabl
             "--root", EvalWorkers(), "--credentials", _credentials);
         try
         {
-            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(60));
+            await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(90));
             return (master, agent, agent.Address(master.Cluster));
+        }
+        catch (TimeoutException e)
+        {
+            var wrote = await agent.KillAsync();
+            agent.Dispose();
+            await master.DisposeAsync();
+            throw new TimeoutException($"{e.Message}; the agent wrote:\n{wrote}", e);
         }
         catch
         {

@@ -37,6 +37,13 @@ internal sealed class HostAgent : IDisposable
         return (_process.ExitCode, await _output.Within("the host agent's output"));
     }
 
+    /// <summary>Kills the agent with its WorkerHosts if it still runs; everything it wrote, to show why a test waited in vain.</summary>
+    public async Task<string> KillAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        return (await ExitAsync()).Output;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
