@@ -19,6 +19,9 @@
 //   cluster [--quick] [--trials 20] [--seconds 5] [--no-write]
 // runs a master (cluster-master-server [--cluster-host ADDRESS] --cluster-port N --credentials DIR --worker NAME, or --local for its baseline) and host agents (Packet.WorkerHost.dll join)
 // whose worker root is cluster-workers/ beside this program (built from bench/Packet.Bench/cluster-workers).
+// The cluster soak: a master and two agents under asks (half of them idempotent) while the agents are killed, frozen and stopped in turn;
+// it checks its invariants at the end and exits with 1 if one broke (CI runs it for 90 s; 5 minutes or more write bench/results/cluster-soak.md):
+//   cluster-soak [--seconds 90 | --minutes 10] [--no-write]
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
 //   soak [--seconds 60 | --minutes 10] [--transport akka-io|sockets]
@@ -68,6 +71,10 @@ switch (mode)
     case ClusterBench.Mode:
         return await ClusterBench.RunAsync(args.Contains("--quick"), int.Parse(Option("--trials") ?? "20"), double.Parse(Option("--seconds") ?? "5"),
             args.Contains("--no-write") ? null : Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"));
+    case ClusterSoak.Mode:
+        var soakFor = Option("--minutes") is { } soakMinutes ? TimeSpan.FromMinutes(double.Parse(soakMinutes)) : TimeSpan.FromSeconds(double.Parse(Option("--seconds") ?? "90"));
+        return await ClusterSoak.RunAsync(soakFor,
+            args.Contains("--no-write") || soakFor < TimeSpan.FromMinutes(5) ? null : Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results", "cluster-soak.md"));
     case ClusterMaster.Mode:
         await ClusterMaster.ServeAsync(port, Option("--cluster-host") ?? "127.0.0.1", int.Parse(Option("--cluster-port") ?? "0"), args.Contains("--local") ? null : Option("--credentials")!, Option("--worker")!);
         return 0;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using Packet.Bench.Load;
 using Packet.Tests.Support;
@@ -87,7 +86,7 @@ public static class ClusterBench
     }
 
     /// <summary>Waits for <paramref name="count"/> agents' instances to be running at the master; on failure, shows what the agents said.</summary>
-    private static async Task Joined(ClusterMaster master, int count, List<Agent> agents)
+    internal static async Task Joined(ClusterMaster master, int count, List<Agent> agents)
     {
         try
         {
@@ -208,7 +207,7 @@ public static class ClusterBench
     /// </summary>
     private static async Task<Trial> TrialAsync(Loss loss, ClusterMaster master, Agent victim, NetworkNamespace? network)
     {
-        var clients = new Clients(master.Port, 20);
+        var clients = new AskingClients(master.Port, 20);
         await Task.Delay(TimeSpan.FromSeconds(1));
         var hosts = Processes.Children(victim.Pid);
         var signalled = clients.Clock.Elapsed;
@@ -225,79 +224,19 @@ public static class ClusterBench
             if (loss == Loss.Stop) Processes.Signal(victim.Pid, Processes.SIGCONT);
             if (loss == Loss.Blackhole) network!.Heal();
         }
-        var (answered, failures, other, lost) = await clients.StopAsync(TimeSpan.FromSeconds(35));
-        var last = failures.Count == 0 ? (TimeSpan?)null : failures.Max() - signalled;
-        return new Trial(failures.Count, last, answered, lost, other, loss is Loss.Kill or Loss.Term ? await OrphansAsync(hosts) : 0);
+        var got = await clients.StopAsync(TimeSpan.FromSeconds(35));
+        var last = got.Failures.Count == 0 ? (TimeSpan?)null : got.Failures.Max() - signalled;
+        return new Trial(got.Failures.Count, last, got.Answered, got.Lost, got.Other, loss is Loss.Kill or Loss.Term ? await OrphansAsync(hosts) : 0);
     }
 
     /// <summary>How many of <paramref name="hosts"/> (a dead agent's WorkerHosts) still run 10 s on; those are then killed.</summary>
-    private static async Task<int> OrphansAsync(int[] hosts)
+    internal static async Task<int> OrphansAsync(int[] hosts)
     {
         bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
         for (var waited = 0; waited < 100 && hosts.Any(Alive); waited++) await Task.Delay(100);
         var left = hosts.Where(Alive).ToArray();
         foreach (var pid in left) Processes.Signal(pid, 9);
         return left.Length;
-    }
-
-    /// <summary>Clients asking the master in a loop, each with one line in flight, until stopped.</summary>
-    private sealed class Clients
-    {
-        private readonly List<Task> _loops = [];
-        private readonly List<TimeSpan> _failures = [];
-        private volatile bool _stopping;
-        private long _answered;
-        private int _other, _lost;
-
-        public Clients(int port, int count)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                var id = i;
-                _loops.Add(Task.Run(() => LoopAsync(port, id)));
-            }
-        }
-
-        public Stopwatch Clock { get; } = Stopwatch.StartNew();
-
-        private async Task LoopAsync(int port, int id)
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await socket.ConnectAsync("127.0.0.1", port);
-            var buffer = new byte[4096];
-            for (var seq = 0; !_stopping; seq++)
-            {
-                var line = $"client-{id}-{seq}";
-                await socket.SendAsync(Encoding.ASCII.GetBytes(line + "\n"), SocketFlags.None);
-                var reply = new StringBuilder();
-                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(35)); // ask-timeout 30 s, and 5 s to spare
-                try
-                {
-                    while (!reply.ToString().EndsWith('\n'))
-                    {
-                        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token);
-                        if (read == 0) throw new OperationCanceledException("the master closed the connection");
-                        reply.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    Interlocked.Increment(ref _lost);
-                    return;
-                }
-                var answer = reply.ToString().TrimEnd('\n');
-                if (answer == line) Interlocked.Increment(ref _answered);
-                else if (answer.Contains(" is unreachable", StringComparison.Ordinal)) lock (_failures) _failures.Add(Clock.Elapsed);
-                else Interlocked.Increment(ref _other);
-            }
-        }
-
-        public async Task<(long Answered, List<TimeSpan> Failures, int Other, int Lost)> StopAsync(TimeSpan limit)
-        {
-            _stopping = true;
-            await Task.WhenAll(_loops).WaitAsync(limit + TimeSpan.FromSeconds(5));
-            return (_answered, _failures, _other, _lost);
-        }
     }
 
     // ---- the report --------------------------------------------------------------------------------

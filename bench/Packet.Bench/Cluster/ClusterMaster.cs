@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Configuration;
@@ -11,6 +12,10 @@ namespace Packet.Bench.Cluster;
 /// <summary>
 /// The cluster bench's master: a line server with no workers of its own, whose cluster host agents join
 /// (<see cref="Agent"/>). Each line goes to one worker on one of their instances, and its answer back.
+/// Its process prints <c>instances N</c> each time the count of its worker's running instances changes,
+/// and <c>stats ASKS CONNECTIONS</c> each second: its asks in flight and its connections. Each line <c>heap</c> on its
+/// standard input makes it collect garbage fully and print <c>heap LIVE COMMITTED</c>: the bytes its managed objects
+/// hold then, and the bytes of memory the garbage collector keeps committed (its share of the resident memory).
 /// </summary>
 public sealed class ClusterMaster : IDisposable
 {
@@ -20,6 +25,7 @@ public sealed class ClusterMaster : IDisposable
     private readonly Process _process;
     private readonly object _gate = new();
     private int _running;
+    private (int Asks, int Connections) _stats;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ClusterMaster(Process process, int port, string clusterHost, int clusterPort)
@@ -31,8 +37,23 @@ public sealed class ClusterMaster : IDisposable
         _ = Task.Run(ReadInstances);
     }
 
+    /// <summary>Lines that start with this are asked idempotently: retried once on another host when theirs is lost.</summary>
+    public const string IdempotentPrefix = "idempotent-";
+
     /// <summary>The port its clients connect to.</summary>
     public int Port { get; }
+
+    /// <summary>The master's process id.</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>The master's asks in flight and connections, as it last printed them (each second).</summary>
+    public (int Asks, int Connections) Stats
+    {
+        get
+        {
+            lock (_gate) return _stats;
+        }
+    }
 
     /// <summary>The address host agents join its cluster at.</summary>
     public string ClusterHost { get; }
@@ -47,13 +68,19 @@ public sealed class ClusterMaster : IDisposable
     /// </summary>
     public static Task ServeAsync(int port, string clusterHost, int clusterPort, string? credentials, string worker) => Reactor.RunAsync(async reactor =>
     {
-        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new WorkerEchoServer.Lines(worker));
+        var server = await reactor.StartServerAsync("127.0.0.1", port, () => new Lines(worker));
         Console.WriteLine($"listening on {server.LocalEndPoint}");
+        var asksInFlight = AsksInFlight();
+        _ = Task.Run(() =>
+        {
+            while (Console.ReadLine() is "heap") Console.WriteLine($"heap {GC.GetTotalMemory(forceFullCollection: true)} {GC.GetGCMemoryInfo().TotalCommittedBytes}");
+        });
         _ = Task.Run(async () =>
         {
             var last = -1;
-            while (true) // until the process is killed
+            for (var tick = 0; ; tick++) // until the process is killed
             {
+                if (tick % 20 == 0) Console.WriteLine($"stats {asksInFlight()} {reactor.ConnectionCount}");
                 try
                 {
                     var running = (await reactor.GetWorkersAsync()).Count(w => w.Name == worker && w.State == "running");
@@ -75,6 +102,34 @@ public sealed class ClusterMaster : IDisposable
           packet.workers.enabled = on
           packet.cluster { enabled = on, hostname = "{{clusterHost}}", port = {{clusterPort}}, credentials = "{{credentials.Replace('\\', '/')}}" }
           """).WithFallback(PacketEchoServer.Quiet));
+
+    /// <summary>Hands each line to the worker, idempotently when it starts with <see cref="IdempotentPrefix"/>, and sends back its answer (or <c>error: ...</c>).</summary>
+    private sealed class Lines(string worker) : LineConnection
+    {
+        protected override void ReceiveLine(string line) => AskWorker(worker, line, idempotent: line.StartsWith(IdempotentPrefix, StringComparison.Ordinal));
+
+        protected override void WorkerReceive(WorkerReply reply) => SendLine(reply.IsError ? $"error: {reply.Error}" : (string)reply.Data!);
+    }
+
+    /// <summary>Reads this process's reactor's <c>packet.worker.asks_in_flight</c> (see <see cref="Reactor"/>'s metrics).</summary>
+    private static Func<int> AsksInFlight()
+    {
+        var value = 0;
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument is { Name: "packet.worker.asks_in_flight", Meter.Name: "PacketAkka" }) listener.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<int>((_, measurement, _, _) => value = measurement);
+        listener.Start();
+        return () =>
+        {
+            listener.RecordObservableInstruments();
+            return value;
+        };
+    }
 
     /// <summary>The bench's cluster workers, built beside it: the agents' worker root, and the local baseline's.</summary>
     public static string Root => Path.Combine(AppContext.BaseDirectory, "cluster-workers");
@@ -105,6 +160,18 @@ public sealed class ClusterMaster : IDisposable
     /// <summary>The master's last 30 lines of log (standard error), to show when it does not do what the bench waits for.</summary>
     public string Tail => _errors.Text;
 
+    /// <summary>The bytes the master's managed objects hold after a full garbage collection, and those its garbage collector keeps committed (see the class's summary).</summary>
+    public async Task<(long Live, long Committed)> HeapAsync()
+    {
+        var heap = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate) _heap = heap;
+        await _process.StandardInput.WriteLineAsync("heap");
+        await _process.StandardInput.FlushAsync();
+        return await heap.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private TaskCompletionSource<(long, long)>? _heap;
+
     /// <summary>Waits until exactly <paramref name="count"/> instances of the worker are running; the time it took.</summary>
     public async Task<TimeSpan> InstancesAsync(int count, TimeSpan limit)
     {
@@ -127,6 +194,18 @@ public sealed class ClusterMaster : IDisposable
     {
         while (await _process.StandardOutput.ReadLineAsync() is { } line)
         {
+            if (line.StartsWith("heap ", StringComparison.Ordinal))
+            {
+                var bytes = line.Split(' ');
+                lock (_gate) _heap?.TrySetResult((long.Parse(bytes[1]), long.Parse(bytes[2])));
+                continue;
+            }
+            if (line.StartsWith("stats ", StringComparison.Ordinal))
+            {
+                var fields = line.Split(' ');
+                lock (_gate) _stats = (int.Parse(fields[1]), int.Parse(fields[2]));
+                continue;
+            }
             if (!line.StartsWith("instances ", StringComparison.Ordinal)) continue;
             lock (_gate)
             {
@@ -163,6 +242,9 @@ public sealed class Agent : IDisposable
     public int Pid => _process.Id;
 
     public bool HasExited => _process.HasExited;
+
+    /// <summary>The agent's exit code, once it has exited.</summary>
+    public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts an agent that joins <paramref name="master"/>'s cluster; inside <paramref name="network"/>, at its address, when given.</summary>
     public static Agent Start(ClusterMaster master, string credentials, NetworkNamespace? network = null)

@@ -458,7 +458,7 @@ public static class SoakRun
     }
 
     /// <summary>Polls <paramref name="condition"/> every 100 ms; false if it still fails after <paramref name="limit"/>.</summary>
-    private static async Task<bool> Until(Func<bool> condition, TimeSpan limit)
+    internal static async Task<bool> Until(Func<bool> condition, TimeSpan limit)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
@@ -550,7 +550,7 @@ public static class SoakRun
     /// The process's sockets, pipes and other non-file descriptors: what a leaked connection or process
     /// would leave. Files are left out: .NET opens assemblies as it first needs them.
     /// </summary>
-    private static int ServerFds(int pid) =>
+    internal static int ServerFds(int pid) =>
         Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count(fd => new FileInfo(fd).LinkTarget is { } target && !target.StartsWith('/'));
 
     private static HashSet<string> FdTargets(int pid) =>
