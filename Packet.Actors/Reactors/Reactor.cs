@@ -710,29 +710,37 @@ public sealed class Reactor : IAsyncDisposable
     /// <exception cref="WorkerException">The ask failed; the message says why.</exception>
     public async Task<object?> AskWorkerAsync(string name, object? data, string? key = null, bool idempotent = false)
     {
-        var workers = WorkersRuntime;
-        byte[] payload;
+        var payload = Serialize(name, key, data);
+        var reply = await AskAsync(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), Lasting: false, Idempotent: idempotent))
+            .ConfigureAwait(false);
+        return reply.IsError ? throw new WorkerException(reply) : reply.Data;
+    }
+
+    /// <summary>A payload's bytes for an ask of <paramref name="name"/>; a payload that is not allowed throws a <see cref="WorkerException"/> saying so.</summary>
+    private byte[] Serialize(string name, string? key, object? data)
+    {
         try
         {
-            payload = workers.Payloads.Serialize(data);
+            return WorkersRuntime.Payloads.Serialize(data);
         }
         catch (PayloadException e)
         {
             throw new WorkerException(new WorkerReply(name, key, null, e.Message));
         }
+    }
+
+    /// <summary>Hands an ask made outside any connection to the registry, counted as pending until its answer comes.</summary>
+    private async Task<WorkerReply> AskAsync(WorkersActor.Ask ask)
+    {
         _runtime.AskSent();
-        WorkersActor.Answer answer;
         try
         {
-            answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, Stopwatch.GetTimestamp(), Lasting: false, Idempotent: idempotent),
-                workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
+            return _runtime.ToReply(await Workers.Ask<WorkersActor.Answer>(ask, WorkersRuntime.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false));
         }
         finally
         {
             _runtime.AsksEnded(1);
         }
-        var reply = _runtime.ToReply(answer);
-        return reply.IsError ? throw new WorkerException(reply) : reply.Data;
     }
 
     /// <summary>
@@ -753,33 +761,12 @@ public sealed class Reactor : IAsyncDisposable
     public async Task<IReadOnlyList<HostReply>> AskEveryHostAsync(string name, object? data, string? key = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var workers = WorkersRuntime;
-        byte[] payload;
-        try
-        {
-            payload = workers.Payloads.Serialize(data);
-        }
-        catch (PayloadException e)
-        {
-            throw new WorkerException(new WorkerReply(name, key, null, e.Message));
-        }
+        var payload = Serialize(name, key, data);
         var hosts = await Workers.Ask<IReadOnlyList<WorkersActor.HostTarget>>(new WorkersActor.ListHosts(name, key), _operationTimeout).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
-        return await Task.WhenAll(hosts.Select(async host =>
-        {
-            if (host.Instance is null) return new HostReply(host.Host, new WorkerReply(name, key, null, host.Error));
-            _runtime.AskSent();
-            try
-            {
-                var answer = await Workers.Ask<WorkersActor.Answer>(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, started, Lasting: false, At: host.Instance),
-                    workers.Settings.AskTimeout + _operationTimeout).ConfigureAwait(false);
-                return new HostReply(host.Host, _runtime.ToReply(answer));
-            }
-            finally
-            {
-                _runtime.AsksEnded(1);
-            }
-        })).ConfigureAwait(false);
+        return await Task.WhenAll(hosts.Select(async host => new HostReply(host.Host, host.Instance is null
+            ? new WorkerReply(name, key, null, host.Error)
+            : await AskAsync(new WorkersActor.Ask(_runtime.NextRequestId(), name, key, payload, started, Lasting: false, At: host.Instance)).ConfigureAwait(false)))).ConfigureAwait(false);
     }
 
     /// <summary>Every running worker, with its process id and state (backgroundrb's <c>all_worker_info</c>).</summary>

@@ -296,17 +296,21 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Refuse(ask, busy, Outcome.Busy);
             return;
         }
-        var entry = new AskLedger.Entry(ask, Sender, pool, _workers.DeadlineOf(ask.Started));
-        if (!_ledger.TryAdd(entry))
-        {
-            Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
-            return;
-        }
+        if (Enter(ask, pool) is not { } entry) return;
         if (free is not null)
             HandTo(free, entry);
         else
             pool.Enqueue(entry);
         ArmExpiry();
+    }
+
+    /// <summary>Puts the ask on the ledger, under its deadline; <see langword="null"/>, and refused, if its request id is already there.</summary>
+    private AskLedger.Entry? Enter(Ask ask, WorkerPool pool)
+    {
+        var entry = new AskLedger.Entry(ask, Sender, pool, _workers.DeadlineOf(ask.Started));
+        if (_ledger.TryAdd(entry)) return entry;
+        Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
+        return null;
     }
 
     /// <summary>An ask for one instance (<see cref="Ask.At"/>): handed to it at once, if it is still ready.</summary>
@@ -322,12 +326,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
             Refuse(ask, $"worker {pool.Label} is busy on {Where(target.Instance)}: it holds as many asks as it may (max-in-flight)", Outcome.Busy);
             return;
         }
-        var entry = new AskLedger.Entry(ask, Sender, pool, _workers.DeadlineOf(ask.Started));
-        if (!_ledger.TryAdd(entry))
-        {
-            Refuse(ask, $"request id {ask.RequestId} is already in use", Outcome.Error);
-            return;
-        }
+        if (Enter(ask, pool) is not { } entry) return;
         HandTo(target.Instance, entry);
         ArmExpiry();
     }
