@@ -62,7 +62,7 @@ internal static class JoinCommand
             foreach (var seed in seeds) ClusterSettings.Seed(seed, "--seed"); // before the settings, whose message would name packet.cluster.seed-nodes
             settings = ClusterSettings.From(config.WithFallback(Reactor.DefaultConfig)) with { Enabled = true };
             ClusterCredentials.Load(settings.Credentials, ClusterSettings.HostRole); // fails here, not in the node
-            reactor = Reactor.Start(config);
+            reactor = Reactor.StartHostAgent(config);
         }
         catch (Exception e) when (e is ConfigurationException or InvalidDataException)
         {
@@ -80,7 +80,7 @@ internal static class JoinCommand
             var starting = WorkersStartedAsync(reactor, served, reactor.System.Settings.Config.GetTimeSpan("packet.workers.start-timeout"));
             if (await Task.WhenAny(stop.Task, starting) == stop.Task) return 0;
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
-            var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor.Registry!, served, reactor.NextRequestId, node)), HostAgentActor.Name);
+            var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor, served, node)), HostAgentActor.Name);
             Console.WriteLine($"host agent {node.Address} joins the cluster at {string.Join(" or ", seeds)} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)

@@ -39,8 +39,8 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-master";
 
-    /// <summary>Each host agent whose offer was taken: the member that made it (one process at that address), and its instances.</summary>
-    private readonly Dictionary<Address, (UniqueAddress Member, List<IActorRef> Instances)> _byHost = new();
+    /// <summary>Each host agent whose offer was taken: the member that made it (one process at that address), and an instance per worker it offers.</summary>
+    private readonly Dictionary<Address, (UniqueAddress Member, Dictionary<WorkerProtocol.OfferedWorker, IActorRef> Instances)> _byHost = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _refusals = new();
 
@@ -119,8 +119,9 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
 
     /// <summary>
     /// An offer from a host agent that is up. From the member whose offer was taken, it means its link is up
-    /// again; from a new process at that address (a new incarnation, which can be up here before the old
-    /// one's removal is), the old one's instances go and its offer is taken.
+    /// again, and it lists what the agent offers now (a cluster-unique worker comes and goes); from a new process
+    /// at that address (a new incarnation, which can be up here before the old one's removal is), the old one's
+    /// instances go and its offer is taken.
     /// </summary>
     private void Offered(Member member, WorkerProtocol.Offer offer)
     {
@@ -129,6 +130,7 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
         {
             if (taken.Member.Equals(member.UniqueAddress))
             {
+                Update(host, taken.Instances, offer);
                 if (!AkkaCluster.Get(Context.System).State.Unreachable.Contains(member)) Tell(host, RemoteInstanceActor.HostEvent.Reachable);
                 return;
             }
@@ -137,17 +139,29 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
         Take(member.UniqueAddress, offer);
     }
 
-    /// <summary>Each worker of an offer becomes an instance in the registry.</summary>
+    /// <summary>Each worker of a new member's offer becomes an instance in the registry.</summary>
     private void Take(UniqueAddress member, WorkerProtocol.Offer offer)
     {
-        var host = member.Address;
-        var instances = new List<IActorRef>();
-        foreach (var worker in offer.Workers.Where(w => w.Pool.Path.Address.Equals(host) && w.MaxInFlight > 0))
+        var instances = new Dictionary<WorkerProtocol.OfferedWorker, IActorRef>();
+        _byHost[member.Address] = (member, instances);
+        Update(member.Address, instances, offer);
+    }
+
+    /// <summary>The host's <paramref name="instances"/> follow its <paramref name="offer"/>: a worker it offers no more goes, a new one is added.</summary>
+    private void Update(Address host, Dictionary<WorkerProtocol.OfferedWorker, IActorRef> instances, WorkerProtocol.Offer offer)
+    {
+        var offered = offer.Workers.Where(w => w.Pool.Path.Address.Equals(host) && w.MaxInFlight > 0).ToHashSet();
+        var withdrawn = instances.Keys.Where(worker => !offered.Contains(worker)).ToArray();
+        foreach (var worker in withdrawn)
         {
-            instances.Add(Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host, spare: preferLocal))));
+            instances.Remove(worker, out var instance);
+            instance!.Tell(RemoteInstanceActor.HostEvent.Withdrawn);
         }
-        _byHost[host] = (member, instances);
-        _log.Info("host agent {Host} offers {Workers}", host, string.Join(", ", offer.Workers.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]")));
+        var added = offered.Where(worker => !instances.ContainsKey(worker)).ToArray();
+        foreach (var worker in added)
+            instances[worker] = Context.ActorOf(Props.Create(() => new RemoteInstanceActor(registry, worker, host, spare: preferLocal)));
+        if (added.Length + withdrawn.Length > 0)
+            _log.Info("host agent {Host} offers {Workers}", host, offered.Count == 0 ? "no worker" : string.Join(", ", offered.Select(w => w.Key is null ? w.Name : $"{w.Name}[{w.Key}]")));
     }
 
     /// <summary>The host agent's instances go: it left, or a new process took its address.</summary>
@@ -171,6 +185,6 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     private void Tell(Address host, RemoteInstanceActor.HostEvent change)
     {
         if (_byHost.TryGetValue(host, out var taken))
-            foreach (var instance in taken.Instances) instance.Tell(change);
+            foreach (var instance in taken.Instances.Values) instance.Tell(change);
     }
 }

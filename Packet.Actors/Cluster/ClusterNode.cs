@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Actor.Setup;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Event;
 using Packet.Actors.Runtime;
@@ -86,8 +87,8 @@ internal sealed class ClusterNode
                 split-brain-resolver {
                   active-strategy = keep-majority
                   keep-majority.role = "{{ClusterSettings.MasterRole}}"
-                  # No singleton or sharding runs here: two sides that briefly disagree cost little, where downing
-                  # every node during a long instability would cut every master off its agents (README, "Downing").
+                  # Downing every node during a long instability would cut every master off its agents. Off, a
+                  # cluster-unique worker still moves only once the resolver has downed its agent (README, "Downing").
                   down-all-when-unstable = off
                 }
                 log-info = off
@@ -102,7 +103,7 @@ internal sealed class ClusterNode
               coordinated-shutdown.run-by-clr-shutdown-hook = off
               coordinated-shutdown.exit-clr = off
             }
-            """);
+            """).WithFallback(ClusterSingleton.DefaultConfig()); // the hand-over's messages, and their serializer
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config)).And(credentials.Setup())
             .And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()); // strangers' handshakes, dead members' retries
         if (logging is not null) setup = setup.And(logging);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Remote;
 using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
@@ -11,9 +12,11 @@ namespace Packet.Actors.Cluster;
 
 /// <summary>
 /// A host agent's cluster node's actor (<c>/user/packet-host</c>): offers the agent's workers to every
-/// master that comes up, one <see cref="PoolActor"/> per worker taking that master's work.
+/// master that comes up, one <see cref="PoolActor"/> per worker taking that master's work. Each of its
+/// cluster-unique workers has a <see cref="ClusterSingletonManager"/> here, as on every agent: where it runs
+/// its <see cref="UniqueWorkerActor"/>, that worker joins the offer (<see cref="Serve"/>) until it is handed over.
 /// </summary>
-internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgentActor.Served> workers, Func<long> nextRequestId, ClusterNode node) : ActorBase
+internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentActor.Served> workers, ClusterNode node) : ActorBase
 {
     /// <summary>The actor's name in its node.</summary>
     public const string Name = "packet-host";
@@ -21,11 +24,16 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
     /// <summary>A worker the agent runs: its name and key, and the asks all its instances hold at once.</summary>
     internal sealed record Served(string Name, string? Key, int MaxInFlight)
     {
-        /// <summary>The workers <paramref name="reactor"/> starts by itself: its root's, but those marked <c>NoAutoLoad</c>.</summary>
-        public static IReadOnlyList<Served> By(Reactor reactor)
+        /// <summary>The workers <paramref name="reactor"/> starts by itself: its root's, but those marked <c>NoAutoLoad</c> or <c>ClusterUnique</c>.</summary>
+        public static IReadOnlyList<Served> By(Reactor reactor) => Of(reactor, reactor.WorkersRuntime.StartsByItself);
+
+        /// <summary>The cluster-unique workers of <paramref name="reactor"/>'s root, which run on one agent of the cluster at a time.</summary>
+        public static IReadOnlyList<Served> Unique(Reactor reactor) => Of(reactor, type => type.ClusterUnique);
+
+        private static Served[] Of(Reactor reactor, Func<WorkerType, bool> which)
         {
             var workers = reactor.WorkersRuntime;
-            return workers.Catalog.Values.Where(type => !type.NoAutoLoad).OrderBy(type => type.Name)
+            return workers.Catalog.Values.Where(which).OrderBy(type => type.Name)
                 .Select(type => new Served(type.Name, null, type.Instances * workers.MaxInFlight(type))).ToArray();
         }
     }
@@ -45,14 +53,28 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         public static readonly Drained Instance = new();
     }
 
-    private WorkerProtocol.Offer _offer = new([]);
-    private IActorRef? _drainAsker;
-    private int _pools;
+    /// <summary>From this agent's <see cref="UniqueWorkerActor"/>: the cluster-unique <paramref name="Worker"/> runs here now, and is offered.</summary>
+    internal sealed record Serve(Served Worker);
+
+    /// <summary>
+    /// From this agent's <see cref="UniqueWorkerActor"/>, as it hands <paramref name="Worker"/> over: it is offered no more. That
+    /// happens as the agent leaves, when its offers no longer count: masters see the worker go with the agent.
+    /// </summary>
+    internal sealed record Withdraw(Served Worker);
+
+    /// <summary>What the agent offers: each worker it serves, with the pool that takes its work.</summary>
+    private readonly List<WorkerProtocol.OfferedWorker> _offered = [];
 
     protected override void PreStart()
     {
-        _offer = new WorkerProtocol.Offer(workers.Select(w =>
-            new WorkerProtocol.OfferedWorker(w.Name, w.Key, w.MaxInFlight, Context.ActorOf(Props.Create(() => new PoolActor(registry, w.Name, w.Key, nextRequestId, node))))).ToArray());
+        foreach (var worker in workers) Add(worker);
+        var agent = Self;
+        foreach (var unique in Served.Unique(reactor))
+        {
+            var settings = ClusterSingletonManagerSettings.Create(Context.System).WithRole(ClusterSettings.HostRole).WithSingletonName("worker");
+            Context.ActorOf(ClusterSingletonManager.Props(Props.Create(() => new UniqueWorkerActor(reactor, unique, agent)), UniqueWorkerActor.Handover.Instance, settings),
+                UniqueWorkerActor.ManagerName(unique.Name));
+        }
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
         Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
@@ -63,7 +85,28 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
         Context.System.EventStream.Unsubscribe(Self);
     }
 
-    private void Offer(Address master) => ToMaster(master, _offer);
+    /// <summary>The agent serves <paramref name="worker"/>: a pool takes its work.</summary>
+    private void Add(Served worker) =>
+        _offered.Add(new WorkerProtocol.OfferedWorker(worker.Name, worker.Key, worker.MaxInFlight,
+            Context.ActorOf(Props.Create(() => new PoolActor(reactor.Registry!, worker.Name, worker.Key, reactor.NextRequestId, node)))));
+
+    /// <summary>The agent serves <paramref name="worker"/> no more: its pool stops; <see langword="null"/> if it did not serve it.</summary>
+    private IActorRef? Remove(Served worker)
+    {
+        if (_offered.Find(w => w.Name == worker.Name && w.Key == worker.Key) is not { } offered) return null;
+        _offered.Remove(offered);
+        Context.Stop(offered.Pool);
+        return offered.Pool;
+    }
+
+    private void Offer(Address master) => ToMaster(master, new WorkerProtocol.Offer([.. _offered]));
+
+    /// <summary>Offers what the agent serves now to every master up, once the agent is up itself.</summary>
+    private void OfferAll()
+    {
+        if (AkkaCluster.Get(Context.System).SelfMember.Status != MemberStatus.Up) return;
+        foreach (var master in MastersUp()) Offer(master);
+    }
 
     /// <summary>The masters this node sees up.</summary>
     private static IEnumerable<Address> MastersUp() =>
@@ -73,7 +116,55 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
     private static void ToMaster(Address master, WorkerProtocol.IMessage message) =>
         Context.ActorSelection(new RootActorPath(master) / "user" / ClusterMasterActor.Name).Tell(message);
 
+    /// <summary>The agent's first state: it serves its workers, and offers them to every master that comes up.</summary>
     protected override bool Receive(object message)
+    {
+        switch (message)
+        {
+            case Serve serve:
+                Add(serve.Worker);
+                OfferAll();
+                return true;
+            case Withdraw withdraw:
+                if (Remove(withdraw.Worker) is not null) OfferAll();
+                return true;
+            case Drain:
+                foreach (var master in MastersUp()) ToMaster(master, WorkerProtocol.Draining.Instance);
+                var undrained = _offered.Select(w => w.Pool).ToHashSet();
+                foreach (var pool in undrained) pool.Tell(Drain.Instance);
+                var asker = Sender;
+                if (undrained.Count == 0) asker.Tell(Drained.Instance);
+                Context.Become(next => Draining(next, asker, undrained));
+                return true;
+            default:
+                return Offering(message);
+        }
+    }
+
+    /// <summary>
+    /// SIGINT or SIGTERM: masters send the agent no new work, and <paramref name="asker"/> gets <see cref="Drained"/> once
+    /// every pool of <paramref name="undrained"/> has answered what it holds. A cluster-unique worker that comes here now
+    /// is not offered: it is handed over again as the agent leaves.
+    /// </summary>
+    private bool Draining(object message, IActorRef asker, HashSet<IActorRef> undrained)
+    {
+        switch (message)
+        {
+            case Drained when undrained.Remove(Sender):
+                if (undrained.Count == 0) asker.Tell(Drained.Instance);
+                return true;
+            case Withdraw withdraw:
+                if (Remove(withdraw.Worker) is { } pool && undrained.Remove(pool) && undrained.Count == 0) asker.Tell(Drained.Instance);
+                return true;
+            case Drained or Drain or Serve:
+                return true;
+            default:
+                return Offering(message);
+        }
+    }
+
+    /// <summary>In every state: offers to masters as they and this agent come up, and whenever a master asks.</summary>
+    private bool Offering(object message)
     {
         switch (message)
         {
@@ -98,18 +189,6 @@ internal sealed class HostAgentActor(IActorRef registry, IReadOnlyList<HostAgent
                 Offer(linked.RemoteAddress);
                 return true;
             case AssociatedEvent:
-                return true;
-            case Drain:
-                _drainAsker = Sender;
-                foreach (var master in MastersUp()) ToMaster(master, WorkerProtocol.Draining.Instance);
-                _pools = _offer.Workers.Length;
-                if (_pools == 0) _drainAsker.Tell(Drained.Instance);
-                foreach (var worker in _offer.Workers) worker.Pool.Tell(Drain.Instance);
-                return true;
-            case Drained when --_pools == 0:
-                _drainAsker?.Tell(Drained.Instance);
-                return true;
-            case Drained:
                 return true;
             default:
                 return false;

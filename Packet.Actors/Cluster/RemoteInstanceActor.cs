@@ -32,6 +32,9 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
 
         /// <summary>It left the cluster: the instance goes.</summary>
         Left,
+
+        /// <summary>It offers the worker no more (a cluster-unique worker moved to another host): the instance goes.</summary>
+        Withdrawn,
     }
 
     protected override void PreStart()
@@ -53,6 +56,10 @@ internal sealed class RemoteInstanceActor(IActorRef registry, WorkerProtocol.Off
             case HostEvent.Left:
                 Down($"host {host} left the cluster", gone: true);
                 Context.Stop(Self); // the registry forgets the instance
+                return true;
+            case HostEvent.Withdrawn:
+                Down($"host {host} no longer runs worker {offered.Name}", gone: true);
+                Context.Stop(Self);
                 return true;
             case HostEvent.Unreachable:
                 _state = "unreachable";

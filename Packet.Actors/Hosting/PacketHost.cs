@@ -48,7 +48,7 @@ public sealed class PacketHost : IHostedService, IAsyncDisposable
     internal async Task StartOnAsync(ActorSystem system, Workers.Protocol.LinkCredentials? link, CancellationToken stopping)
     {
         var addresses = _options.Servers();
-        var reactor = new Reactor(system, system.Settings.Config, link, inWorkerHost: false);
+        var reactor = new Reactor(system, system.Settings.Config, link, Reactor.Role.Application);
         _reactor = reactor;
         stopping.Register(() => reactor.HurryAfter(_shutdownTimeout * 0.75));
         await StartWorkersAndServersAsync(reactor, addresses, CancellationToken.None).ConfigureAwait(false);

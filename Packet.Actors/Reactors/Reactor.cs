@@ -73,14 +73,14 @@ public sealed class Reactor : IAsyncDisposable
     }
 
     /// <summary>Makes the actor system of <paramref name="plan"/> and starts a reactor on it; the system ends if the start fails.</summary>
-    private static Reactor StartOwn(Plan plan, bool inWorkerHost)
+    private static Reactor StartOwn(Plan plan, Role role)
     {
         var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(plan.Config));
         foreach (var each in plan.Setups) setup = setup.And(each);
         var system = ActorSystem.Create(plan.Name, setup);
         try
         {
-            return new Reactor(system, plan.Config, plan.Link, inWorkerHost);
+            return new Reactor(system, plan.Config, plan.Link, role);
         }
         catch
         {
@@ -90,7 +90,7 @@ public sealed class Reactor : IAsyncDisposable
     }
 
     /// <summary>Starts a reactor on <paramref name="system"/>, made from a <see cref="Plan"/> whose <paramref name="config"/> it has.</summary>
-    internal Reactor(ActorSystem system, Config config, LinkCredentials? link, bool inWorkerHost)
+    internal Reactor(ActorSystem system, Config config, LinkCredentials? link, Role role)
     {
         var settings = TransportSettings.From(config);
         var reactor = ReactorSettings.From(config);
@@ -100,7 +100,8 @@ public sealed class Reactor : IAsyncDisposable
             ?? throw new ConfigurationException($"PacketAkka setting 'packet.workers.allowed-types' names \"{name}\", which cannot be loaded")).ToArray();
         _operationTimeout = reactor.OperationTimeout;
         _drainTimeout = reactor.DrainTimeout;
-        _inWorkerHost = inWorkerHost;
+        _role = role;
+        var cluster = ClusterSettings.From(config);
         Link = link;
         System = system;
         StartScheduler(System);
@@ -110,16 +111,16 @@ public sealed class Reactor : IAsyncDisposable
             if (link is null) throw new ConfigurationException("PacketAkka workers need the worker link's credentials in the actor system's setup (a Reactor.Plan)");
             var master = $"{((ExtendedActorSystem)System).Provider.DefaultAddress}/user/workers";
             _runtime.Workers = new WorkersRuntime(this, workers, catalog, new PayloadSerializer(allowed, workers.MaxPayload), master,
-                config.GetString("akka.loglevel"), link);
+                config.GetString("akka.loglevel"), link,
+                uniqueByCluster: role == Role.HostAgent || role == Role.Application && cluster.Enabled);
             _runtime.WorkersActor = System.ActorOf(Props.Create(() => new WorkersActor(_runtime.Workers)), "workers");
         }
         _actor = System.ActorOf(Props.Create(() => new ReactorActor(_runtime)), "reactor");
         Guard(_actor, "the reactor's actor");
         if (_runtime.WorkersActor is { } registry) Guard(registry, "the worker registry");
         JoinCoordinatedShutdown();
-        var cluster = ClusterSettings.From(config);
-        if (cluster.Enabled && !_inWorkerHost) _cluster = StartClusterNode(cluster, config.GetString("akka.loglevel"), restarts: 0);
-        if (!_inWorkerHost)
+        if (cluster.Enabled && role == Role.Application) _cluster = StartClusterNode(cluster, config.GetString("akka.loglevel"), restarts: 0);
+        if (role != Role.WorkerHost)
             _runtime.Log.Info("reactor {Reactor} started (transport {Transport}, workers {Workers}, cluster {Cluster})", reactor.Name, settings.Transport,
                 workers.Enabled ? workers.InProcess ? "in process" : "in WorkerHost processes" : "off", Cluster?.Address.ToString() ?? "off");
     }
@@ -191,8 +192,20 @@ public sealed class Reactor : IAsyncDisposable
         }
     }
 
-    /// <summary>This is a WorkerHost's reactor, which serves its worker only: its start and stop are not news.</summary>
-    private readonly bool _inWorkerHost;
+    /// <summary>What a reactor is run for.</summary>
+    internal enum Role
+    {
+        /// <summary>An application's: its servers, its WorkerHosts, and its cluster node when <c>packet.cluster</c> is on.</summary>
+        Application,
+
+        /// <summary>A WorkerHost's, which serves its worker only: its start and stop are not news.</summary>
+        WorkerHost,
+
+        /// <summary>A host agent's (<c>Packet.WorkerHost.dll join</c>), whose cluster node the agent runs: its cluster-unique workers are the cluster's to start.</summary>
+        HostAgent,
+    }
+
+    private readonly Role _role;
 
     /// <summary>Why the reactor stopped by itself, or <see langword="null"/>.</summary>
     private volatile string? _failure;
@@ -282,7 +295,7 @@ public sealed class Reactor : IAsyncDisposable
     /// <summary>Starts a reactor that runs until <see cref="Stop"/> or <see cref="DisposeAsync"/>.</summary>
     /// <param name="config">Overrides of <see cref="DefaultConfig"/>, or <see langword="null"/>.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed; the message names it.</exception>
-    public static Reactor Start(Config? config = null) => StartOwn(PlanOf(config ?? Config.Empty, null, null), inWorkerHost: false);
+    public static Reactor Start(Config? config = null) => StartOwn(PlanOf(config ?? Config.Empty, null, null), Role.Application);
 
     /// <summary>
     /// Starts a reactor whose log goes to <paramref name="loggerFactory"/> (Microsoft.Extensions.Logging) instead
@@ -297,11 +310,14 @@ public sealed class Reactor : IAsyncDisposable
     public static Reactor Start(Config? config, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        return StartOwn(PlanOf(config ?? Config.Empty, null, loggerFactory), inWorkerHost: false);
+        return StartOwn(PlanOf(config ?? Config.Empty, null, loggerFactory), Role.Application);
     }
 
     /// <summary>Starts a WorkerHost's reactor, on the link credentials of the master that started it.</summary>
-    internal static Reactor Start(Config config, LinkCredentials link) => StartOwn(PlanOf(config, link, null), inWorkerHost: true);
+    internal static Reactor Start(Config config, LinkCredentials link) => StartOwn(PlanOf(config, link, null), Role.WorkerHost);
+
+    /// <summary>Starts a host agent's reactor, which starts its workers but not the cluster-unique ones.</summary>
+    internal static Reactor StartHostAgent(Config config) => StartOwn(PlanOf(config, null, null), Role.HostAgent);
 
     /// <summary>The run's worker-link credentials, or <see langword="null"/> when workers are not enabled.</summary>
     internal LinkCredentials? Link { get; }
@@ -370,7 +386,7 @@ public sealed class Reactor : IAsyncDisposable
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "packet-stop-accepting", () =>
         {
             _runtime.IsStopping = true;
-            if (!_inWorkerHost && !hurry.IsCancellationRequested) LogStopping();
+            if (_role != Role.WorkerHost && !hurry.IsCancellationRequested) LogStopping();
             _actor.Tell(ServerActor.StopAccepting.Instance);
             _actor.Tell(ConnectionActor.StopReading.Instance);
             return Task.FromResult(Done.Instance);
@@ -412,7 +428,7 @@ public sealed class Reactor : IAsyncDisposable
                     _runtime.Log.Warning("the cluster node {Node} did not leave within {Timeout}; it ends anyway", node.Address, _operationTimeout);
                 }
             }
-            if (!_inWorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
+            if (_role != Role.WorkerHost) _runtime.Log.Info("stopping: the drains are over; the actor system ends");
             return Done.Instance;
         });
         System.RegisterOnTermination(() =>
@@ -656,10 +672,14 @@ public sealed class Reactor : IAsyncDisposable
     /// <param name="key">The instance key (backgroundrb's <c>worker_key</c>), or <see langword="null"/>.</param>
     /// <param name="options">What the worker reads as <see cref="Worker.WorkerOptions"/>.</param>
     /// <exception cref="ArgumentException">No worker has that name.</exception>
-    /// <exception cref="InvalidOperationException">That name and key is already running, or workers are not enabled.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// That name and key is already running, workers are not enabled, or the worker is <see cref="WorkerAttribute.ClusterUnique"/>
+    /// and this reactor's cluster is on (it runs on a host agent, which the cluster chooses).
+    /// </exception>
     public async Task StartWorkerAsync(string name, string? key = null, IReadOnlyDictionary<string, string>? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (WorkersRuntime.Catalog.TryGetValue(name, out var type)) RefuseUnique(type);
         var timeout = WorkersRuntime.Settings.StartTimeout + _operationTimeout;
         await Workers.Ask(new WorkersActor.StartWorker(name, key, options ?? new Dictionary<string, string>()), timeout).ConfigureAwait(false);
     }
@@ -680,8 +700,16 @@ public sealed class Reactor : IAsyncDisposable
     internal async Task StartWorkerOfTypeAsync(Type worker, string? key, IReadOnlyDictionary<string, string>? options)
     {
         var type = WorkerType.Of(worker);
+        RefuseUnique(type);
         var timeout = WorkersRuntime.Settings.StartTimeout + _operationTimeout;
         await Workers.Ask(new WorkersActor.StartWorker(type.Name, key, options ?? new Dictionary<string, string>(), type), timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>A master whose cluster is on does not run a cluster-unique worker: one host agent does, which the cluster chooses.</summary>
+    private void RefuseUnique(WorkerType type)
+    {
+        if (type.ClusterUnique && _role == Role.Application && WorkersRuntime.UniqueByCluster)
+            throw new InvalidOperationException($"worker {type.Name} is cluster-unique: with packet.cluster on, it runs on one host agent, which the cluster chooses, not on a master");
     }
 
     /// <summary>

@@ -35,4 +35,13 @@ public sealed class WorkerAttribute(string name) : Attribute
     /// subclass with a public parameterless constructor. <see cref="MetaPimp"/> unless given.
     /// </summary>
     public Type? Proxy { get; init; }
+
+    /// <summary>
+    /// When true, the worker runs once in a whole cluster (README, "One instance in the cluster"): on
+    /// one host agent at a time, the oldest that has it in its root, chosen by Akka.Cluster.Tools'
+    /// cluster singleton, and moved to the next when that agent leaves or is lost. Every master asks
+    /// that one instance. A master whose cluster is on never starts it itself; without a cluster it is
+    /// an ordinary worker. Needs <see cref="Instances"/> 1 and not <see cref="NoAutoLoad"/>.
+    /// </summary>
+    public bool ClusterUnique { get; init; }
 }

@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Packet.Actors.Workers;
 
 /// <summary>A worker class the master knows by name.</summary>
-internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int Instances, int MaxInFlight, Type Proxy)
+internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int Instances, int MaxInFlight, Type Proxy, bool ClusterUnique)
 {
     public string AssemblyPath => Type.Assembly.Location;
 
@@ -26,10 +26,14 @@ internal sealed record WorkerType(string Name, Type Type, bool NoAutoLoad, int I
             throw new ArgumentException($"worker class {type.FullName} asks for {attribute.Instances} instances; at least 1 is needed");
         if (attribute.MaxInFlight < 0)
             throw new ArgumentException($"worker class {type.FullName} has a negative MaxInFlight");
+        if (attribute.ClusterUnique && attribute.Instances != 1)
+            throw new ArgumentException($"worker class {type.FullName} is ClusterUnique with {attribute.Instances} instances: a cluster-unique worker runs as one");
+        if (attribute.ClusterUnique && attribute.NoAutoLoad)
+            throw new ArgumentException($"worker class {type.FullName} is both ClusterUnique and NoAutoLoad: a cluster-unique worker is started by the cluster");
         var proxy = attribute.Proxy ?? typeof(MetaPimp);
         if (!proxy.IsSubclassOf(typeof(Pimp)) || proxy.IsAbstract || proxy.GetConstructor(Type.EmptyTypes) is null)
             throw new ArgumentException($"worker class {type.FullName} names proxy {proxy.FullName}, which is not a concrete Pimp subclass with a public parameterless constructor");
-        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad, attribute.Instances, attribute.MaxInFlight, proxy);
+        return new WorkerType(attribute.Name, type, attribute.NoAutoLoad, attribute.Instances, attribute.MaxInFlight, proxy, attribute.ClusterUnique);
     }
 }
 

@@ -162,7 +162,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
 
     protected override void PreStart()
     {
-        foreach (var worker in _catalog.Values.Where(w => !w.NoAutoLoad))
+        foreach (var worker in _catalog.Values.Where(_workers.StartsByItself))
             Create(worker, null, new Dictionary<string, string>());
     }
 

@@ -12,7 +12,7 @@ namespace Packet.Actors.Workers;
 /// The master-side worker state one reactor shares between its actors and its public API: settings,
 /// the run's link credentials, the payload serializer, the status store and the dropped-reply count.
 /// </summary>
-internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel, LinkCredentials link)
+internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, IReadOnlyDictionary<string, WorkerType> catalog, PayloadSerializer payloads, string masterPath, string logLevel, LinkCredentials link, bool uniqueByCluster)
 {
     private readonly ConcurrentDictionary<string, object?> _results = new();
     private long _droppedReplies;
@@ -22,6 +22,15 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
     public WorkerSettings Settings { get; } = settings;
 
     public IReadOnlyDictionary<string, WorkerType> Catalog { get; } = catalog;
+
+    /// <summary>
+    /// Whether this reactor is a cluster's node (a master with <c>packet.cluster</c> on, or a host agent's), whose
+    /// <see cref="WorkerAttribute.ClusterUnique"/> workers the cluster starts, on one agent, rather than the reactor.
+    /// </summary>
+    public bool UniqueByCluster { get; } = uniqueByCluster;
+
+    /// <summary>Whether the reactor starts <paramref name="type"/> by itself, as it starts: not if it is <c>NoAutoLoad</c>, or cluster-unique in a cluster.</summary>
+    public bool StartsByItself(WorkerType type) => !type.NoAutoLoad && !(type.ClusterUnique && UniqueByCluster);
 
     public PayloadSerializer Payloads { get; } = payloads;
 
