@@ -71,6 +71,10 @@ internal sealed class ClusterNode
                 serialization-bindings {
                   "Packet.Actors.Workers.Protocol.WorkerProtocol+IMessage, Packet.Actors" = packet-workers
                 }
+                # Akka's JSON serializer, the one for types no other is bound to, builds whatever type the bytes name: any
+                # node (a host's credentials are readable by its worker code) could have this one build objects of its
+                # choosing. One that refuses takes its place: its id names nothing here, and such a message is dropped unread.
+                serializers.json = "Packet.Actors.Workers.Protocol.RefusingSerializer, Packet.Actors"
               }
               # This node writes to a node only over a link it opened itself, so it has checked the certificate
               # at that node's address, and knows its role (ClusterCredentials.RoleAt).

@@ -93,6 +93,22 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task A_cluster_node_refuses_JSON_serialized_messages_instead_of_reading_type_names_from_the_network()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master();
+        using var stranger = ActorSystem.Create("json-stranger", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        var json = stranger.Serialization.FindSerializerForType(typeof(object));
+        var forged = json.ToBinary(new Dictionary<string, string> { ["what"] = "any type the sender names" });
+        Assert.Equal(1, json.Identifier); // Akka's Newtonsoft serializer, which honours type names in the payload
+
+        var refused = Assert.ThrowsAny<Exception>(() => master.Cluster!.System.Serialization.Deserialize(forged, json.Identifier, typeof(Dictionary<string, string>).AssemblyQualifiedName!));
+
+        Assert.Contains("Cannot find serializer with id [1]", refused.Message);
+        await stranger.Terminate();
+    }
+
+    [Fact]
     public async Task The_join_command_refuses_bad_arguments_with_its_usage()
     {
         using var missing = new HostAgent("--root", _root);

@@ -9,7 +9,8 @@ namespace Packet.Actors.Workers.Protocol;
 /// names off the wire), bytes, primitives, protobuf, actor selections, Identify/PoisonPill/Kill, system
 /// messages such as Watch and DeathWatchNotification, and remote deployment. Their ids then name no
 /// serializer on the link, so such a message from a peer is dropped unread, and this one refuses to
-/// write any: only <see cref="WorkerProtocol"/> messages cross.
+/// write any: only <see cref="WorkerProtocol"/> messages cross. On a cluster node it stands in for JSON
+/// only, the cluster's own messages keeping their serializers.
 /// </summary>
 internal sealed class RefusingSerializer(ExtendedActorSystem system) : Serializer(system)
 {
@@ -25,8 +26,8 @@ internal sealed class RefusingSerializer(ExtendedActorSystem system) : Serialize
     public override bool IncludeManifest => false;
 
     public override byte[] ToBinary(object obj) =>
-        throw new SerializationException($"{obj.GetType()} may not cross the worker link: it carries the worker protocol only");
+        throw new SerializationException($"{obj.GetType()} may not cross this link: no serializer of its own is bound to it");
 
     public override object FromBinary(byte[] bytes, Type type) =>
-        throw new SerializationException("the worker link carries the worker protocol only");
+        throw new SerializationException("this link reads only messages whose serializers are bound to it");
 }
