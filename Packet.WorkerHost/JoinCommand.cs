@@ -81,6 +81,7 @@ internal static class JoinCommand
             if (await Task.WhenAny(stop.Task, starting) == stop.Task) return 0;
             var node = ClusterNode.Start(settings, ClusterSettings.HostRole, reactor.System.Settings.Config.GetString("akka.loglevel"), null);
             var agent = node.System.ActorOf(Props.Create(() => new HostAgentActor(reactor, served, node)), HostAgentActor.Name);
+            node.Join();
             Console.WriteLine($"host agent {node.Address} joins the cluster at {string.Join(" or ", seeds)} with workers {string.Join(", ", served.Select(w => w.Name))}");
             var ended = await Task.WhenAny(stop.Task, node.WhenTerminated);
             if (ended == node.WhenTerminated)

@@ -44,10 +44,17 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _refusals = new();
 
+    /// <summary>
+    /// The members this node has seen come up and not yet go, from the cluster's events. Not the cluster's read view
+    /// (<c>Cluster.State</c>), which its own subscription updates, and may not have when an event comes here: an offer
+    /// refused for an agent that view did not show up yet, after its <see cref="ClusterEvent.MemberUp"/> came here, would never be asked for again.
+    /// </summary>
+    private readonly Dictionary<UniqueAddress, Member> _up = new();
+
     protected override void PreStart()
     {
         AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.IMemberEvent));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
     }
 
@@ -100,15 +107,19 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
                 return true;
             case Probe:
                 return true;
-            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.HostRole) && !IsTaken(up.Member):
-                Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
+            case ClusterEvent.MemberUp up:
+                _up[up.Member.UniqueAddress] = up.Member;
+                if (up.Member.HasRole(ClusterSettings.HostRole) && !IsTaken(up.Member))
+                    Context.ActorSelection(new RootActorPath(up.Member.Address) / "user" / HostAgentActor.Name).Tell(WorkerProtocol.OfferWanted.Instance);
                 return true;
-            case ClusterEvent.MemberUp:
+            case ClusterEvent.MemberRemoved gone:
+                _up.Remove(gone.Member.UniqueAddress);
+                if (IsTaken(gone.Member)) Forget(gone.Member.Address);
                 return true;
-            case ClusterEvent.MemberRemoved gone when IsTaken(gone.Member):
-                Forget(gone.Member.Address);
+            case ClusterEvent.IMemberEvent gone when gone is ClusterEvent.MemberLeft or ClusterEvent.MemberExited or ClusterEvent.MemberDowned:
+                _up.Remove(gone.Member.UniqueAddress);
                 return true;
-            case ClusterEvent.MemberRemoved:
+            case ClusterEvent.IMemberEvent:
                 return true;
             case ClusterEvent.CurrentClusterState:
                 return true;
@@ -175,8 +186,7 @@ internal sealed class ClusterMasterActor(IActorRef registry, bool preferLocal) :
     private bool IsTaken(Member member) => _byHost.TryGetValue(member.Address, out var taken) && taken.Member.Equals(member.UniqueAddress);
 
     /// <summary>The member at <paramref name="address"/> if it is up with the host role.</summary>
-    private static Member? UpHost(Address address) =>
-        AkkaCluster.Get(Context.System).State.Members.FirstOrDefault(m => m.Address.Equals(address) && m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.HostRole));
+    private Member? UpHost(Address address) => _up.Values.FirstOrDefault(m => m.Address.Equals(address) && m.HasRole(ClusterSettings.HostRole));
 
     /// <summary>Whether <paramref name="address"/> is a member joining the cluster with the host role.</summary>
     private static bool IsHostMember(Address address) =>

@@ -25,12 +25,14 @@ namespace Packet.Actors.Cluster;
 internal sealed class ClusterNode
 {
     private readonly ClusterCredentials _credentials;
+    private readonly ClusterSettings _settings;
 
-    private ClusterNode(ActorSystem system, string role, ClusterCredentials credentials)
+    private ClusterNode(ActorSystem system, string role, ClusterCredentials credentials, ClusterSettings settings)
     {
         System = system;
         Role = role;
         _credentials = credentials;
+        _settings = settings;
     }
 
     /// <summary>The node's actor system.</summary>
@@ -50,9 +52,8 @@ internal sealed class ClusterNode
     public Task WhenTerminated => System.WhenTerminated;
 
     /// <summary>
-    /// Starts a node of <paramref name="role"/> and joins the cluster at <see cref="ClusterSettings.SeedNodes"/>,
-    /// or starts one of its own when there are none. It logs at <paramref name="logLevel"/>, through
-    /// <paramref name="logging"/> when given (the reactor's logger factory).
+    /// Starts a node of <paramref name="role"/>, to <see cref="Join"/> once its own actors are there. It logs at
+    /// <paramref name="logLevel"/>, through <paramref name="logging"/> when given (the reactor's logger factory).
     /// </summary>
     /// <exception cref="InvalidDataException">The credentials cannot be read.</exception>
     public static ClusterNode Start(ClusterSettings settings, string role, string logLevel, LoggerFactoryLogger.Setup? logging)
@@ -112,15 +113,23 @@ internal sealed class ClusterNode
             .And(new LogFilterBuilder().Add(new LinkLogFilter()).Build()); // strangers' handshakes, dead members' retries
         if (logging is not null) setup = setup.And(logging);
         var system = ActorSystem.Create(settings.SystemName, setup);
-        var node = new ClusterNode(system, role, credentials);
+        var node = new ClusterNode(system, role, credentials, settings);
         system.ActorOf(Props.Create(() => new MembersLog()), "members");
         system.ActorOf(Props.Create(() => new RoleCheckActor(credentials)), RoleCheckActor.Name);
-        var cluster = AkkaCluster.Get(system);
-        var self = cluster.SelfAddress;
-        cluster.JoinSeedNodes(settings.SeedNodes.Count == 0
-            ? [self]
-            : settings.SeedNodes.Select(seed => new Address(self.Protocol, settings.SystemName, seed.Host, seed.Port)));
         return node;
+    }
+
+    /// <summary>
+    /// Joins the cluster at <see cref="ClusterSettings.SeedNodes"/>, or starts one of its own when there are none: after the
+    /// node's own actors have started, so that no message the other nodes send once they see it finds them missing.
+    /// </summary>
+    public void Join()
+    {
+        var cluster = AkkaCluster.Get(System);
+        var self = cluster.SelfAddress;
+        cluster.JoinSeedNodes(_settings.SeedNodes.Count == 0
+            ? [self]
+            : _settings.SeedNodes.Select(seed => new Address(self.Protocol, _settings.SystemName, seed.Host, seed.Port)));
     }
 
     /// <summary>Whether <paramref name="address"/> is a member of <paramref name="system"/>'s cluster that is up with <paramref name="role"/>: the only nodes PacketAkka's cluster actors take messages from.</summary>

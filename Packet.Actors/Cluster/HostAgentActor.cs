@@ -6,7 +6,8 @@ using Packet.Actors.Workers;
 using Packet.Actors.Workers.Protocol;
 using AkkaCluster = Akka.Cluster.Cluster;
 using ClusterEvent = Akka.Cluster.ClusterEvent;
-using MemberStatus = Akka.Cluster.MemberStatus;
+using Member = Akka.Cluster.Member;
+using UniqueAddress = Akka.Cluster.UniqueAddress;
 
 namespace Packet.Actors.Cluster;
 
@@ -65,6 +66,12 @@ internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentAct
     /// <summary>What the agent offers: each worker it serves, with the pool that takes its work.</summary>
     private readonly List<WorkerProtocol.OfferedWorker> _offered = [];
 
+    /// <summary>
+    /// The members this agent has seen come up and not yet go, this one among them, from the cluster's events. Not the
+    /// cluster's read view (<c>Cluster.State</c>), which its own subscription updates, and may not have when an event comes here.
+    /// </summary>
+    private readonly Dictionary<UniqueAddress, Member> _up = new();
+
     protected override void PreStart()
     {
         foreach (var worker in workers) Add(worker);
@@ -75,7 +82,7 @@ internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentAct
             Context.ActorOf(ClusterSingletonManager.Props(Props.Create(() => new UniqueWorkerActor(reactor, unique, agent)), UniqueWorkerActor.Handover.Instance, settings),
                 UniqueWorkerActor.ManagerName(unique.Name));
         }
-        AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberUp));
+        AkkaCluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
     }
 
@@ -104,13 +111,15 @@ internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentAct
     /// <summary>Offers what the agent serves now to every master up, once the agent is up itself.</summary>
     private void OfferAll()
     {
-        if (AkkaCluster.Get(Context.System).SelfMember.Status != MemberStatus.Up) return;
+        if (!SelfUp) return;
         foreach (var master in MastersUp()) Offer(master);
     }
 
-    /// <summary>The masters this node sees up.</summary>
-    private static IEnumerable<Address> MastersUp() =>
-        AkkaCluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(ClusterSettings.MasterRole)).Select(m => m.Address);
+    /// <summary>Whether this agent has seen itself come up (and not yet leave).</summary>
+    private bool SelfUp => _up.ContainsKey(AkkaCluster.Get(Context.System).SelfUniqueAddress);
+
+    /// <summary>The masters this agent has seen come up.</summary>
+    private IEnumerable<Address> MastersUp() => _up.Values.Where(m => m.HasRole(ClusterSettings.MasterRole)).Select(m => m.Address);
 
     /// <summary>Tells a master's <see cref="ClusterMasterActor"/>.</summary>
     private static void ToMaster(Address master, WorkerProtocol.IMessage message) =>
@@ -169,13 +178,15 @@ internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentAct
         switch (message)
         {
             // A master takes offers only from agents that are up: this one offers once it is, to the masters up then and to each that comes up later.
-            case ClusterEvent.MemberUp up when up.Member.Address.Equals(AkkaCluster.Get(Context.System).SelfAddress):
-                foreach (var master in MastersUp()) Offer(master);
+            case ClusterEvent.MemberUp up:
+                _up[up.Member.UniqueAddress] = up.Member;
+                if (up.Member.UniqueAddress.Equals(AkkaCluster.Get(Context.System).SelfUniqueAddress)) OfferAll();
+                else if (up.Member.HasRole(ClusterSettings.MasterRole) && SelfUp) Offer(up.Member.Address);
                 return true;
-            case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.MasterRole) && AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up:
-                Offer(up.Member.Address);
+            case ClusterEvent.IMemberEvent gone when gone is ClusterEvent.MemberLeft or ClusterEvent.MemberExited or ClusterEvent.MemberDowned or ClusterEvent.MemberRemoved:
+                _up.Remove(gone.Member.UniqueAddress);
                 return true;
-            case ClusterEvent.MemberUp or ClusterEvent.CurrentClusterState:
+            case ClusterEvent.IMemberEvent or ClusterEvent.CurrentClusterState:
                 return true;
             // A master that saw this agent come up before it took its offer: whatever the master's status here.
             case WorkerProtocol.OfferWanted when AkkaCluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(Sender.Path.Address) && m.HasRole(ClusterSettings.MasterRole)):
@@ -184,8 +195,7 @@ internal sealed class HostAgentActor(Reactor reactor, IReadOnlyList<HostAgentAct
             case WorkerProtocol.OfferWanted:
                 return true;
             // A link to a master came up again (it had dropped, and the master took this agent for lost): offered again, it is used again.
-            case AssociatedEvent linked when AkkaCluster.Get(Context.System).SelfMember.Status == MemberStatus.Up
-                                             && ClusterNode.IsUp(Context.System, linked.RemoteAddress, ClusterSettings.MasterRole):
+            case AssociatedEvent linked when SelfUp && MastersUp().Contains(linked.RemoteAddress):
                 Offer(linked.RemoteAddress);
                 return true;
             case AssociatedEvent:

@@ -157,6 +157,7 @@ public sealed class Reactor : IAsyncDisposable
             throw new ConfigurationException($"PacketAkka setting 'packet.cluster.credentials': {e.Message}", e);
         }
         if (Registry is { } registry) node.System.ActorOf(Props.Create(() => new ClusterMasterActor(registry, settings.PreferLocal)), ClusterMasterActor.Name);
+        node.Join();
         var address = node.Address;
         var started = Stopwatch.GetTimestamp();
         node.WhenTerminated.ContinueWith(_ => RestartClusterNodeAsync(address, settings, logLevel,
