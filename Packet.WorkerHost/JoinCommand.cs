@@ -6,14 +6,14 @@ using Packet.Actors;
 using Packet.Actors.Cluster;
 
 /// <summary>
-/// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]</c>:
+/// <c>dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N] [--worker-user USER]</c>:
 /// runs a host agent. It starts the workers of its root as local WorkerHost processes, as a master does,
 /// and joins the cluster at the first seed that answers as a node of role <c>packet-host</c>, with the credentials in DIR. It
 /// runs until SIGINT or SIGTERM, then answers the asks it holds, leaves the cluster and ends its WorkerHosts.
 /// </summary>
 internal static class JoinCommand
 {
-    private const string Usage = "usage: dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N]";
+    private const string Usage = "usage: dotnet Packet.WorkerHost.dll join --seed HOST:PORT [--seed HOST:PORT ...] --root FOLDER --credentials DIR [--hostname ADDRESS] [--port N] [--worker-user USER]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -23,10 +23,11 @@ internal static class JoinCommand
             Console.WriteLine("Runs a PacketAkka host agent: the workers of FOLDER in local WorkerHost processes, offered to the cluster that the seeds belong to.");
             Console.WriteLine("Name each master as a seed (repeat --seed): the agent joins through whichever answers, and keeps trying until one does.");
             Console.WriteLine("DIR holds the cluster's ca.crt and packet-host.pfx. ADDRESS (default 127.0.0.1) is where the other nodes reach this one; N (default 0, a free port) its port.");
+            Console.WriteLine("USER: run the WorkerHosts as this Unix user (the agent runs as root), so worker code cannot read DIR.");
             return 0;
         }
         var seeds = new List<string>();
-        string? root = null, credentials = null, hostname = "127.0.0.1", port = "0";
+        string? root = null, credentials = null, hostname = "127.0.0.1", port = "0", user = "";
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length && args[i + 1].Length > 0 ? args[i + 1] : null;
@@ -37,6 +38,7 @@ internal static class JoinCommand
                 case "--credentials" when value is not null: credentials = value; i++; break;
                 case "--hostname" when value is not null: hostname = value; i++; break;
                 case "--port" when value is not null: port = value; i++; break;
+                case "--worker-user" when value is not null: user = value; i++; break;
                 default: return Fail($"unexpected argument '{args[i]}'");
             }
         }
@@ -51,6 +53,7 @@ internal static class JoinCommand
                 packet.workers {
                   enabled = on
                   root = {{Quote(root)}}
+                  user = {{Quote(user)}}
                 }
                 packet.cluster {
                   hostname = {{Quote(hostname)}}

@@ -22,14 +22,15 @@ internal sealed class WorkerHostProcess : IWorkerHost
     public int? ProcessId => _process.Id;
 
     /// <summary>
-    /// Starts a host: <paramref name="onLink"/> gets its link address, from the first <see cref="HostStart.LinkLine"/> of its
-    /// output, <paramref name="onLine"/> every other line, and <paramref name="onExit"/> its exit code.
+    /// Starts a host, as <paramref name="user"/> when given: <paramref name="onLink"/> gets its link address, from the first
+    /// <see cref="HostStart.LinkLine"/> of its output, <paramref name="onLine"/> every other line, and <paramref name="onExit"/> its exit code.
     /// </summary>
-    public static WorkerHostProcess Start(string hostDll, HostStart start, Action<int, Address> onLink, Action<int, string, bool> onLine, Action<int, int> onExit)
+    public static WorkerHostProcess Start(string hostDll, WorkerUser? user, HostStart start, Action<int, Address> onLink, Action<int, string, bool> onLine, Action<int, int> onExit)
     {
         if (!File.Exists(hostDll))
             throw new FileNotFoundException($"the WorkerHost program is not at {hostDll}; reference the PacketAkka.Actors package (or the Packet.WorkerHost project) or set packet.workers.host", hostDll);
-        var info = new ProcessStartInfo(DotnetPath(), ["exec", hostDll])
+        string[] command = [DotnetPath(), "exec", hostDll];
+        var info = new ProcessStartInfo(user?.Setpriv ?? command[0], user?.Wrap(command[0], command[1..]) ?? command[1..])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -37,6 +38,7 @@ internal sealed class WorkerHostProcess : IWorkerHost
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(start.AssemblyPath)!,
         };
+        if (user is not null) info.Environment["HOME"] = user.Home;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var id = 0; // set before output is read: Id throws once the process is disposed, and output can come after that
         var linked = 0;

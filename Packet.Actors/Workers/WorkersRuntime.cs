@@ -125,7 +125,7 @@ internal sealed class WorkersRuntime(Reactor reactor, WorkerSettings settings, I
         var start = HostStart(instance, secret, type, key, options);
         return Settings.InProcess
             ? InProcessWorkerHost.Start(-Interlocked.Increment(ref _inProcessHosts), Reactor.System, Reactor, type, start, Payloads, onLink, onExit)
-            : WorkerHostProcess.Start(Settings.Host, start, onLink, LogSink(type.Name, key, log), onExit);
+            : WorkerHostProcess.Start(Settings.Host, Settings.User, start, onLink, LogSink(type.Name, key, log), onExit);
     }
 
     public void CountDroppedReplies(int count) => Interlocked.Add(ref _droppedReplies, count);

@@ -34,10 +34,10 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         }
         """));
 
-    /// <summary>A host agent running the eval sample's workers, once <paramref name="master"/> has their offer.</summary>
-    private async Task<HostAgent> EvalAgentAsync(Reactor master)
+    /// <summary>A host agent running the eval sample's workers (with <paramref name="more"/> arguments), once <paramref name="master"/> has their offer.</summary>
+    private async Task<HostAgent> EvalAgentAsync(Reactor master, params string[] more)
     {
-        var agent = new HostAgent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        var agent = new HostAgent(["--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder, .. more]);
         try
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker" && w.Host is not null), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
@@ -180,6 +180,19 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         var held = started.Select(file => master.AskWorkerAsync("eval_worker", $"System.IO.File.WriteAllText(@\"{file}\", \"\"); System.Threading.Thread.Sleep({seconds * 1000}); 0")).ToArray();
         await Bounded.Until(() => started.All(File.Exists), "both asks to be running in the agent's WorkerHosts");
         return held;
+    }
+
+    [WorkerUserFact]
+    public async Task An_agents_worker_code_run_as_another_user_cannot_read_the_agents_credentials()
+    {
+        ClusterCredentials.Create(_folder, []);
+        await using var master = Master(workers: true);
+        using var agent = await EvalAgentAsync(master, "--worker-user", "nobody");
+
+        Assert.Equal("nobody", await master.AskWorkerAsync("eval_worker", "Environment.UserName").Within("an ask at the agent", TimeSpan.FromSeconds(60)));
+        var key = Path.Combine(_folder, "packet-host.pfx");
+        var refused = await Assert.ThrowsAsync<WorkerException>(() => master.AskWorkerAsync("eval_worker", $"System.IO.File.ReadAllBytes(@\"{key}\").Length"));
+        Assert.Contains($"Access to the path '{key}' is denied", refused.Message);
     }
 
     [Fact]

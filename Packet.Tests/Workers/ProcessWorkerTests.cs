@@ -352,7 +352,7 @@ public sealed class ProcessWorkerTests(ProcessWorkerFixture fixture) : WorkerSui
         var start = new HostStart("akka.tcp://gone@127.0.0.1:1/user/workers", "secret", 1, type.Name, null, type.AssemblyPath, type.TypeName,
             new Dictionary<string, string>(), [], 1024, "WARNING", LinkCredentials.Create().ToBase64());
         var exited = new TaskCompletionSource<int>();
-        using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), start, (_, _) => { }, (_, _, _) => { }, (_, code) => exited.TrySetResult(code));
+        using var host = WorkerHostProcess.Start(Path.Combine(AppContext.BaseDirectory, "Packet.WorkerHost.dll"), null, start, (_, _) => { }, (_, _, _) => { }, (_, code) => exited.TrySetResult(code));
 
         host.End(); // closes the pipe, as the kernel does when the master dies, even by kill -9
 
