@@ -98,13 +98,22 @@ public static class ClusterBench
         }
     }
 
+    /// <summary>
+    /// The load before a row's measured runs. After 5 s, the first run of every row was still the lowest, by up to half; after
+    /// 15 s, a row's runs agree within about 15% (bench/README.md, "What the last full run showed").
+    /// </summary>
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(15);
+
     /// <summary>The WorkerHosts one agent (or the local baseline) runs of <paramref name="worker"/> (see cluster-workers/BenchWorkers.cs).</summary>
     private static int Instances(string worker) => worker switch { "bench_sleep" => 4, "bench_cpu" => 2, _ => 1 };
 
-    /// <summary>One row: 5 s of warm-up (the agents' WorkerHosts started seconds before), then <paramref name="runs"/> measured runs.</summary>
+    /// <summary>
+    /// One row: <see cref="WarmUp"/> of load first (the agents' WorkerHosts started seconds before), then <paramref name="runs"/>
+    /// measured runs; 1 s of it in a quick run.
+    /// </summary>
     private static async Task<string> CellAsync(int port, string worker, string where, TimeSpan duration, int runs)
     {
-        await Measure(port, worker, TimeSpan.FromSeconds(5));
+        await Measure(port, worker, runs == 1 ? TimeSpan.FromSeconds(1) : WarmUp);
         var results = new List<CellResult>();
         for (var run = 0; run < runs; run++) results.Add(await Measure(port, worker, duration));
         var row = Row(worker, where, results);
@@ -251,7 +260,7 @@ public static class ClusterBench
         text.AppendLine();
         text.AppendLine("## Scaling");
         text.AppendLine();
-        text.AppendLine($"The native load generator, 64 B lines, one in flight per connection, 50 connections (200 for the no-op worker); {runs} runs of {duration.TotalSeconds:0} s after 5 s of warm-up, median (each run).");
+        text.AppendLine($"The native load generator, 64 B lines, one in flight per connection, 50 connections (200 for the no-op worker); {runs} runs of {duration.TotalSeconds:0} s after {(runs == 1 ? 1 : WarmUp.TotalSeconds):0} s of warm-up, median (each run).");
         text.AppendLine("`bench_sleep` sleeps 5 ms (4 WorkerHosts per agent, one ask each at a time); `bench_cpu` computes about 1 ms (2 per agent); `bench_noop` returns its line (1 per agent). " +
                         "The first row of each is the same worker run by a master itself, in as many local WorkerHosts as one agent has, with no cluster.");
         text.AppendLine();
