@@ -98,6 +98,15 @@ public class Connection
     public long OutboundDataSize => _actor?.OutboundBytes ?? 0;
 
     /// <summary>
+    /// False from when the output waiting for the peer (<see cref="OutboundDataSize"/>) rises above
+    /// <c>packet.tcp.backpressure.high-water-mark</c> until the peer has taken it down to <c>low-water-mark</c>
+    /// (Netty's <c>isWritable</c>); reading from the peer pauses meanwhile, and <see cref="OutboundDrained"/> is
+    /// called as it turns true again. A handler that produces more than it was asked for (a large reply to a
+    /// pipelined request, a file it streams) stops while it is false. Exact inside hooks; a snapshot elsewhere.
+    /// </summary>
+    public bool IsWritable => _actor?.AboveHighWater != true;
+
+    /// <summary>
     /// Whether the answers to this connection's worker asks come in the order it asked, as a pipelined
     /// protocol (Redis' RESP, HTTP/1.1) must answer. Off (the default): each answer is handed over as soon
     /// as it comes, so a quick ask is not held up by a slow one. On: an answer that comes before those of
@@ -115,6 +124,16 @@ public class Connection
     internal bool Initialized { get; set; }
 
     // ---- hooks -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Called on the connection's actor when output that rose above <c>packet.tcp.backpressure.high-water-mark</c>
+    /// has been taken by the peer down to <c>low-water-mark</c>: <see cref="IsWritable"/> is true again (Node's
+    /// <c>'drain'</c>, Netty's <c>channelWritabilityChanged</c>). A handler that stopped producing while
+    /// <see cref="IsWritable"/> was false resumes here, without polling <see cref="OutboundDataSize"/>. Called
+    /// once per such fall, only if output is still below the high-water mark when it runs, and never once the
+    /// connection is closing.
+    /// </summary>
+    protected virtual void OutboundDrained() { }
 
     /// <summary>
     /// Called once per instance, first, when the connection actor starts: for accepted connections
@@ -296,6 +315,8 @@ public class Connection
     internal void InvokeConnectionCompleted() => ConnectionCompleted();
 
     internal void InvokeReceiveData(ReadOnlyMemory<byte> data) => ReceiveData(data);
+
+    internal void InvokeOutboundDrained() => OutboundDrained();
 
     internal void InvokeUnbind(UnbindReason reason) => Unbind(reason);
 

@@ -82,6 +82,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         public static readonly DeliverHeldBack Instance = new();
     }
 
+    /// <summary>Output fell back to its low-water mark: the handler's <see cref="Connection.OutboundDrained"/> is due.</summary>
+    private sealed class OutboundBelowLowWater
+    {
+        public static readonly OutboundBelowLowWater Instance = new();
+    }
+
     /// <summary>
     /// Not a message: after each message (and after an accepted connection's <see cref="PreStart"/>) the actor hands
     /// it to the state that message left it in, which finishes it: sends what the handler wrote, asks for the next
@@ -152,6 +158,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public long OutboundBytes => _window.Outbound;
+
+    /// <summary>Whether output is above its high-water mark (and has not fallen back to its low-water mark).</summary>
+    public bool AboveHighWater => _window.IsAboveHighWater;
 
     /// <summary>Whether to ask for the next read: the handler is not paused, output is below its high-water mark, and fewer than <c>max-asks-per-connection</c> worker asks are outstanding.</summary>
     private bool CanRead => !_handler.IsPaused && !_window.IsAboveHighWater && (_asks?.Outstanding ?? 0) < _runtime.MaxAsksPerConnection;
@@ -455,6 +464,10 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case StopReading:
                 Pause();
                 return true;
+            case OutboundBelowLowWater:
+                if (_stage < Stage.Closing && !_window.IsAboveHighWater)
+                    Hook(static handler => handler.InvokeOutboundDrained(), _handler, "OutboundDrained");
+                return true;
             case Workers.WorkersActor.Answer answer when _asks is not null:
                 Answered(answer);
                 return true;
@@ -701,7 +714,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     /// <summary>The transport took <paramref name="bytes"/> of output: they leave the window, and the connection was active.</summary>
     private void Acknowledge(int bytes)
     {
-        _window.Acknowledge(bytes);
+        // The handler hears of it in a message of its own, whose end flushes what OutboundDrained sends.
+        if (_window.Acknowledge(bytes)) Self.Tell(OutboundBelowLowWater.Instance);
         _lastActivity = Environment.TickCount64;
     }
 

@@ -219,6 +219,57 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_handler_that_produces_only_while_writable_resumes_in_OutboundDrained_and_every_byte_arrives()
+    {
+        // With the defaults (high-water-mark 1 MiB, low-water-mark 256 KiB): without OutboundDrained the producer
+        // would stop at the first MiB for good, and the read below would time out.
+        const int total = 32 * 1024 * 1024;
+        var accepted = new Accepted<Producer>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Producer(total)));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        await client.SendAsync("go\n");
+        var producer = await accepted.Next();
+
+        var back = await client.ReadExactlyAsync(total, TimeSpan.FromSeconds(60));
+
+        Assert.True(back.AsSpan().SequenceEqual(Producer.Pattern(0, total)), "the bytes came back out of order or changed");
+        Assert.True(producer.Drained > 0, "OutboundDrained was never called");
+        Assert.InRange(producer.Peak, 1, 1024 * 1024 + Producer.Chunk); // it stopped at the high-water mark each time
+    }
+
+    /// <summary>Sends <c>total</c> patterned bytes once asked, 64 KiB at a time, only while <see cref="Connection.IsWritable"/>.</summary>
+    private sealed class Producer(int total) : Connection
+    {
+        public const int Chunk = 64 * 1024;
+        private int _sent;
+
+        public int Drained { get; private set; }
+
+        public long Peak { get; private set; }
+
+        public static byte[] Pattern(int from, int count) => Enumerable.Range(from, count).Select(i => (byte)(i % 251)).ToArray();
+
+        protected override void ReceiveData(ReadOnlyMemory<byte> data) => Produce();
+
+        protected override void OutboundDrained()
+        {
+            Drained++;
+            Produce();
+        }
+
+        private void Produce()
+        {
+            while (_sent < total && IsWritable)
+            {
+                var count = Math.Min(Chunk, total - _sent);
+                SendData(Pattern(_sent, count));
+                _sent += count;
+                Peak = Math.Max(Peak, OutboundDataSize);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Every_byte_of_many_small_echoes_is_acknowledged_so_reading_never_stops()
     {
         // Small writes are the ones a transport may take at once, without a later acknowledgement message.
