@@ -60,6 +60,12 @@ internal sealed record WorkerSettings(
             "never" => false,
             var other => throw new ConfigurationException($"PacketAkka setting 'packet.workers.restart.policy' must be backoff or never, not \"{other}\""),
         };
+        var inProcess = ConfigReader.Bool(config, "packet.workers.in-process");
+        var user = ConfigReader.Text(config, "packet.workers.user");
+        if (user.Length > 0 && (user[0] == '-' || !user.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
+            throw new ConfigurationException($"PacketAkka setting 'packet.workers.user' must be a user name (letters, digits, '.', '_', '-', not starting with '-'), not \"{user}\"");
+        if (user.Length > 0 && inProcess)
+            throw new ConfigurationException("PacketAkka setting 'packet.workers.user' needs WorkerHost processes, and packet.workers.in-process is on");
         var settings = new WorkerSettings(
             Root: root.Length > 0 ? Path.GetFullPath(root) : null,
             Types: types,
@@ -78,14 +84,8 @@ internal sealed record WorkerSettings(
             MaxWaitingBytes: ConfigReader.Bytes(config, "packet.workers.max-waiting-bytes"),
             AllowedTypes: ConfigReader.List(config, "packet.workers.allowed-types"),
             LogFolder: logFolder.Length > 0 ? Path.GetFullPath(logFolder) : null,
-            InProcess: ConfigReader.Bool(config, "packet.workers.in-process"),
-            User: null);
-        var user = ConfigReader.Text(config, "packet.workers.user");
-        if (user.Length > 0 && (user[0] == '-' || !user.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
-            throw new ConfigurationException($"PacketAkka setting 'packet.workers.user' must be a user name (letters, digits, '.', '_', '-', not starting with '-'), not \"{user}\"");
-        if (user.Length > 0 && settings.InProcess)
-            throw new ConfigurationException("PacketAkka setting 'packet.workers.user' needs WorkerHost processes, and packet.workers.in-process is on");
-        if (user.Length > 0 && settings.Enabled) settings = settings with { User = WorkerUser.Of(user) };
+            InProcess: inProcess,
+            User: user.Length > 0 && enabled ? WorkerUser.Of(user) : null);
         if (settings.MaxInFlight < 1)
             throw new ConfigurationException("PacketAkka setting 'packet.workers.max-in-flight' must be at least 1");
         if (settings.MaxAsksPerConnection < 1)

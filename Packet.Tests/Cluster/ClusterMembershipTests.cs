@@ -37,7 +37,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     /// <summary>A host agent running the eval sample's workers (with <paramref name="more"/> arguments), once <paramref name="master"/> has their offer.</summary>
     private async Task<HostAgent> EvalAgentAsync(Reactor master, params string[] more)
     {
-        var agent = new HostAgent(["--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder, .. more]);
+        var agent = new HostAgent(["--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", Configuration.ConfigurationTests.EvalWorkers(), "--credentials", _folder, .. more]);
         try
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.Name == "eval_worker" && w.Host is not null), "the agent's eval_worker to be offered to the master", TimeSpan.FromSeconds(60));
@@ -51,7 +51,6 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     }
 
     /// <summary>The eval sample's worker folder, built with the tests.</summary>
-    private static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
     [Fact]
     public async Task A_host_agent_joins_a_masters_cluster_over_TLS_and_leaves_it_on_SIGTERM()
@@ -226,7 +225,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
     /// <summary>A second eval agent, once the master runs both agents' eval_workers.</summary>
     private async Task<HostAgent> SecondAgentAsync(Reactor master)
     {
-        var second = new HostAgent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder);
+        var second = new HostAgent("--seed", $"127.0.0.1:{master.Cluster!.Address.Port}", "--root", Configuration.ConfigurationTests.EvalWorkers(), "--credentials", _folder);
         await Bounded.Until(async () => (await master.GetWorkersAsync()).Count(w => w.Host is not null && w.State == "running") == 2, "both agents' eval_workers to be offered", TimeSpan.FromSeconds(60));
         return second;
     }
@@ -356,7 +355,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         await using var master = Master(workers: true);
         var node = master.Cluster!;
         var port = Loopback.FreePort();
-        string[] args = ["--seed", $"127.0.0.1:{node.Address.Port}", "--root", EvalWorkers(), "--credentials", _folder, "--port", $"{port}"];
+        string[] args = ["--seed", $"127.0.0.1:{node.Address.Port}", "--root", Configuration.ConfigurationTests.EvalWorkers(), "--credentials", _folder, "--port", $"{port}"];
         using (var killed = new HostAgent(args))
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(60));
@@ -399,7 +398,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         ClusterCredentials.Create(_folder, []);
         await using var master = Reactor.Start(ConfigurationFactory.ParseString($$"""
             akka.loglevel = WARNING
-            packet.workers.root = "{{EvalWorkers().Replace('\\', '/')}}"
+            packet.workers.root = "{{Configuration.ConfigurationTests.EvalWorkers().Replace('\\', '/')}}"
             packet.cluster { enabled = on, credentials = "{{_folder}}", prefer-local = on }
             """));
         using var agent = await EvalAgentAsync(master);
@@ -465,7 +464,7 @@ public sealed class ClusterMembershipTests(ITestOutputHelper output) : IDisposab
         ClusterCredentials.Create(_folder, []);
         await using var master = Reactor.Start(ConfigurationFactory.ParseString($$"""
             akka.loglevel = WARNING
-            packet.workers.root = "{{EvalWorkers().Replace('\\', '/')}}"
+            packet.workers.root = "{{Configuration.ConfigurationTests.EvalWorkers().Replace('\\', '/')}}"
             packet.cluster { enabled = on, credentials = "{{_folder}}" }
             """));
         using var agent = await EvalAgentAsync(master);

@@ -38,7 +38,7 @@ public sealed class ClusterPartitionTests(ITestOutputHelper output) : IDisposabl
             packet.cluster { enabled = on, hostname = "{{Network.Here}}", port = 0, credentials = "{{_credentials}}" }
             """));
         var agent = new HostAgent(Network, "--seed", $"{Network.Here}:{master.Cluster!.Address.Port}", "--hostname", Network.There,
-            "--root", EvalWorkers(), "--credentials", _credentials);
+            "--root", Configuration.ConfigurationTests.EvalWorkers(), "--credentials", _credentials);
         try
         {
             await Bounded.Until(async () => (await master.GetWorkersAsync()).Any(w => w.State == "running"), "the agent's eval_worker to be offered", TimeSpan.FromSeconds(90));
@@ -58,8 +58,6 @@ public sealed class ClusterPartitionTests(ITestOutputHelper output) : IDisposabl
             throw;
         }
     }
-
-    private static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
     /// <summary>Two asks that take 20 s, running in the agent's two WorkerHosts.</summary>
     private async Task<Task<object?>[]> HoldBothAsync(Reactor master)

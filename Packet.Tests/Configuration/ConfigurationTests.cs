@@ -124,4 +124,7 @@ public sealed class ConfigurationTests
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
         return Path.Combine(RepositoryRoot(), "samples", sample, "bin", configuration, "net10.0", $"{sample}.dll");
     }
+
+    /// <summary>The eval sample's worker root, as its build publishes it beside the program.</summary>
+    internal static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(SampleDll("EvalServer"))!, "worker");
 }

@@ -14,12 +14,11 @@ public sealed class WorkerUserTests : IDisposable
 
     private static Reactor Master(string user) => Reactor.Start(ConfigurationFactory.ParseString($$"""
         akka.loglevel = WARNING
-        packet.workers.root = "{{EvalWorkers().Replace('\\', '/')}}"
+        packet.workers.root = "{{Configuration.ConfigurationTests.EvalWorkers().Replace('\\', '/')}}"
         packet.workers.user = "{{user}}"
         """));
 
     /// <summary>The eval sample's worker folder, built with the tests.</summary>
-    internal static string EvalWorkers() => Path.Combine(Path.GetDirectoryName(Configuration.ConfigurationTests.SampleDll("EvalServer"))!, "worker");
 
     [WorkerUserFact]
     public async Task WorkerHosts_run_as_the_configured_user_and_cannot_read_what_only_the_master_may()
