@@ -52,6 +52,12 @@ public class Connection
     /// <summary>The reactor this connection belongs to. Set before <see cref="PostInit"/> runs.</summary>
     public Reactor Reactor { get; private set; } = null!;
 
+    /// <summary>
+    /// The limits of this connection's reactor (line, block and frame lengths, the backpressure marks), so the
+    /// handler can refuse what would pass one in its own protocol. Set before <see cref="PostInit"/> runs.
+    /// </summary>
+    public ConnectionLimits Limits { get; private set; } = null!;
+
     /// <summary>The peer's address; <see langword="null"/> until the socket is connected.</summary>
     public EndPoint? PeerEndPoint { get; internal set; }
 
@@ -333,6 +339,7 @@ public class Connection
             _pendingConnectTimeout = runtime.Settings.ConnectTimeout;
         }
         Reactor = runtime.Reactor;
+        Limits = runtime.Limits;
         _prepared = true;
     }
 

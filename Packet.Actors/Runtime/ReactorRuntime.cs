@@ -17,6 +17,7 @@ internal sealed class ReactorRuntime
     {
         Reactor = reactor;
         Settings = settings;
+        Limits = new ConnectionLimits(settings);
         Log = log;
         Transport = transport;
         MaxConnections = MaxConnectionsUnder(settings.MaxConnections, OpenFiles.Limit(), log);
@@ -37,6 +38,9 @@ internal sealed class ReactorRuntime
     public Reactor Reactor { get; }
 
     public TransportSettings Settings { get; }
+
+    /// <summary>The part of <see cref="Settings"/> every connection's handler may read.</summary>
+    public ConnectionLimits Limits { get; }
 
     public ILoggingAdapter Log { get; }
 

@@ -27,7 +27,7 @@ public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
             else SendLine(line.ToUpperInvariant());
         }
 
-        protected override void ReceiveBinaryData(ReadOnlyMemory<byte> data) => SendLine($"got {data.Length} bytes: {Encoding.UTF8.GetString(data.Span)}");
+        protected override void ReceiveBinaryData(ReadOnlyMemory<byte> data) => SendLine($"got {data.Length} bytes: {Encoding.UTF8.GetString(data.Span).ReplaceLineEndings("|")}");
 
         protected override void Unbind(UnbindReason reason) => Unbound.TrySetResult(reason);
     }
@@ -41,7 +41,7 @@ public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
 
         foreach (var b in input) await client.SendAsync(new[] { b }, SocketFlags.None);
 
-        var expected = "HELLO\ngot 6 bytes: ab\ncd\n\nXYZ\n";
+        var expected = "HELLO\ngot 6 bytes: ab|cd|\nXYZ\n";
         Assert.Equal(expected, Encoding.UTF8.GetString(await client.ReadExactlyAsync(Encoding.UTF8.GetByteCount(expected))));
     }
 
@@ -58,6 +58,85 @@ public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
 
         Assert.Equal(UnbindKind.ProtocolError, reason.Kind);
         Assert.Contains("64", reason.Message);
+    }
+
+    /// <summary>
+    /// A binary-safe line protocol, as RESP is: lines split on "\r\n" arrive as bytes and echo back as they came;
+    /// "SIZE n" asks for an n-byte block unless it is over the limit, which gets an error line instead.
+    /// "INJECT" tries to send lines holding the delimiter.
+    /// </summary>
+    private sealed class BytesEcho() : LineConnection("\r\n")
+    {
+        public int Decoded;
+
+        protected override void ReceiveLine(ReadOnlySpan<byte> line)
+        {
+            if (line.StartsWith("SIZE "u8))
+            {
+                var size = long.Parse(line[5..]);
+                if (size > Limits.MaxBinaryLength) SendLine($"-ERR {size} is over {Limits.MaxBinaryLength}");
+                else SetBinaryMode((int)size);
+            }
+            else if (line.SequenceEqual("INJECT"u8))
+            {
+                var refused = 0;
+                try { SendLine("SET a 1\r\nFLUSHALL"); } catch (ArgumentException) { refused++; }
+                try { SendLine("SET a 1\r\nFLUSHALL"u8); } catch (ArgumentException) { refused++; }
+                SendLine($"refused {refused}");
+            }
+            else SendLine(line);
+        }
+
+        protected override void ReceiveLine(string line) => Decoded++;
+
+        protected override void ReceiveBinaryData(ReadOnlyMemory<byte> data) => SendLine(data.Span);
+    }
+
+    [Fact]
+    public async Task A_byte_line_handler_gets_each_line_as_its_bytes_and_sends_them_back_unchanged()
+    {
+        var accepted = new Accepted<BytesEcho>();
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new BytesEcho()));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+        byte[] input = [0xFF, 0x00, 0xC3, (byte)'\n', 0x80, (byte)'\r', (byte)'\n', .. "SIZE 4\r\n"u8, (byte)'\n', (byte)'\r', 0xFE, 0x00, 0x01, (byte)'\r', (byte)'\n', (byte)'\r', (byte)'\n'];
+
+        foreach (var b in input) await client.SendAsync(new[] { b }, SocketFlags.None);
+
+        // The first line keeps its lone '\n' and its invalid UTF-8; the block comes back as a line; then "\x01" and an empty line.
+        byte[] expected = [0xFF, 0x00, 0xC3, (byte)'\n', 0x80, (byte)'\r', (byte)'\n', (byte)'\n', (byte)'\r', 0xFE, 0x00, (byte)'\r', (byte)'\n', 0x01, (byte)'\r', (byte)'\n', (byte)'\r', (byte)'\n'];
+        Assert.Equal(expected, await client.ReadExactlyAsync(expected.Length));
+        Assert.Equal(0, handler.Decoded);
+        Assert.Equal(64, handler.Limits.MaxLineLength); // this class's reactor sets it
+    }
+
+    [Fact]
+    public async Task SendLine_refuses_a_line_that_holds_the_delimiter_and_sends_none_of_it()
+    {
+        var server = await _reactor.StartServerAsync(Loopback.Host, 0, () => new BytesEcho());
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+
+        await client.SendAsync("INJECT\r\nend\r\n");
+
+        var expected = "refused 2\r\nend\r\n";
+        Assert.Equal(expected, Encoding.UTF8.GetString(await client.ReadExactlyAsync(expected.Length)));
+    }
+
+    [Fact]
+    public async Task A_handler_reads_the_limits_at_their_defaults_and_answers_a_block_over_one_with_its_own_error()
+    {
+        await using var reactor = Reactors.On(transport);
+        var accepted = new Accepted<BytesEcho>();
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new BytesEcho()));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var limits = (await accepted.Next()).Limits;
+
+        await client.SendAsync("SIZE 16777217\r\nSIZE 3\r\nabc\r\n");
+
+        var expected = "-ERR 16777217 is over 16777216\r\nabc\r\n";
+        Assert.Equal(expected, Encoding.UTF8.GetString(await client.ReadExactlyAsync(expected.Length)));
+        Assert.Equal((64 * 1024, 16 << 20, 16 << 20), (limits.MaxLineLength, limits.MaxBinaryLength, limits.MaxFrameLength));
+        Assert.Equal((1 << 20, 256 * 1024, 64 << 20), (limits.HighWaterMark, limits.LowWaterMark, limits.MaxOutbound));
     }
 
     private sealed class FrameEcho(FrameFormat format) : FramedConnection(format)

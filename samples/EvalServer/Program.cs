@@ -54,7 +54,7 @@ sealed class EvalServer : LineConnection
     protected override void ReceiveLine(string line) => AskWorker("eval_worker", line);
 
     protected override void WorkerReceive(WorkerReply reply) =>
-        SendLine(reply.IsError ? $"error: {reply.Error!.ReplaceLineEndings(" ")}" : $"{reply.Data}");
+        SendLine((reply.IsError ? $"error: {reply.Error}" : $"{reply.Data}").ReplaceLineEndings(" "));
 
     /// <summary>The seed's per-connection block calls this on each accepted instance.</summary>
     public void Wow() => Console.WriteLine("Wow");
