@@ -58,5 +58,5 @@ internal static class ConfigurationHocon
             .Order().SequenceEqual(Enumerable.Range(0, children.Length));
 
     /// <summary>A HOCON quoted string, which is a JSON string.</summary>
-    private static string Quote(string value) => JsonSerializer.Serialize(value);
+    internal static string Quote(string value) => JsonSerializer.Serialize(value);
 }

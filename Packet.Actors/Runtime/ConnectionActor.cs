@@ -492,7 +492,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         if (_stage >= Stage.Closing)
         {
             _runtime.Workers?.CountDroppedReplies(1);
-            _runtime.Log.Info("dropped the reply of {Worker} to a connection that is closing", answer.Worker);
+            _runtime.Log.Debug("dropped the reply of {Worker} to a connection that is closing", answer.Worker);
             return;
         }
         Hook((answer.Context as WorkerAsks.Ticket)?.Callback ?? _workerReceive, _runtime.ToReply(answer), "WorkerReceive");

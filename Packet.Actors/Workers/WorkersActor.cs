@@ -563,7 +563,7 @@ internal sealed class WorkersActor : ActorBase, IWithTimers
         }
         if (dropped == 0) return;
         _workers.CountDroppedAsks(dropped);
-        _log.Info("dropped {Count} asks of a connection that closed before they reached a worker", dropped);
+        _log.Debug("dropped {Count} asks of a connection that closed before they reached a worker", dropped);
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------

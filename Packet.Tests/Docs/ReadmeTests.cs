@@ -13,10 +13,11 @@ public sealed partial class ReadmeTests
         var sample = File.ReadAllText(Path.Combine(root, "samples", "EchoServer", "Program.cs")).ReplaceLineEndings("\n");
         var readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
 
-        var regions = Region().Matches(sample).Select(m => m.Groups["code"].Value.Trim('\n')).ToArray();
+        var regions = Region().Matches(sample).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["code"].Value.Trim('\n'));
 
-        Assert.Equal(2, regions.Length);
-        Assert.Contains($"```csharp\n{string.Join("\n\n", regions)}\n```", readme);
+        Assert.Equal(["echo", "handler", "options"], regions.Keys.Order());
+        Assert.Contains($"```csharp\n{regions["echo"]}\n\n{regions["handler"]}\n```", readme);
+        Assert.Contains($"```csharp\n{regions["options"]}\n```", readme);
     }
 
     [Theory]
@@ -69,6 +70,6 @@ public sealed partial class ReadmeTests
     [GeneratedRegex(@"\[`(?<name>[A-Za-z0-9_.]+?)(\.\.\.)?`\]\((?<path>Packet\.Tests/[^)]+)\)")]
     private static partial Regex TestLink();
 
-    [GeneratedRegex(@"#region \w+\n(?<code>.*?)#endregion", RegexOptions.Singleline)]
+    [GeneratedRegex(@"#region (?<name>\w+)\n(?<code>.*?)#endregion", RegexOptions.Singleline)]
     private static partial Regex Region();
 }

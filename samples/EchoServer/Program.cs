@@ -4,8 +4,6 @@
 // --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
 // packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
 using System.CommandLine;
-using System.Text.Json;
-using Akka.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using Packet.Actors;
@@ -21,9 +19,13 @@ var parsed = new RootCommand("The seed's echo server: every byte a client sends 
 }.Parse(args);
 if (SampleArgs.HelpOrErrors(parsed) is { } exit) return exit;
 var (host, port) = (parsed.GetValue(SampleArgs.Host)!, parsed.GetValue(SampleArgs.Port));
-var config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf"));
-if (parsed.GetValue(transport) is { } name)
-    config = ConfigurationFactory.ParseString($"packet.tcp.transport = {JsonSerializer.Serialize(name)}").WithFallback(config);
+#region options
+var config = new ReactorOptions
+{
+    Transport = parsed.GetValue(transport) switch { "sockets" => ReactorTransport.Sockets, "akka-io" => ReactorTransport.AkkaIo, _ => null },
+    Config = PacketConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "echo-server.conf")),
+}.ToConfig();
+#endregion
 
 using var meters = parsed.GetValue(metrics)
     ? Sdk.CreateMeterProviderBuilder()
