@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Security;
 using System.Text;
 using Akka.Actor;
 using Akka.Actor.Internal;
@@ -123,6 +124,12 @@ public class Connection
     /// </summary>
     public bool OrderWorkerReplies { get; set; }
 
+    /// <summary>
+    /// What the TLS handshake agreed on (version, cipher suite, ALPN protocol, the peer's certificate), once it has completed:
+    /// set before <see cref="TlsHandshakeCompleted"/> runs. <see langword="null"/> before that, and on a connection without TLS.
+    /// </summary>
+    public TlsSession? Tls { get; internal set; }
+
     /// <summary>True while <see cref="Pause"/> holds incoming data back.</summary>
     public bool IsPaused { get; internal set; }
 
@@ -147,6 +154,14 @@ public class Connection
     /// <see cref="Reactor.Reconnect{T}"/> of the same instance does not call it again.
     /// </summary>
     protected virtual void PostInit() { }
+
+    /// <summary>
+    /// Called once the TLS handshake begun by <see cref="StartTls(SslServerAuthenticationOptions)"/> (or a server's <c>tls</c>
+    /// option) has completed, before any decrypted data (EventMachine's <c>ssl_handshake_completed</c>); <see cref="Tls"/> says
+    /// what it agreed on. A handshake that fails or times out calls <see cref="Unbind"/> instead, with
+    /// <see cref="UnbindKind.TlsHandshakeFailed"/>.
+    /// </summary>
+    protected virtual void TlsHandshakeCompleted() { }
 
     /// <summary>Called when an outbound connect succeeds, after <see cref="PostInit"/>. Never called for accepted connections.</summary>
     protected virtual void ConnectionCompleted() { }
@@ -285,6 +300,53 @@ public class Connection
     public void Resume() => OnActor(actor => actor.Resume());
 
     /// <summary>
+    /// Goes on in TLS as the server side (EventMachine's <c>start_tls</c>): a handshake first, then every byte either way is
+    /// encrypted, and <see cref="ReceiveData"/> gets the plaintext. Called in <see cref="PostInit"/>, the connection is in TLS
+    /// from its first byte (a server's <c>tls</c> option does that for every connection); called later, as a STARTTLS
+    /// command is answered, what was sent before goes first, in clear, and the peer must send nothing more in clear. Data
+    /// sent before the handshake completes is sent after it. <see cref="TlsHandshakeCompleted"/> follows, or
+    /// <see cref="Unbind"/> with <see cref="UnbindKind.TlsHandshakeFailed"/>.
+    /// </summary>
+    /// <param name="options">
+    /// .NET's own: the certificate (<see cref="SslServerAuthenticationOptions.ServerCertificate"/>, loaded from a file with
+    /// <c>X509CertificateLoader.LoadPkcs12FromFile</c> or taken from an <c>X509Store</c>), client certificates
+    /// (<see cref="SslServerAuthenticationOptions.ClientCertificateRequired"/> and <c>RemoteCertificateValidationCallback</c>),
+    /// ALPN (<see cref="SslServerAuthenticationOptions.ApplicationProtocols"/>), versions. One instance may serve every connection.
+    /// </param>
+    /// <exception cref="ArgumentException">The options name no certificate.</exception>
+    /// <exception cref="InvalidOperationException">TLS has already started on this connection.</exception>
+    public void StartTls(SslServerAuthenticationOptions options)
+    {
+        ValidTls(options);
+        OnActor(actor => actor.StartTls((ssl, cancel) => ssl.AuthenticateAsServerAsync(options, cancel)));
+    }
+
+    /// <summary>
+    /// Goes on in TLS as the client side: as <see cref="StartTls(SslServerAuthenticationOptions)"/>, with the client's
+    /// handshake. Called in <see cref="PostInit"/> or the init callback of <see cref="Reactor.Connect{T}(string,int,Action{T}?)"/>,
+    /// the handshake starts as soon as the connect completes, and what is sent before goes after it, encrypted.
+    /// </summary>
+    /// <param name="options">
+    /// .NET's own: <see cref="SslClientAuthenticationOptions.TargetHost"/>, the name the server's certificate must carry (and
+    /// SNI); <c>RemoteCertificateValidationCallback</c> to trust a certificate the system does not; a client certificate;
+    /// ALPN. The server's certificate is checked as the system checks it unless the callback decides.
+    /// </param>
+    /// <exception cref="InvalidOperationException">TLS has already started on this connection.</exception>
+    public void StartTls(SslClientAuthenticationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        OnActor(actor => actor.StartTls((ssl, cancel) => ssl.AuthenticateAsClientAsync(options, cancel)));
+    }
+
+    /// <summary>Refuses server options that name no certificate: every handshake would fail, one connection at a time.</summary>
+    internal static void ValidTls(SslServerAuthenticationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ServerCertificate is null && options.ServerCertificateContext is null && options.ServerCertificateSelectionCallback is null)
+            throw new ArgumentException("TLS server options need a certificate: ServerCertificate, ServerCertificateContext or ServerCertificateSelectionCallback", nameof(options));
+    }
+
+    /// <summary>
     /// Runs <paramref name="callback"/> once, after <paramref name="delay"/>, on this connection's actor
     /// (so it may touch the handler's state freely). Cancelled when the connection ends.
     /// </summary>
@@ -323,6 +385,8 @@ public class Connection
     internal void InvokeReceiveData(ReadOnlyMemory<byte> data) => ReceiveData(data);
 
     internal void InvokeOutboundDrained() => OutboundDrained();
+
+    internal void InvokeTlsHandshakeCompleted() => TlsHandshakeCompleted();
 
     internal void InvokeUnbind(UnbindReason reason) => Unbind(reason);
 

@@ -35,6 +35,14 @@ public enum UnbindKind
 
     /// <summary>The reactor, or the server that accepted the connection, stopped while it was open.</summary>
     Shutdown,
+
+    /// <summary>
+    /// The TLS handshake (<see cref="Connection.StartTls(System.Net.Security.SslServerAuthenticationOptions)"/>, or a server's
+    /// <c>tls</c> option) failed, or did not complete within <c>packet.tcp.tls-handshake-timeout</c>: a peer that does not
+    /// speak TLS, a certificate refused either way, no protocol or cipher in common. <see cref="UnbindReason.Exception"/> is
+    /// what the handshake threw.
+    /// </summary>
+    TlsHandshakeFailed,
 }
 
 /// <summary>The reason handed to <see cref="Connection.Unbind"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Akka;
@@ -516,20 +517,27 @@ public sealed class Reactor : IAsyncDisposable
     /// Packet's per-connection block: runs on each accepted connection's actor, after
     /// <see cref="Connection.PostInit"/> and before any data. The place to inject per-connection state.
     /// </param>
+    /// <param name="tls">
+    /// Options to start every accepted connection in TLS with, before <see cref="Connection.PostInit"/> (as if it called
+    /// <see cref="Connection.StartTls(SslServerAuthenticationOptions)"/> first), or <see langword="null"/> for plain TCP.
+    /// </param>
     /// <exception cref="InvalidOperationException">The address cannot be bound (in use, not local).</exception>
-    public Task<Server> StartServerAsync<T>(string host, int port, Action<T>? onAccept = null) where T : Connection, new() =>
-        StartServerAsync(host, port, () => new T(), Typed(onAccept));
+    /// <exception cref="ArgumentException"><paramref name="tls"/> names no certificate.</exception>
+    public Task<Server> StartServerAsync<T>(string host, int port, Action<T>? onAccept = null, SslServerAuthenticationOptions? tls = null) where T : Connection, new() =>
+        StartServerAsync(host, port, () => new T(), Typed(onAccept), tls);
 
     /// <summary>As <see cref="StartServerAsync{T}"/>, with a factory that makes each connection's handler.</summary>
     /// <param name="host">An IP address or a host name.</param>
     /// <param name="port">The port, or 0.</param>
     /// <param name="factory">Makes one handler per accepted connection; if it throws, that connection is refused and the error reported.</param>
     /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
-    public async Task<Server> StartServerAsync(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null)
+    /// <param name="tls">Options to start every accepted connection in TLS with, or <see langword="null"/> for plain TCP.</param>
+    public async Task<Server> StartServerAsync(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null, SslServerAuthenticationOptions? tls = null)
     {
         ArgumentNullException.ThrowIfNull(factory);
+        if (tls is not null) Connection.ValidTls(tls);
         var endpoint = new IPEndPoint(await ResolveAsync(host).ConfigureAwait(false), ValidPort(port));
-        var bound = await _actor.Ask<ServerActor.Bound>(new ReactorActor.StartServer(endpoint, factory, onAccept), _operationTimeout)
+        var bound = await _actor.Ask<ServerActor.Bound>(new ReactorActor.StartServer(endpoint, factory, onAccept, tls), _operationTimeout)
             .ConfigureAwait(false);
         return new Server(bound.Server, bound.LocalEndPoint, _operationTimeout + _runtime.Settings.CloseTimeout);
     }
@@ -542,16 +550,18 @@ public sealed class Reactor : IAsyncDisposable
     /// <param name="host">An IP address or a host name.</param>
     /// <param name="port">The port, or 0.</param>
     /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
-    public Server StartServer<T>(string host, int port, Action<T>? onAccept = null) where T : Connection, new() =>
-        Blocking(() => StartServerAsync(host, port, onAccept));
+    /// <param name="tls">Options to start every accepted connection in TLS with, or <see langword="null"/> for plain TCP.</param>
+    public Server StartServer<T>(string host, int port, Action<T>? onAccept = null, SslServerAuthenticationOptions? tls = null) where T : Connection, new() =>
+        Blocking(() => StartServerAsync(host, port, onAccept, tls));
 
-    /// <summary>The blocking form of <see cref="StartServerAsync(string,int,Func{Connection},Action{Connection}?)"/>.</summary>
+    /// <summary>The blocking form of <see cref="StartServerAsync(string,int,Func{Connection},Action{Connection}?,SslServerAuthenticationOptions?)"/>.</summary>
     /// <param name="host">An IP address or a host name.</param>
     /// <param name="port">The port, or 0.</param>
     /// <param name="factory">Makes one handler per accepted connection.</param>
     /// <param name="onAccept">Runs on each accepted connection, after <see cref="Connection.PostInit"/>.</param>
-    public Server StartServer(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null) =>
-        Blocking(() => StartServerAsync(host, port, factory, onAccept));
+    /// <param name="tls">Options to start every accepted connection in TLS with, or <see langword="null"/> for plain TCP.</param>
+    public Server StartServer(string host, int port, Func<Connection> factory, Action<Connection>? onAccept = null, SslServerAuthenticationOptions? tls = null) =>
+        Blocking(() => StartServerAsync(host, port, factory, onAccept, tls));
 
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> with a new <typeparamref name="T"/> and

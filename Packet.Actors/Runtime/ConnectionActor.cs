@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -8,6 +9,7 @@ using Akka.IO;
 using Packet.Io.Flow;
 using Packet.Io.Framing;
 using Packet.Io.Transports;
+using Packet.Io.Transports.Tls;
 
 namespace Packet.Actors.Runtime;
 
@@ -31,14 +33,18 @@ namespace Packet.Actors.Runtime;
 /// The handler's calls come in the middle of a state's message, not as messages, so what they must know of the
 /// state, and whether a read is out, is one value beside the states: <see cref="Stage"/>.
 /// </para>
+/// <para>
+/// With TLS (<see cref="StartTls"/>, or a server's option) the socket is a <see cref="TlsSocket"/> over the transport's: every
+/// message passes its <see cref="TlsSocket.Translate"/> first, so the states see plaintext events as they would see the socket's.
+/// </para>
 /// </remarks>
 internal sealed class ConnectionActor : ActorBase, IWithTimers
 {
     /// <summary>Where the connection comes from.</summary>
     internal abstract record Origin;
 
-    /// <summary>An accepted connection, already connected and waiting for <see cref="ISocketConnection.Register"/>.</summary>
-    internal sealed record Accepted(ISocketConnection Socket) : Origin;
+    /// <summary>An accepted connection, already connected and waiting for <see cref="ISocketConnection.Register"/>; in TLS from the start with <paramref name="Tls"/>.</summary>
+    internal sealed record Accepted(ISocketConnection Socket, SslServerAuthenticationOptions? Tls) : Origin;
 
     /// <summary>An outbound connection still to be dialled; one not <paramref name="Admitted"/> (the reactor held its most connections) fails at once instead.</summary>
     internal sealed record Dial(string Host, int Port, bool Admitted) : Origin;
@@ -98,6 +104,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         public static readonly EndOfMessage Instance = new();
     }
 
+    /// <summary>Not a message: <see cref="StartTls"/> hands it to the state, which goes on over <paramref name="Socket"/>.</summary>
+    private sealed record TlsStarted(TlsSocket Socket);
+
     /// <summary>Not a message: <see cref="Resume"/> hands it to the state, so that a state holding input back hands it over.</summary>
     private sealed class Resumed
     {
@@ -138,6 +147,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     private ISocketConnection? _socket; // from Attach on: the handler's sends write to it, and PostStop releases it whatever the state
     private readonly long _startedAt; // Stopwatch time the actor began: the connection's duration counts from here
     private ArrayBufferWriter<byte>? _unattached; // output sent before an outbound connect completes
+    private Func<SslStream, CancellationToken, Task>? _tlsAtAttach; // the handshake TLS starts with once the socket is connected
     private Stage _stage;
     private long _lastActivity = Environment.TickCount64;
     private Func<object, bool> _state = _ => false; // set in PreStart
@@ -172,8 +182,8 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         switch (_origin)
         {
             case Accepted accepted:
-                Attach(accepted.Socket);
-                Become(Connected(accepted.Socket, heldBack: null));
+                if (accepted.Tls is { } tls) _tlsAtAttach = (ssl, cancel) => ssl.AuthenticateAsServerAsync(tls, cancel);
+                Become(Connected(Attach(accepted.Socket), heldBack: null));
                 Initialize();
                 SendAsks();
                 RestartInactivityTimer();
@@ -230,7 +240,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        var handled = base.AroundReceive(receive, _runtime.Transport.Translate(message, Sender));
+        var translated = _runtime.Transport.Translate(message, Sender);
+        if (_socket is TlsSocket tls) translated = tls.Translate(translated);
+        var handled = translated is null || base.AroundReceive(receive, translated); // null: consumed by TLS
         SendAsks();
         _state(EndOfMessage.Instance);
         return handled;
@@ -266,8 +278,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return true;
             case SocketEvents.Connected connected:
                 Timers.Cancel(ConnectTimedOut.Instance);
-                Attach(connected.Socket);
-                Become(Connected(connected.Socket, heldBack: null));
+                Become(Connected(Attach(connected.Socket), heldBack: null));
                 RestartInactivityTimer();
                 Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
                 return true;
@@ -294,10 +305,10 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
     {
         if (message is not SocketEvents.Connected connected) return Connecting(dial, message);
         Timers.Cancel(ConnectTimedOut.Instance);
-        Attach(connected.Socket);
+        var socket = Attach(connected.Socket);
         Hook(static handler => handler.InvokeConnectionCompleted(), _handler, "ConnectionCompleted");
-        Flush(connected.Socket);
-        CloseSocket(connected.Socket, reason, graceful: true);
+        Flush(socket);
+        CloseSocket(socket, reason, graceful: true);
         return true;
     }
 
@@ -329,6 +340,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return true;
             case Resumed:
                 if (heldBack is not null) Self.Tell(DeliverHeldBack.Instance);
+                return true;
+            case TlsStarted started:
+                Become(Connected(started.Socket, heldBack));
                 return true;
             case InactivityCheck:
                 CheckInactivity();
@@ -372,6 +386,9 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                     Become(PeerFinished(socket, heldBack: null));
                     if (Deliver(new ReadOnlySequence<byte>(heldBack.ToArray())) is { } rest) Become(PeerFinished(socket, rest));
                 }
+                return true;
+            case TlsStarted started:
+                Become(PeerFinished(started.Socket, heldBack));
                 return true;
             case EndOfMessage:
                 Flush(socket);
@@ -463,6 +480,17 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
                 return true;
             case StopReading:
                 Pause();
+                return true;
+            case SocketEvents.TlsEstablished established:
+                if (_stage >= Stage.Closing) return true;
+                _handler.Tls = new TlsSession(established.Protocol, established.CipherSuite, established.ApplicationProtocol, established.RemoteCertificate);
+                Hook(static handler => handler.InvokeTlsHandshakeCompleted(), _handler, "TlsHandshakeCompleted");
+                return true;
+            case SocketEvents.TlsFailed failed:
+                if (_stage >= Stage.Closing)
+                    _socket?.Abort(); // a graceful close waits for the handshake, which is over
+                else
+                    Close(new UnbindReason(UnbindKind.TlsHandshakeFailed, failed.Reason, failed.Cause), graceful: false);
                 return true;
             case OutboundBelowLowWater:
                 if (_stage < Stage.Closing && !_window.IsAboveHighWater)
@@ -563,6 +591,27 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         Close(new UnbindReason(UnbindKind.LocalClose, afterWriting ? "closed after writing" : "closed by the handler"), graceful: afterWriting);
 
     public void Pause() => _handler.IsPaused = true;
+
+    /// <summary>
+    /// Goes on in TLS, with <paramref name="authenticate"/> as its handshake: at once when connected (what was sent
+    /// before goes first, in clear), else as soon as the socket connects.
+    /// </summary>
+    public void StartTls(Func<SslStream, CancellationToken, Task> authenticate)
+    {
+        if (_stage >= Stage.Closing) return;
+        if (_socket is TlsSocket || _tlsAtAttach is not null) throw new InvalidOperationException("TLS has already started on this connection");
+        if (_socket is not { } socket)
+        {
+            _tlsAtAttach = authenticate;
+            return;
+        }
+        Flush(socket); // a STARTTLS reply goes out in clear, before the handshake
+        var tls = new TlsSocket(socket, Self, authenticate, _runtime.Settings.TlsHandshakeTimeout, _window.Outbound, innerReading: _stage == Stage.Reading);
+        _stage = Stage.Open; // a read that was out is the handshake's now; the end of this message asks for plaintext
+        _socket = tls;
+        tls.Register(Self);
+        _state(new TlsStarted(tls));
+    }
 
     public void Resume()
     {
@@ -727,11 +776,17 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         socket.ResumeReading();
     }
 
-    /// <summary>Takes the connected socket: its events come here from now on.</summary>
-    private void Attach(ISocketConnection socket)
+    /// <summary>Takes the connected socket: its events come here from now on. Returns the socket to use: a TLS one over it, if TLS was asked for.</summary>
+    private ISocketConnection Attach(ISocketConnection socket)
     {
-        _socket = socket;
         socket.Register(Self);
+        if (_tlsAtAttach is { } authenticate)
+        {
+            _tlsAtAttach = null;
+            socket = new TlsSocket(socket, Self, authenticate, _runtime.Settings.TlsHandshakeTimeout, clearInFlight: 0, innerReading: false);
+            socket.Register(Self);
+        }
+        _socket = socket;
         if (_unattached is { } early)
         {
             _unattached = null;
@@ -739,5 +794,6 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         }
         _handler.PeerEndPoint = socket.RemoteEndPoint;
         _handler.LocalEndPoint = socket.LocalEndPoint;
+        return socket;
     }
 }

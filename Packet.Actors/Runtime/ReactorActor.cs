@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using Akka.Actor;
 
 namespace Packet.Actors.Runtime;
@@ -10,7 +11,7 @@ namespace Packet.Actors.Runtime;
 internal sealed class ReactorActor : ActorBase, IWithTimers
 {
     /// <summary>Bind a server; the new <see cref="ServerActor"/> answers the sender.</summary>
-    internal sealed record StartServer(IPEndPoint EndPoint, Func<Connection> Factory, Action<Connection>? OnAccept);
+    internal sealed record StartServer(IPEndPoint EndPoint, Func<Connection> Factory, Action<Connection>? OnAccept, SslServerAuthenticationOptions? Tls);
 
     /// <summary>Dial out with <paramref name="Handler"/>.</summary>
     internal sealed record Connect(Connection Handler, string Host, int Port, Action<Connection>? Init);
@@ -47,7 +48,7 @@ internal sealed class ReactorActor : ActorBase, IWithTimers
         switch (message)
         {
             case StartServer start:
-                Context.ActorOf(Props.Create(() => new ServerActor(start.EndPoint, start.Factory, start.OnAccept, _runtime, Sender)));
+                Context.ActorOf(Props.Create(() => new ServerActor(start.EndPoint, start.Factory, start.OnAccept, start.Tls, _runtime, Sender)));
                 return true;
             case Connect connect:
                 var admitted = _runtime.AdmitDial();

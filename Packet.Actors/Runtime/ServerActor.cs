@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using Akka.Actor;
 using Akka.Event;
 using Packet.Io.Transports;
@@ -55,15 +56,17 @@ internal sealed class ServerActor : ActorBase, IWithTimers
     private readonly IPEndPoint _endpoint;
     private readonly Func<Connection> _factory;
     private readonly Action<Connection>? _onAccept;
+    private readonly SslServerAuthenticationOptions? _tls;
     private readonly ReactorRuntime _runtime;
     private readonly IActorRef _binder;
     private readonly ConnectionGroups _groups;
 
-    public ServerActor(IPEndPoint endpoint, Func<Connection> factory, Action<Connection>? onAccept, ReactorRuntime runtime, IActorRef binder)
+    public ServerActor(IPEndPoint endpoint, Func<Connection> factory, Action<Connection>? onAccept, SslServerAuthenticationOptions? tls, ReactorRuntime runtime, IActorRef binder)
     {
         _endpoint = endpoint;
         _factory = factory;
         _onAccept = onAccept;
+        _tls = tls;
         _runtime = runtime;
         _binder = binder;
         _groups = new ConnectionGroups(runtime);
@@ -280,6 +283,6 @@ internal sealed class ServerActor : ActorBase, IWithTimers
         {
             ReactorRuntime.MakingHandler = false;
         }
-        _groups.Spawn(Context, handler, new ConnectionActor.Accepted(socket), _onAccept);
+        _groups.Spawn(Context, handler, new ConnectionActor.Accepted(socket, _tls), _onAccept);
     }
 }

@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Akka.IO;
 
 namespace Packet.Io.Transports;
@@ -57,4 +60,10 @@ internal static class SocketEvents
 
     /// <summary>The socket is closed: as asked (<paramref name="Error"/> null), or because of <paramref name="Error"/>.</summary>
     internal sealed record Closed(string? Error);
+
+    /// <summary>A TLS socket's handshake completed: what it agreed on, and the peer's certificate if it sent one.</summary>
+    internal sealed record TlsEstablished(SslProtocols Protocol, TlsCipherSuite CipherSuite, SslApplicationProtocol ApplicationProtocol, X509Certificate2? RemoteCertificate);
+
+    /// <summary>A TLS socket's handshake failed or timed out; <paramref name="Reason"/> says which, and why.</summary>
+    internal sealed record TlsFailed(string Reason, Exception Cause);
 }

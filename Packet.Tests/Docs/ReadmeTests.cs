@@ -15,9 +15,10 @@ public sealed partial class ReadmeTests
 
         var regions = Region().Matches(sample).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["code"].Value.Trim('\n'));
 
-        Assert.Equal(["echo", "handler", "options"], regions.Keys.Order());
+        Assert.Equal(["echo", "handler", "options", "tls"], regions.Keys.Order());
         Assert.Contains($"```csharp\n{regions["echo"]}\n\n{regions["handler"]}\n```", readme);
         Assert.Contains($"```csharp\n{regions["options"]}\n```", readme);
+        Assert.Contains($"```csharp\n{regions["tls"]}\n```", readme);
     }
 
     [Theory]

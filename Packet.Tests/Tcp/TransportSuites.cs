@@ -12,6 +12,8 @@ public static class TransportSuites
 {
     public sealed class DataOnAkkaIo() : DataTests(Reactors.AkkaIo);
 
+    public sealed class TlsOnAkkaIo() : TlsTests(Reactors.AkkaIo);
+
     public sealed class FramedConnectionsOnAkkaIo() : FramedConnectionTests(Reactors.AkkaIo);
 
     public sealed class LifecycleOnAkkaIo() : LifecycleTests(Reactors.AkkaIo);
@@ -21,6 +23,8 @@ public static class TransportSuites
     public sealed class TimersOnAkkaIo() : TimerTests(Reactors.AkkaIo);
 
     public sealed class DataOnSockets() : DataTests(Reactors.Sockets);
+
+    public sealed class TlsOnSockets() : TlsTests(Reactors.Sockets);
 
     public sealed class FramedConnectionsOnSockets() : FramedConnectionTests(Reactors.Sockets);
 

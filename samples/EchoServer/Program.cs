@@ -1,9 +1,14 @@
 // The seed's echo server: every byte a client sends comes straight back.
 //   dotnet run --project samples/EchoServer -- [--host HOST] [--port PORT] [--transport akka-io|sockets] [--framed] [--metrics]
+//                                               [--tls CERT.pfx [--tls-password PASSWORD]]
 // Try it with:  nc 127.0.0.1 11006
+// With --tls:   openssl s_client -connect 127.0.0.1:11006
 // --framed echoes length-prefixed frames instead (a 4-byte big-endian length, then the payload), each up to
 // packet.framing.max-frame-length: the protocol a test attacks with headers announcing that much.
 using System.CommandLine;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using Packet.Actors;
@@ -13,12 +18,29 @@ var transport = new Option<string>("--transport") { Description = "Overrides ech
 transport.AcceptOnlyFromAmong("akka-io", "sockets");
 var framed = new Option<bool>("--framed") { Description = "Echoes 4-byte big-endian length-prefixed frames instead of bytes." };
 var metrics = new Option<bool>("--metrics") { Description = "Prints the reactor's PacketAkka meter every 5 s (OpenTelemetry's console exporter)." };
+var tlsFile = new Option<FileInfo>("--tls") { Description = "Serves TLS, with the certificate and private key in this PKCS#12 (.pfx) file." };
+var tlsPassword = new Option<string>("--tls-password") { Description = "The password of the --tls file, if it has one." };
 var parsed = new RootCommand("The seed's echo server: every byte a client sends comes straight back.")
 {
-    SampleArgs.Host, SampleArgs.Port, transport, framed, metrics,
+    SampleArgs.Host, SampleArgs.Port, transport, framed, metrics, tlsFile, tlsPassword,
 }.Parse(args);
 if (SampleArgs.HelpOrErrors(parsed) is { } exit) return exit;
 var (host, port) = (parsed.GetValue(SampleArgs.Host)!, parsed.GetValue(SampleArgs.Port));
+#region tls
+SslServerAuthenticationOptions? tls = null;
+if (parsed.GetValue(tlsFile) is { } pfx)
+{
+    try
+    {
+        tls = new SslServerAuthenticationOptions { ServerCertificate = X509CertificateLoader.LoadPkcs12FromFile(pfx.FullName, parsed.GetValue(tlsPassword)) };
+    }
+    catch (Exception e) when (e is CryptographicException or IOException)
+    {
+        Console.Error.WriteLine($"--tls {pfx}: {e.Message}");
+        return 1;
+    }
+}
+#endregion
 #region options
 var config = new ReactorOptions
 {
@@ -36,14 +58,14 @@ using var meters = parsed.GetValue(metrics)
 
 if (parsed.GetValue(framed))
 {
-    Reactor.Run(reactor => Console.WriteLine($"listening on {reactor.StartServer<FrameEcho>(host, port).LocalEndPoint}"), config);
+    Reactor.Run(reactor => Console.WriteLine($"listening on {reactor.StartServer<FrameEcho>(host, port, tls: tls).LocalEndPoint}"), config);
     return 0;
 }
 
 #region echo
 Reactor.Run(reactor =>
 {
-    var server = reactor.StartServer<Echo>(host, port);
+    var server = reactor.StartServer<Echo>(host, port, tls: tls);
     Console.WriteLine($"listening on {server.LocalEndPoint}");
 }, config);
 #endregion
