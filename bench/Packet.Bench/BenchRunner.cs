@@ -244,14 +244,26 @@ public static class BenchRunner
             Of(cell, server) is { } row && Of(cell, baseline) is { } other ? $"{Median(row.TurnRatios(other)):0.00}×" : "–";
         string Value(Cell cell, string server) => Format(Of(cell, server)?.Median.Result.Value);
 
-        // Every column but the raw baseline carries its ratio to raw beside it.
-        bool Divided((string Server, string Name) column) => column.Server != Cell.RawServer;
-        text.AppendLine($"| cell | unit | {string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{c.Name} | ÷ raw" : c.Name))} |");
-        text.AppendLine($"|---|---|{string.Concat(Cell.EchoColumns.Select(c => Divided(c) ? "---|---|" : "---|"))}");
-        foreach (var cell in Cell.All.Where(c => c.Servers == Cell.EchoServers && rows.Any(r => r.Cell == c)))
-            text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
-                            string.Join(" | ", Cell.EchoColumns.Select(c => Divided(c) ? $"{Value(cell, c.Server)} | {Ratio(cell, c.Server, Cell.RawServer)}" : Value(cell, c.Server))) + " |");
-        text.AppendLine();
+        // Every column but the baseline carries its ratio to the baseline beside it.
+        void Table((string Server, string Name)[] columns, string[] servers, string baseline, string divided)
+        {
+            if (!rows.Any(r => r.Cell.Servers == servers)) return;
+            bool Divided((string Server, string Name) column) => column.Server != baseline;
+            text.AppendLine($"| cell | unit | {string.Join(" | ", columns.Select(c => Divided(c) ? $"{c.Name} | {divided}" : c.Name))} |");
+            text.AppendLine($"|---|---|{string.Concat(columns.Select(c => Divided(c) ? "---|---|" : "---|"))}");
+            foreach (var cell in Cell.All.Where(c => c.Servers == servers && rows.Any(r => r.Cell == c)))
+                text.AppendLine($"| {cell.Title} | {cell.Unit} | " +
+                                string.Join(" | ", columns.Select(c => Divided(c) ? $"{Value(cell, c.Server)} | {Ratio(cell, c.Server, baseline)}" : Value(cell, c.Server))) + " |");
+            text.AppendLine();
+        }
+        Table(Cell.EchoColumns, Cell.EchoServers, Cell.RawServer, "÷ raw");
+        if (rows.Any(r => r.Cell.Servers == Cell.TlsServers))
+        {
+            text.AppendLine("The TLS cells run the same echo in TLS 1.3 (the load generator's OpenSSL, each connection's handshake before the clock starts); " +
+                            "the baseline is .NET's SslStream over a NetworkStream, one task per connection, as the raw echo is without TLS.");
+            text.AppendLine();
+            Table(Cell.TlsColumns, Cell.TlsServers, RawTlsEchoServer.Name, "÷ raw SslStream");
+        }
         text.AppendLine("The worker cells send 64 B lines (63 printable bytes and a newline) over TCP, and each server hands each line to another process and sends its answer back. " +
                         "PacketAkka is the AskWorker line echo (`worker-echo-server`: a `LineConnection` asking an echo worker in a WorkerHost). " +
                         "The floor is the bench's own: a minimal .NET server that hands each line to one child process over a Unix socket, batching what is queued, with no framework " +

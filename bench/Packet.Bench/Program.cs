@@ -44,6 +44,15 @@ switch (mode)
     case "echo-server-on-sockets":
         await PacketEchoServer.RunAsync(port, "sockets");
         return 0;
+    case "tls-echo-server":
+        await PacketEchoServer.RunAsync(port, "akka-io", tls: true);
+        return 0;
+    case "tls-echo-server-on-sockets":
+        await PacketEchoServer.RunAsync(port, "sockets", tls: true);
+        return 0;
+    case RawTlsEchoServer.Name:
+        await RawTlsEchoServer.RunAsync(port);
+        return 0;
     case "raw-echo-server":
         await RawEchoServer.RunAsync(port);
         return 0;

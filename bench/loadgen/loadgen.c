@@ -6,14 +6,16 @@
  * This one writes everything a connection may send in one write() and takes everything the kernel
  * holds in one read(), so with many messages in flight a syscall carries many messages.
  *
- *   loadgen echo    --port P [--conns 100] [--depth 1] [--size 64] [--lines] [--unbatched] [--seconds 5] [--warmup 0]
+ *   loadgen echo    --port P [--conns 100] [--depth 1] [--size 64] [--lines] [--unbatched] [--tls] [--seconds 5] [--warmup 0]
  *   loadgen connect --port P [--concurrency 50] [--size 64] [--seconds 5] [--warmup 0]
  *   loadgen hold    --port P [--conns 1000] [--concurrency 200] [--seconds 60] [--release-on-eof]
  *
  * echo:    N connections, each keeping D messages of SIZE bytes in flight; every echoed byte is
  *          compared with the byte sent at that position of the stream. --lines makes each message
  *          a line of printable ASCII ending in '\n', for line servers. --unbatched writes each message
- *          with a write() of its own, as a client does that sends each message as it makes it.
+ *          with a write() of its own, as a client does that sends each message as it makes it. --tls speaks TLS
+ *          (OpenSSL, TLS 1.3, the server's certificate not checked), each connection's handshake done before the
+ *          clock starts; a write is then an SSL_write of as much, and a read an SSL_read.
  * connect: C clients, each connecting, sending SIZE bytes, awaiting their echo and closing, again.
  * hold:    opens N connections (C connecting at once), echoes one byte on each, prints
  *          {"held":N} and holds them idle for --seconds, or until standard input closes with
@@ -49,6 +51,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 enum { CYCLE = 257, IO_MAX = 256 * 1024, SIZE_MAX_BYTES = 64 * 1024, CONNS_MAX = 20000, DEPTH_MAX = 1024, EVENTS = 512 };
 static const double SECONDS_MAX = 600;
@@ -59,13 +63,13 @@ static const int64_t STALL_NS = 10 * 1000000000ll; /* connect and hold: an echo 
 
 static struct {
     const char *mode;
-    int port, conns, depth, size, concurrency, lines, unbatched, release_on_eof;
+    int port, conns, depth, size, concurrency, lines, unbatched, release_on_eof, tls;
     double seconds, warmup;
 } opt = { .conns = -1, .depth = 1, .size = -1, .concurrency = -1, .seconds = -1, .warmup = 0 };
 
 static void usage(void)
 {
-    fputs("usage: loadgen echo|connect|hold --port P [--conns N] [--depth D] [--size BYTES] [--lines] [--unbatched]\n"
+    fputs("usage: loadgen echo|connect|hold --port P [--conns N] [--depth D] [--size BYTES] [--lines] [--unbatched] [--tls]\n"
           "               [--concurrency C] [--seconds S] [--warmup W] [--release-on-eof]\n", stderr);
     exit(2);
 }
@@ -89,6 +93,7 @@ static void parse(int argc, char **argv)
         const char *name = argv[i];
         if (!strcmp(name, "--lines")) { opt.lines = 1; continue; }
         if (!strcmp(name, "--unbatched")) { opt.unbatched = 1; continue; }
+        if (!strcmp(name, "--tls")) { opt.tls = 1; continue; }
         if (!strcmp(name, "--release-on-eof")) { opt.release_on_eof = 1; continue; }
         if (i + 1 >= argc) usage();
         const char *value = argv[++i];
@@ -236,6 +241,7 @@ static void print_cpu(double cpu, uint64_t count)
 
 struct stream {
     int fd;
+    SSL *ssl;                   /* with --tls */
     int connected;
     int writable_wait;          /* EPOLLOUT is on: the last write was cut short */
     uint64_t start;             /* where this stream starts in the pattern */
@@ -250,7 +256,48 @@ static uint64_t mismatches, closed_early, connect_failures;
 static void fail_stream(struct stream *s, uint64_t *counter)
 {
     (*counter)++;
+    if (s->ssl) { SSL_free(s->ssl); s->ssl = NULL; }
     if (s->fd >= 0) { close(s->fd); s->fd = -1; }
+}
+
+/* --tls: one write or read, as write() and read() behave: a count, or -1 with errno EAGAIN when TLS must wait for the socket. */
+static ssize_t tls_io(SSL *ssl, void *buffer, size_t length, int writing)
+{
+    int n = writing ? SSL_write(ssl, buffer, (int)length) : SSL_read(ssl, buffer, (int)length);
+    if (n > 0) return n;
+    int error = SSL_get_error(ssl, n);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) { errno = EAGAIN; return -1; }
+    ERR_clear_error();
+    return 0; /* closed, or failed: the caller counts it */
+}
+
+static SSL_CTX *tls_context;
+
+/* --tls: the handshake on a connected socket, blocking for at most STALL_NS; 0 when done. */
+static int tls_handshake(struct stream *s)
+{
+    if (!tls_context) {
+        tls_context = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(tls_context, TLS1_3_VERSION);
+        SSL_CTX_set_mode(tls_context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+    s->ssl = SSL_new(tls_context);
+    SSL_set_fd(s->ssl, s->fd);
+    SSL_set_tlsext_host_name(s->ssl, "localhost");
+    for (int64_t give_up = now_ns() + STALL_NS; now_ns() < give_up;) {
+        int n = SSL_connect(s->ssl);
+        if (n == 1) return 0;
+        int error = SSL_get_error(s->ssl, n);
+        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) break;
+        struct epoll_event ignored;
+        int one = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event event = { .events = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT };
+        epoll_ctl(one, EPOLL_CTL_ADD, s->fd, &event);
+        epoll_wait(one, &ignored, 1, 100);
+        close(one);
+    }
+    ERR_clear_error();
+    return -1;
 }
 
 /* Writes what the window allows, in as few write()s as the kernel takes: every message up to `depth` ahead of the last one echoed. */
@@ -262,7 +309,8 @@ static void pump(struct stream *s)
         uint64_t length = limit - s->written;
         if (length > IO_MAX) length = IO_MAX;
         if (opt.unbatched && length > size - s->written % size) length = size - s->written % size;
-        ssize_t n = write(s->fd, pattern + (s->start + s->written) % period, length);
+        const unsigned char *from = pattern + (s->start + s->written) % period;
+        ssize_t n = s->ssl ? tls_io(s->ssl, (void *)from, length, 1) : write(s->fd, from, length);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) break;
         if (n <= 0) { fail_stream(s, &closed_early); return; }
@@ -278,10 +326,20 @@ static void pump(struct stream *s)
     }
 }
 
+static uint64_t drain_once(struct stream *s, int64_t measure_from, int64_t measure_to);
+
 /* Reads what has arrived, compares it with what was sent, and records the messages it completes. */
 static uint64_t drain(struct stream *s, int64_t measure_from, int64_t measure_to)
 {
-    ssize_t n = read(s->fd, scratch, IO_MAX);
+    uint64_t done = 0;
+    do done += drain_once(s, measure_from, measure_to);
+    while (s->ssl && SSL_pending(s->ssl) > 0); /* decrypted bytes the socket will not announce again */
+    return done;
+}
+
+static uint64_t drain_once(struct stream *s, int64_t measure_from, int64_t measure_to)
+{
+    ssize_t n = s->ssl ? tls_io(s->ssl, scratch, IO_MAX, 0) : read(s->fd, scratch, IO_MAX);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
     if (n <= 0) { fail_stream(s, &closed_early); return 0; }
     if (s->verified + (uint64_t)n > s->written || memcmp(scratch, pattern + (s->start + s->verified) % period, (size_t)n) != 0) {
@@ -331,6 +389,7 @@ static int run_echo(void)
             if (s->fd < 0 || s->connected) continue;
             pending--;
             if (connect_error(s->fd)) { fail_stream(s, &connect_failures); continue; }
+            if (opt.tls && tls_handshake(s)) { fail_stream(s, &connect_failures); continue; }
             s->connected = s->writable_wait = 1; /* pump() sets the interest it needs */
             watch(s->fd, EPOLLIN | EPOLLOUT, events[i].data.u64, EPOLL_CTL_MOD);
         }
@@ -357,6 +416,7 @@ static int run_echo(void)
     for (int c = 0; c < opt.conns; c++) {
         measured += streams[c].completed;
         if (streams[c].completed == 0) idle++;
+        if (streams[c].ssl) SSL_free(streams[c].ssl);
         if (streams[c].fd >= 0) close(streams[c].fd);
     }
     double window = opt.seconds;

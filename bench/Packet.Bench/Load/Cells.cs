@@ -27,13 +27,23 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
     /// <summary>The baseline every echo figure is divided by.</summary>
     public const string RawServer = "raw-echo-server";
 
+    /// <summary>The TLS echo servers with their names in the results: the SslStream baseline, then PacketAkka on each transport.</summary>
+    public static readonly (string Server, string Name)[] TlsColumns =
+    [
+        (RawTlsEchoServer.Name, "raw SslStream"),
+        ("tls-echo-server", "PacketAkka on Akka.IO"),
+        ("tls-echo-server-on-sockets", "PacketAkka on sockets"),
+    ];
+
+    public static readonly string[] TlsServers = TlsColumns.Select(c => c.Server).ToArray();
+
     /// <summary>
     /// PacketAkka's AskWorker line echo, its floor (one process hop over a Unix socket), the same floor with
     /// its hop over Akka.Remote, and the Akka.Remote ping-pong, in turn order.
     /// </summary>
     public static readonly string[] WorkerServers = ["worker-echo-server", WorkerFloorServer.Name, WorkerFloorServer.OverAkkaRemote, AkkaRemotePingPong.Name];
 
-    /// <summary>The echo cells of issue 4's table, then the worker cells: lines through AskWorker.</summary>
+    /// <summary>The echo cells of issue 4's table, the TLS echo cells, then the worker cells: lines through AskWorker.</summary>
     public static readonly Cell[] All =
     [
         Echo("rr", "1 conn, 64 B, one in flight", "round trips/s", ["echo", "--conns", "1", "--depth", "1", "--size", "64"]),
@@ -41,12 +51,17 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
         Echo("bulk", "10 conns, 16 KiB, 4 in flight", "MB/s", ["echo", "--conns", "10", "--depth", "4", "--size", "16384"]),
         Echo("connect", "connect + echo + close, 50 at once", "conns/s", ["connect", "--concurrency", "50", "--size", "64"]),
         new("idle", "memory per idle connection, 5,000 held", "KiB", false, EchoServers, RawServer, []),
+        Tls("tls-rr", "TLS: 1 conn, 64 B, one in flight", "round trips/s", ["echo", "--tls", "--conns", "1", "--depth", "1", "--size", "64"]),
+        Tls("tls-pipelined", "TLS: 100 conns, 64 B, 16 in flight", "msgs/s", ["echo", "--tls", "--conns", "100", "--depth", "16", "--size", "64"]),
+        Tls("tls-bulk", "TLS: 10 conns, 16 KiB, 4 in flight", "MB/s", ["echo", "--tls", "--conns", "10", "--depth", "4", "--size", "16384"]),
         Worker("worker-1", "line via AskWorker, 1 conn, one in flight", 1, 1),
         Worker("worker-50", "line via AskWorker, 50 conns, one in flight each", 50, 1),
         Worker("worker-50x16", "line via AskWorker, 50 conns, 16 in flight each", 50, 16),
     ];
 
     private static Cell Echo(string id, string title, string unit, string[] load) => new(id, title, unit, true, EchoServers, RawServer, load);
+
+    private static Cell Tls(string id, string title, string unit, string[] load) => new(id, title, unit, true, TlsServers, RawTlsEchoServer.Name, load);
 
     private static Cell Worker(string id, string title, int conns, int depth) =>
         new(id, title, "lines/s", true, WorkerServers, WorkerFloorServer.Name, ["echo", "--lines", "--conns", $"{conns}", "--depth", $"{depth}", "--size", "64"]);

@@ -39,7 +39,7 @@ public static class NativeLoadGenerator
             Process build;
             try
             {
-                build = Process.Start(new ProcessStartInfo(compiler, ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-o", building, source]) { RedirectStandardError = true })!;
+                build = Process.Start(new ProcessStartInfo(compiler, ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-o", building, source, "-lssl", "-lcrypto"]) { RedirectStandardError = true })!;
             }
             catch (Win32Exception)
             {
@@ -50,7 +50,7 @@ public static class NativeLoadGenerator
             {
                 var errors = await build.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(2));
                 await build.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-                if (build.ExitCode != 0) throw new InvalidOperationException($"{compiler} could not build {source}:\n{errors}");
+                if (build.ExitCode != 0) throw new InvalidOperationException($"{compiler} could not build {source} (its TLS mode needs OpenSSL's headers; on Debian: apt-get install libssl-dev):\n{errors}");
             }
             File.Move(building, binary, overwrite: true);
             return binary;
