@@ -50,6 +50,12 @@ public sealed class ReactorOptions
     /// <summary><c>packet.workers.root</c>: Packet's WORKER_ROOT, a folder of worker assemblies started with the reactor.</summary>
     public string? WorkersRoot { get; init; }
 
+    /// <summary>
+    /// <c>packet.workers.enabled</c>: whether the reactor runs workers. Unless set, it does when a root or worker types are
+    /// configured; set it for workers started only in code (<see cref="Reactor.StartWorkerAsync{T}"/>).
+    /// </summary>
+    public bool? WorkersEnabled { get; init; }
+
     /// <summary>Any other settings, under the properties above: what a HOCON file (<c>hocon/</c>) would hold.</summary>
     public Config? Config { get; init; }
 
@@ -64,6 +70,7 @@ public sealed class ReactorOptions
         if (InactivityTimeout is { } timeout)
             Set(text, "packet.tcp.inactivity-timeout", timeout == Timeout.InfiniteTimeSpan ? "off" : $"{(long)Math.Ceiling(timeout.TotalMilliseconds)}ms");
         if (WorkersRoot is { } root) Set(text, "packet.workers.root", root);
+        if (WorkersEnabled is { } enabled) Set(text, "packet.workers.enabled", enabled ? "on" : "off");
         var config = text.Length == 0 ? Akka.Configuration.Config.Empty : ConfigurationFactory.ParseString(text.ToString());
         return Config is null ? config : config.WithFallback(Config);
     }

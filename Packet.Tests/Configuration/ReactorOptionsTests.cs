@@ -26,6 +26,7 @@ public sealed class ReactorOptionsTests
             MaxConnections = 5,
             InactivityTimeout = TimeSpan.FromSeconds(90),
             WorkersRoot = root,
+            WorkersEnabled = true,
         }.ToConfig();
 
         Assert.Equal("sockets", config.GetString("packet.tcp.transport"));
@@ -34,6 +35,7 @@ public sealed class ReactorOptionsTests
         Assert.Equal(5, config.GetInt("packet.tcp.max-connections"));
         Assert.Equal(TimeSpan.FromSeconds(90), config.GetTimeSpan("packet.tcp.inactivity-timeout"));
         Assert.Equal(root, config.GetString("packet.workers.root"));
+        Assert.Equal("on", config.GetString("packet.workers.enabled"));
         Assert.Equal("off", new ReactorOptions { InactivityTimeout = Timeout.InfiniteTimeSpan }.ToConfig().GetString("packet.tcp.inactivity-timeout"));
         Assert.Equal("DEBUG", new ReactorOptions { LogLevel = LogLevel.Trace }.ToConfig().GetString("akka.loglevel"));
         Assert.Equal("OFF", new ReactorOptions { LogLevel = LogLevel.None }.ToConfig().GetString("akka.loglevel"));

@@ -116,7 +116,7 @@ public sealed class EchoServerTests
     }
 }
 
-/// <summary>The EchoServer sample running in its own process under an open-file limit, killed when disposed.</summary>
+/// <summary>The EchoServer sample (or another sample server) running in its own process under an open-file limit, killed when disposed.</summary>
 internal sealed class EchoServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -124,12 +124,15 @@ internal sealed class EchoServerProcess : IAsyncDisposable
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _hardLimit;
 
-    private EchoServerProcess(int openFileLimit, IReadOnlyDictionary<string, string> environment, string[] arguments)
+    private readonly string _sample;
+
+    private EchoServerProcess(string sample, int openFileLimit, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
+        _sample = sample;
         _hardLimit = openFileLimit;
         _process = new Process
         {
-            StartInfo = new ProcessStartInfo("prlimit", [$"--nofile={openFileLimit}:{openFileLimit}", "dotnet", "exec", ConfigurationTests.SampleDll("EchoServer"), "--port", "0", .. arguments])
+            StartInfo = new ProcessStartInfo("prlimit", [$"--nofile={openFileLimit}:{openFileLimit}", "dotnet", "exec", ConfigurationTests.SampleDll(sample), "--port", "0", .. arguments])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -158,16 +161,23 @@ internal sealed class EchoServerProcess : IAsyncDisposable
         StartAsync(openFileLimit, new Dictionary<string, string>(), arguments);
 
     /// <summary>As <see cref="StartAsync(int, string[])"/>, with these variables added to the server's environment.</summary>
-    public static async Task<EchoServerProcess> StartAsync(int openFileLimit, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static Task<EchoServerProcess> StartAsync(int openFileLimit, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartAsync("EchoServer", openFileLimit, environment, arguments);
+
+    /// <summary>Starts another sample server the same way: <c>--port 0</c> and <paramref name="arguments"/>, waiting until it listens.</summary>
+    public static Task<EchoServerProcess> StartSampleAsync(string sample, params string[] arguments) =>
+        StartAsync(sample, 4096, new Dictionary<string, string>(), arguments);
+
+    private static async Task<EchoServerProcess> StartAsync(string sample, int openFileLimit, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
-        var server = new EchoServerProcess(openFileLimit, environment, arguments);
+        var server = new EchoServerProcess(sample, openFileLimit, environment, arguments);
         try
         {
             server._process.Start();
             server._process.BeginOutputReadLine();
             server._process.BeginErrorReadLine();
-            await Task.WhenAny(server._port.Task, server._process.WaitForExitAsync()).Within("EchoServer to listen", TimeSpan.FromSeconds(60));
-            Assert.True(server._port.Task.IsCompleted, $"EchoServer ended without listening:\n{server.Output}");
+            await Task.WhenAny(server._port.Task, server._process.WaitForExitAsync()).Within($"{sample} to listen", TimeSpan.FromSeconds(60));
+            Assert.True(server._port.Task.IsCompleted, $"{sample} ended without listening:\n{server.Output}");
             return server;
         }
         catch
@@ -210,7 +220,7 @@ internal sealed class EchoServerProcess : IAsyncDisposable
         {
             // it never started
         }
-        await _process.WaitForExitAsync().Within("EchoServer to exit");
+        await _process.WaitForExitAsync().Within($"{_sample} to exit");
         _process.Dispose();
     }
 }

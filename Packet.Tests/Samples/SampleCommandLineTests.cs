@@ -7,7 +7,7 @@ namespace Packet.Tests.Samples;
 /// <summary>Every sample's command line follows .NET's conventions: <c>--help</c> answers, and a wrong option stops the program before it does anything.</summary>
 public sealed class SampleCommandLineTests
 {
-    public static TheoryData<string> Samples => ["EchoServer", "EvalServer", "HttpClient"];
+    public static TheoryData<string> Samples => ["EchoServer", "EvalServer", "HttpClient", "RedisServer"];
 
     [Theory]
     [MemberData(nameof(Samples))]

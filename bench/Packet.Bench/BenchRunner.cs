@@ -204,7 +204,8 @@ public static class BenchRunner
         return Process.Start(info)!;
     }
 
-    private static async Task<int> ListeningPortAsync(Process server)
+    /// <summary>The port a server prints in its <c>listening on HOST:PORT</c> line; its output is drained from then on.</summary>
+    internal static async Task<int> ListeningPortAsync(Process server)
     {
         var line = await Task.Run(() =>
         {

@@ -22,12 +22,16 @@
 // The cluster soak: a master and two agents under asks (half of them idempotent) while the agents are killed, frozen and stopped in turn;
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 90 s; 5 minutes or more write bench/results/cluster-soak.md):
 //   cluster-soak [--seconds 90 | --minutes 10] [--no-write]
+// The RedisServer sample against redis-server, both driven by redis-benchmark (SET and GET, -c 50 -P 16), taking turns
+// (writes bench/results/redis.md; --quick: one short turn, nothing written; needs redis-server and redis-tools):
+//   redis [--quick] [--runs 5]
 // The soak and chaos run (churn, long-lived echoes, slow readers, garbage, AskWorker with WorkerHosts killed every 5 s);
 // it checks its invariants at the end and exits with 1 if one broke (CI runs it for 60 s):
 //   soak [--seconds 60 | --minutes 10] [--transport akka-io|sockets]
 using Packet.Bench;
 using Packet.Bench.Cluster;
 using Packet.Bench.Load;
+using Packet.Bench.Redis;
 using Packet.Bench.Servers;
 using Packet.Bench.Soak;
 
@@ -77,6 +81,9 @@ switch (mode)
     case "pong-server":
         await AkkaRemotePingPong.PongServerAsync(args.Contains("--tls"));
         return 0;
+    case RedisBench.Mode:
+        return await RedisBench.RunAsync(args.Contains("--quick"), int.Parse(Option("--runs") ?? "5"),
+            Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results", "redis.md"));
     case ClusterBench.Mode:
         return await ClusterBench.RunAsync(args.Contains("--quick"), int.Parse(Option("--trials") ?? "20"), double.Parse(Option("--seconds") ?? "5"),
             args.Contains("--no-write") ? null : Path.Combine(BenchRunner.RepositoryRoot(), "bench", "results"));
