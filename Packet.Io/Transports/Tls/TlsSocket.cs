@@ -19,7 +19,8 @@ namespace Packet.Io.Transports.Tls;
 /// <remarks>
 /// Ciphertext read from the socket is copied into a pipe the <see cref="SslStream"/> reads (<see cref="CipherStream"/>); the
 /// socket is read again only once the pipe has room, so at most <see cref="CipherInLimit"/> bytes and a read wait there.
-/// Plaintext is read only when the owner asks (<see cref="ResumeReading"/>), into one buffer lent to it until its next read,
+/// Plaintext is read only when the owner asks (<see cref="ResumeReading"/>), and only once it has come (a zero-byte read waits
+/// for it), into a pooled buffer lent to the owner until its next read,
 /// so a paused handler stops the peer as it does without TLS. Plaintext written is encrypted in order; its bytes are
 /// acknowledged once the ciphertext made from them has been taken by the socket underneath. Bytes the owner wrote before
 /// TLS started (<c>clearInFlight</c>, a STARTTLS reply) go out first, in clear, and are acknowledged as they were.
@@ -44,7 +45,7 @@ internal sealed class TlsSocket : ISocketConnection
     private readonly SemaphoreSlim _plainWanted = new(0);
     private readonly Channel<Block> _plainOut = Channel.CreateUnbounded<Block>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Queue<Encrypted> _encrypted = new(); // plaintext blocks whose ciphertext is not all taken yet
-    private byte[]? _plainIn;                              // lent to the owner from one read to the next
+    private byte[]? _lent;                                 // the plaintext of the last read, from the pool, lent to the owner until its next
     private byte[]? _block;                                // plaintext written since the last block was queued
     private int _blockLength;
     private long _cipherMade;                              // ciphertext the SslStream has written: from its threads
@@ -90,9 +91,11 @@ internal sealed class TlsSocket : ISocketConnection
         ReadInner();
     }
 
-    /// <summary>Asks for the next plaintext read; the previous read's buffer goes back to this socket.</summary>
+    /// <summary>Asks for the next plaintext read; the previous read's buffer goes back to the pool.</summary>
     public void ResumeReading()
     {
+        if (_lent is { } done) ArrayPool<byte>.Shared.Return(done);
+        _lent = null;
         if (!_stopped) _plainWanted.Release();
     }
 
@@ -166,9 +169,9 @@ internal sealed class TlsSocket : ISocketConnection
                 _encrypted.Enqueue(encrypted);
                 return Taken(0);
             case PlainRead read:
-                return read.Count == 0
-                    ? SocketEvents.PeerClosed.Instance
-                    : new SocketEvents.Received(new ReadOnlySequence<byte>(_plainIn!, 0, read.Count));
+                if (read.Buffer is null) return SocketEvents.PeerClosed.Instance;
+                _lent = read.Buffer;
+                return new SocketEvents.Received(new ReadOnlySequence<byte>(read.Buffer, 0, read.Count));
             case PlainFailed failed:
                 return new SocketEvents.Closed(failed.Error);
             case CloseInner:
@@ -271,13 +274,20 @@ internal sealed class TlsSocket : ISocketConnection
         try
         {
             await handshake.ConfigureAwait(false);
-            _plainIn = new byte[PlainInSize];
             while (true)
             {
                 await _plainWanted.WaitAsync(_stop.Token).ConfigureAwait(false);
-                var count = await _ssl.ReadAsync(_plainIn, _stop.Token).ConfigureAwait(false);
-                _owner.Tell(new PlainRead(count));
-                if (count == 0) return;
+                // A zero-byte read waits for the peer holding no buffer, here or in the SslStream: an idle connection keeps none.
+                await _ssl.ReadAsync(Memory<byte>.Empty, _stop.Token).ConfigureAwait(false);
+                var buffer = ArrayPool<byte>.Shared.Rent(PlainInSize);
+                var count = await _ssl.ReadAsync(buffer, _stop.Token).ConfigureAwait(false);
+                if (count == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    _owner.Tell(PlainRead.End);
+                    return;
+                }
+                _owner.Tell(new PlainRead(buffer, count));
             }
         }
         catch (Exception) when (_stop.IsCancellationRequested || !handshake.IsCompletedSuccessfully)
@@ -348,8 +358,13 @@ internal sealed class TlsSocket : ISocketConnection
     /// <summary><paramref name="Plain"/> bytes are encrypted; they are taken once the socket underneath has taken <paramref name="CipherEnd"/> bytes of ciphertext.</summary>
     private sealed record Encrypted(long CipherEnd, int Plain);
 
-    /// <summary>A plaintext read: <paramref name="Count"/> bytes in the lent buffer, or 0 at the peer's end.</summary>
-    private sealed record PlainRead(int Count);
+    /// <summary>A plaintext read: <paramref name="Count"/> bytes in <paramref name="Buffer"/>, from the pool; <see cref="End"/> at the peer's end.</summary>
+    private sealed record PlainRead(byte[]? Buffer, int Count)
+    {
+        public static readonly PlainRead End = new(null, 0);
+
+        public override string ToString() => $"PlainRead({Count} bytes)";
+    }
 
     /// <summary>Reading or writing failed after the handshake (a bad record, a reset): the connection is over.</summary>
     private sealed record PlainFailed(string Error);
