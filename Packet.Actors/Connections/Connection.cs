@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Actor.Internal;
 using Akka.IO;
 using Packet.Actors.Runtime;
+using Packet.Io.Transports.Tls;
 
 namespace Packet.Actors;
 
@@ -318,7 +319,7 @@ public class Connection
     public void StartTls(SslServerAuthenticationOptions options)
     {
         ValidTls(options);
-        OnActor(actor => actor.StartTls((ssl, cancel) => ssl.AuthenticateAsServerAsync(options, cancel)));
+        OnActor(actor => actor.StartTls(TlsSocket.AsServer(options)));
     }
 
     /// <summary>
@@ -335,7 +336,7 @@ public class Connection
     public void StartTls(SslClientAuthenticationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        OnActor(actor => actor.StartTls((ssl, cancel) => ssl.AuthenticateAsClientAsync(options, cancel)));
+        OnActor(actor => actor.StartTls(TlsSocket.AsClient(options)));
     }
 
     /// <summary>Refuses server options that name no certificate: every handshake would fail, one connection at a time.</summary>

@@ -182,7 +182,7 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
         switch (_origin)
         {
             case Accepted accepted:
-                if (accepted.Tls is { } tls) _tlsAtAttach = (ssl, cancel) => ssl.AuthenticateAsServerAsync(tls, cancel);
+                if (accepted.Tls is { } tls) _tlsAtAttach = TlsSocket.AsServer(tls);
                 Become(Connected(Attach(accepted.Socket), heldBack: null));
                 Initialize();
                 SendAsks();

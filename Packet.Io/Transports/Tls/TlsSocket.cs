@@ -74,6 +74,14 @@ internal sealed class TlsSocket : ISocketConnection
         _ssl = new SslStream(new CipherStream(_cipherIn.Reader, Encrypt), leaveInnerStreamOpen: false);
     }
 
+    /// <summary>The server side's handshake, with <paramref name="options"/>: what the constructor's <c>authenticate</c> takes.</summary>
+    public static Func<SslStream, CancellationToken, Task> AsServer(SslServerAuthenticationOptions options) =>
+        (ssl, cancel) => ssl.AuthenticateAsServerAsync(options, cancel);
+
+    /// <summary>The client side's handshake, with <paramref name="options"/>.</summary>
+    public static Func<SslStream, CancellationToken, Task> AsClient(SslClientAuthenticationOptions options) =>
+        (ssl, cancel) => ssl.AuthenticateAsClientAsync(options, cancel);
+
     /// <summary>The socket underneath.</summary>
     public ISocketConnection Inner { get; }
 
