@@ -129,12 +129,13 @@ public abstract class FramedConnectionTests(string transport) : IAsyncLifetime
         var accepted = new Accepted<BytesEcho>();
         var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new BytesEcho()));
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
-        var limits = (await accepted.Next()).Limits;
+        var handler = await accepted.Next();
 
         await client.SendAsync("SIZE 16777217\r\nSIZE 3\r\nabc\r\n");
 
         var expected = "-ERR 16777217 is over 16777216\r\nabc\r\n";
         Assert.Equal(expected, Encoding.UTF8.GetString(await client.ReadExactlyAsync(expected.Length)));
+        var limits = handler.Limits; // set before PostInit; the factory hands the handler out before that
         Assert.Equal((64 * 1024, 16 << 20, 16 << 20), (limits.MaxLineLength, limits.MaxBinaryLength, limits.MaxFrameLength));
         Assert.Equal((1 << 20, 256 * 1024, 64 << 20), (limits.HighWaterMark, limits.LowWaterMark, limits.MaxOutbound));
     }
