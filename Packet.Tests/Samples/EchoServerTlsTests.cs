@@ -30,7 +30,7 @@ public sealed class EchoServerTlsTests : IDisposable
     [InlineData("sockets")]
     public async Task Openssl_s_client_verifies_the_server_and_gets_its_line_echoed_over_TLS_1_3(string transport)
     {
-        await using var server = await EchoServerProcess.StartAsync(1024, "--transport", transport, "--tls", _pfx, "--tls-password", Password);
+        await using var server = await SampleServerProcess.StartAsync(1024, "--transport", transport, "--tls", _pfx, "--tls-password", Password);
         var client = Process.Start(new ProcessStartInfo("openssl",
             ["s_client", "-connect", $"127.0.0.1:{server.EndPoint.Port}", "-brief", "-CAfile", _pem, "-verify_return_error", "-verify_hostname", "localhost"])
         {
@@ -86,7 +86,7 @@ public sealed class EchoServerTlsTests : IDisposable
     [InlineData("sockets")]
     public async Task Pythons_ssl_module_verifies_the_server_and_gets_a_MiB_of_every_byte_value_back(string transport)
     {
-        await using var server = await EchoServerProcess.StartAsync(1024, "--transport", transport, "--tls", _pfx, "--tls-password", Password);
+        await using var server = await SampleServerProcess.StartAsync(1024, "--transport", transport, "--tls", _pfx, "--tls-password", Password);
         var script = Path.Combine(_folder, "client.py");
         await File.WriteAllTextAsync(script, PythonClient);
 

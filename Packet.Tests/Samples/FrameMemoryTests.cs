@@ -35,7 +35,7 @@ public sealed class FrameMemoryTests(ITestOutputHelper output)
     {
         // hocon/echo-server.conf sets no packet.framing key: the sample runs with the defaults.
         var maxFrame = TransportSettings.From(Reactor.DefaultConfig).MaxFrameLength;
-        await using var server = await EchoServerProcess.StartAsync(4096, HeapLimit, "--framed");
+        await using var server = await SampleServerProcess.StartAsync(4096, HeapLimit, "--framed");
 
         // Each attacker sends a one-byte frame, then the header and three bytes of the largest frame, in one
         // write. The echo of the first frame says the server has decoded the chunk that holds the header.

@@ -37,7 +37,7 @@ public sealed class RedisServerTests : IDisposable
     [InlineData("sockets")]
     public async Task A_pipelined_session_gets_every_reply_in_order_with_binary_values_intact(string transport)
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer", "--transport", transport);
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer", "--transport", transport);
         using var client = await Loopback.ConnectAsync(server.EndPoint);
         var binary = Enumerable.Range(0, 256).Select(i => (byte)i).Concat("\r\n$3\r\n*1\r\n"u8.ToArray()).ToArray();
 
@@ -65,7 +65,7 @@ public sealed class RedisServerTests : IDisposable
     [Fact]
     public async Task A_broken_request_gets_a_protocol_error_and_the_connection_closes()
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer");
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer");
         using var client = await Loopback.ConnectAsync(server.EndPoint);
 
         await client.SendAsync("*2\r\n$3\r\nGET\r\n:5\r\n");
@@ -77,7 +77,7 @@ public sealed class RedisServerTests : IDisposable
     [Fact]
     public async Task A_value_over_the_block_limit_is_refused_before_any_of_it_is_read()
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer");
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer");
         using var client = await Loopback.ConnectAsync(server.EndPoint);
 
         await client.SendAsync("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16777215\r\n"); // the default max-binary-length is 16 MiB, CRLF included
@@ -89,7 +89,7 @@ public sealed class RedisServerTests : IDisposable
     [Fact]
     public async Task A_SET_past_max_memory_is_refused_with_OOM_and_nothing_changes()
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer", "--max-memory", "100000");
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer", "--max-memory", "100000");
         using var client = await Loopback.ConnectAsync(server.EndPoint);
 
         byte[] requests = [.. Request("SET", "a", new string('x', 60_000)), .. Request("SET", "b", new string('y', 60_000)), .. Request("GET", "b"), .. Request("DEL", "a"),
@@ -132,7 +132,7 @@ public sealed class RedisServerTests : IDisposable
     [InlineData("sockets")]
     public async Task A_redis_cli_session_gets_Redis_answers_with_binary_and_1_MiB_values_intact(string transport)
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer", "--transport", transport);
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer", "--transport", transport);
         var port = server.EndPoint.Port;
         var binary = RandomNumberGenerator.GetBytes(1024 * 1024); // every byte value, CR and LF among them
 
@@ -150,7 +150,7 @@ public sealed class RedisServerTests : IDisposable
     [Fact]
     public async Task Redis_benchmark_runs_SET_and_GET_pipelined_16_deep_on_50_connections_without_an_error()
     {
-        await using var server = await EchoServerProcess.StartSampleAsync("RedisServer");
+        await using var server = await SampleServerProcess.StartSampleAsync("RedisServer");
         using var benchmark = Process.Start(new ProcessStartInfo("redis-benchmark",
             ["-p", $"{server.EndPoint.Port}", "-t", "set,get", "-n", "100000", "-c", "50", "-P", "16", "-q"])
         {
