@@ -67,7 +67,7 @@ public static class BenchRunner
                 foreach (var (name, server) in started)
                     measured[name].Add(await MeasureAsync(cell, name, server, duration, quick));
             }
-            if (cell.Id == "idle")
+            if (cell.Idle)
             {
                 // Memory is read as RSS growth, so each idle run gets fresh servers.
                 for (var run = 0; run < runs; run++) await WithServersAsync(servers, TakeTurns);
@@ -178,8 +178,8 @@ public static class BenchRunner
             var line = await process.StandardOutput.ReadLineAsync().WaitAsync(duration + TimeSpan.FromMinutes(1));
             return JsonSerializer.Deserialize<CellResult>(line ?? throw new InvalidOperationException("the ping-pong driver ended"))!;
         }
-        if (cell.Id != "idle") return await cell.RunAsync(server.Port, duration);
-        var kib = await NativeLoadGenerator.IdleKiBPerConnectionAsync(server.Port, process.Id, quick ? 500 : 5000, TimeSpan.FromSeconds(2));
+        if (!cell.Idle) return await cell.RunAsync(server.Port, duration);
+        var kib = await NativeLoadGenerator.IdleKiBPerConnectionAsync(server.Port, process.Id, quick ? 500 : 5000, TimeSpan.FromSeconds(2), cell.Load[1..]);
         return new CellResult(kib, 0, null, null, null, null);
     }
 

@@ -2,7 +2,7 @@
 //   dotnet run -c Release --project bench/Packet.Bench -- all
 // Each cell runs 3 times (--runs N) and the median is reported. --quick runs every cell once for a second, to check that the bench works (CI does this); it judges nothing.
 // A partial run, to check a few cells, prints its table and writes no results: all --cells rr,pipelined,worker-50 [--seconds S] [--runs N]
-// (cells: rr, pipelined, bulk, connect, idle, worker-1, worker-50, worker-50x16)
+// (cells: rr, pipelined, bulk, connect, idle, tls-rr, tls-pipelined, tls-bulk, tls-idle, worker-1, worker-50, worker-50x16)
 // Server-only modes, each printing "listening on HOST:PORT" and running until killed:
 //   echo-server | echo-server-on-sockets | raw-echo-server | kestrel-echo-server | worker-echo-server | worker-floor-server | akka-remote-floor-server  [--port N]
 // (echo-server runs PacketAkka on its default transport, Akka.IO; echo-server-on-X on packet.tcp.transport = X;

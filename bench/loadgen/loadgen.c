@@ -8,7 +8,7 @@
  *
  *   loadgen echo    --port P [--conns 100] [--depth 1] [--size 64] [--lines] [--unbatched] [--tls] [--seconds 5] [--warmup 0]
  *   loadgen connect --port P [--concurrency 50] [--size 64] [--seconds 5] [--warmup 0]
- *   loadgen hold    --port P [--conns 1000] [--concurrency 200] [--seconds 60] [--release-on-eof]
+ *   loadgen hold    --port P [--conns 1000] [--concurrency 200] [--seconds 60] [--release-on-eof] [--tls]
  *
  * echo:    N connections, each keeping D messages of SIZE bytes in flight; every echoed byte is
  *          compared with the byte sent at that position of the stream. --lines makes each message
@@ -19,7 +19,8 @@
  * connect: C clients, each connecting, sending SIZE bytes, awaiting their echo and closing, again.
  * hold:    opens N connections (C connecting at once), echoes one byte on each, prints
  *          {"held":N} and holds them idle for --seconds, or until standard input closes with
- *          --release-on-eof; then echoes one byte on each again.
+ *          --release-on-eof; then echoes one byte on each again. With --tls each connection's handshake
+ *          and echo run one connection at a time, blocking (at most 10 s each).
  *
  * Each mode prints one line of JSON on standard output and exits with 0 when errors is 0, 1 when
  * not, 2 on bad arguments. Latencies are in microseconds: for echo, from the write() that carried
@@ -28,7 +29,7 @@
  *
  * Every loop ends: the runs at their deadline (--warmup plus --seconds, each at most 600 s) or after
  * 2^40 messages or connections; connecting (echo) and each round of hold's echoes give up after 10 s
- * (plus a second per thousand connections for hold), counting what did not finish as errors.
+ * (plus a second per thousand connections for hold, per hundred with --tls), counting what did not finish as errors.
  * echo reports idle_conns, the connections that completed nothing in the measured window: a server
  * that starves some connections shows there.
  *
@@ -273,28 +274,51 @@ static ssize_t tls_io(SSL *ssl, void *buffer, size_t length, int writing)
 
 static SSL_CTX *tls_context;
 
-/* --tls: the handshake on a connected socket, blocking for at most STALL_NS; 0 when done. */
-static int tls_handshake(struct stream *s)
+/* --tls: waits at most 100 ms for fd to be readable (or writable), as OpenSSL asked. */
+static void wait_for(int fd, int reading)
+{
+    struct epoll_event ignored, event = { .events = reading ? EPOLLIN : EPOLLOUT };
+    int one = epoll_create1(EPOLL_CLOEXEC);
+    epoll_ctl(one, EPOLL_CTL_ADD, fd, &event);
+    epoll_wait(one, &ignored, 1, 100);
+    close(one);
+}
+
+/* --tls: the handshake on a connected socket, blocking for at most STALL_NS; the session, or NULL. */
+static SSL *tls_connect(int fd)
 {
     if (!tls_context) {
         tls_context = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(tls_context, TLS1_3_VERSION);
         SSL_CTX_set_mode(tls_context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     }
-    s->ssl = SSL_new(tls_context);
-    SSL_set_fd(s->ssl, s->fd);
-    SSL_set_tlsext_host_name(s->ssl, "localhost");
+    SSL *ssl = SSL_new(tls_context);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
     for (int64_t give_up = now_ns() + STALL_NS; now_ns() < give_up;) {
-        int n = SSL_connect(s->ssl);
-        if (n == 1) return 0;
-        int error = SSL_get_error(s->ssl, n);
+        int n = SSL_connect(ssl);
+        if (n == 1) return ssl;
+        int error = SSL_get_error(ssl, n);
         if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) break;
-        struct epoll_event ignored;
-        int one = epoll_create1(EPOLL_CLOEXEC);
-        struct epoll_event event = { .events = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT };
-        epoll_ctl(one, EPOLL_CTL_ADD, s->fd, &event);
-        epoll_wait(one, &ignored, 1, 100);
-        close(one);
+        wait_for(fd, error == SSL_ERROR_WANT_READ);
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    return NULL;
+}
+
+/* --tls, hold: writes one byte and reads it back, blocking for at most STALL_NS; 0 when it came back. */
+static int tls_echo_byte(SSL *ssl, int fd, unsigned char byte)
+{
+    unsigned char back;
+    int wrote = 0;
+    for (int64_t give_up = now_ns() + STALL_NS; now_ns() < give_up;) {
+        int n = wrote ? SSL_read(ssl, &back, 1) : SSL_write(ssl, &byte, 1);
+        if (n == 1 && wrote) return back == byte ? 0 : -1;
+        if (n == 1) { wrote = 1; continue; }
+        int error = SSL_get_error(ssl, n);
+        if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) break;
+        wait_for(fd, error == SSL_ERROR_WANT_READ);
     }
     ERR_clear_error();
     return -1;
@@ -389,7 +413,7 @@ static int run_echo(void)
             if (s->fd < 0 || s->connected) continue;
             pending--;
             if (connect_error(s->fd)) { fail_stream(s, &connect_failures); continue; }
-            if (opt.tls && tls_handshake(s)) { fail_stream(s, &connect_failures); continue; }
+            if (opt.tls && !(s->ssl = tls_connect(s->fd))) { fail_stream(s, &connect_failures); continue; }
             s->connected = s->writable_wait = 1; /* pump() sets the interest it needs */
             watch(s->fd, EPOLLIN | EPOLLOUT, events[i].data.u64, EPOLL_CTL_MOD);
         }
@@ -536,11 +560,14 @@ static int run_connect(void)
 enum { UNOPENED, SENDING, AWAITING, HELD, FAILED };
 
 static int *held_fds;
+static SSL **held_ssl;          /* with --tls */
 static unsigned char *held_state;
 static uint64_t hold_failures;
 
 static void give_up_on(int k)
 {
+    if (held_ssl[k]) SSL_free(held_ssl[k]);
+    held_ssl[k] = NULL;
     if (held_fds[k] >= 0) close(held_fds[k]);
     held_fds[k] = -1;
     held_state[k] = FAILED;
@@ -557,7 +584,7 @@ static void ping_all(unsigned char from)
     int64_t *began = calloc((size_t)opt.conns, sizeof *began);
     if (!began) { fputs("loadgen: out of memory\n", stderr); exit(2); }
     struct epoll_event events[EVENTS];
-    int64_t give_up = now_ns() + STALL_NS + seconds_ns(opt.conns / 1000.0), next_sweep = 0;
+    int64_t give_up = now_ns() + STALL_NS + seconds_ns(opt.conns / (opt.tls ? 100.0 : 1000.0)), next_sweep = 0;
     while ((next < opt.conns || busy > 0) && now_ns() < give_up) {
         for (; next < opt.conns && busy < opt.concurrency; next++) {
             if (held_state[next] != from) continue;
@@ -571,7 +598,16 @@ static void ping_all(unsigned char from)
         for (int i = 0; i < n; i++) {
             int k = (int)events[i].data.u64;
             unsigned char byte = pattern[k % CYCLE], back;
-            if (held_state[k] == SENDING) {
+            if (held_state[k] == SENDING && opt.tls) {
+                /* The handshake (first time) and the echo block, at most STALL_NS each: one connection at a time. */
+                if (connect_error(held_fds[k]) == 0 && (held_ssl[k] || (held_ssl[k] = tls_connect(held_fds[k])))
+                    && tls_echo_byte(held_ssl[k], held_fds[k], byte) == 0) {
+                    held_state[k] = HELD;
+                    watch(held_fds[k], 0, (uint64_t)k, EPOLL_CTL_MOD);
+                    busy--;
+                    continue;
+                }
+            } else if (held_state[k] == SENDING) {
                 if (connect_error(held_fds[k]) == 0 && write(held_fds[k], &byte, 1) == 1) {
                     held_state[k] = AWAITING;
                     watch(held_fds[k], EPOLLIN, (uint64_t)k, EPOLL_CTL_MOD);
@@ -619,7 +655,8 @@ static int run_hold(void)
     make_pattern(1, 0);
     held_fds = malloc((size_t)opt.conns * sizeof *held_fds);
     held_state = calloc((size_t)opt.conns, 1);
-    if (!held_fds || !held_state) { fputs("loadgen: out of memory\n", stderr); return 2; }
+    held_ssl = calloc((size_t)opt.conns, sizeof *held_ssl);
+    if (!held_fds || !held_state || !held_ssl) { fputs("loadgen: out of memory\n", stderr); return 2; }
     for (int k = 0; k < opt.conns; k++) held_fds[k] = -1;
     double cpu_before = cpu_seconds();
     int64_t begin = now_ns();
@@ -645,7 +682,10 @@ static int run_hold(void)
     ping_all(HELD);
     double cpu = cpu_seconds() - cpu_before;
     int still = count_held();
-    for (int k = 0; k < opt.conns; k++) if (held_fds[k] >= 0) close(held_fds[k]);
+    for (int k = 0; k < opt.conns; k++) {
+        if (held_ssl[k]) SSL_free(held_ssl[k]);
+        if (held_fds[k] >= 0) close(held_fds[k]);
+    }
     printf("{\"mode\":\"hold\",\"conns\":%d,\"held\":%d,\"held_to_the_end\":%d,\"setup_s\":%.3f,\"errors\":%llu,\"cpu_s\":%.3f}\n",
            opt.conns, held, still, setup, (unsigned long long)hold_failures, cpu);
     return hold_failures ? 1 : 0;

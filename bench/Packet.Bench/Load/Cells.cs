@@ -9,9 +9,12 @@ namespace Packet.Bench.Load;
 /// <param name="HigherIsBetter">False for memory.</param>
 /// <param name="Servers">The servers it runs against, in the order they take their turns.</param>
 /// <param name="Baseline">The server every other server's figure is divided by.</param>
-/// <param name="Load">The load generator's mode and arguments, without <c>--port</c> and <c>--seconds</c>; empty for the idle cell.</param>
+/// <param name="Load">The load generator's mode and arguments, without <c>--port</c> and <c>--seconds</c>; <c>hold</c> for the idle cells.</param>
 public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBetter, string[] Servers, string Baseline, string[] Load)
 {
+    /// <summary>An idle cell: connections held idle, and the server's memory per connection read (<see cref="NativeLoadGenerator.IdleKiBPerConnectionAsync"/>).</summary>
+    public bool Idle => Load is ["hold", ..];
+
     /// <summary>The echo servers with their names in the results, in table order: the baselines, then PacketAkka on each transport.</summary>
     public static readonly (string Server, string Name)[] EchoColumns =
     [
@@ -50,10 +53,11 @@ public sealed record Cell(string Id, string Title, string Unit, bool HigherIsBet
         Echo("pipelined", "100 conns, 64 B, 16 in flight", "msgs/s", ["echo", "--conns", "100", "--depth", "16", "--size", "64"]),
         Echo("bulk", "10 conns, 16 KiB, 4 in flight", "MB/s", ["echo", "--conns", "10", "--depth", "4", "--size", "16384"]),
         Echo("connect", "connect + echo + close, 50 at once", "conns/s", ["connect", "--concurrency", "50", "--size", "64"]),
-        new("idle", "memory per idle connection, 5,000 held", "KiB", false, EchoServers, RawServer, []),
+        new("idle", "memory per idle connection, 5,000 held", "KiB", false, EchoServers, RawServer, ["hold"]),
         Tls("tls-rr", "TLS: 1 conn, 64 B, one in flight", "round trips/s", ["echo", "--tls", "--conns", "1", "--depth", "1", "--size", "64"]),
         Tls("tls-pipelined", "TLS: 100 conns, 64 B, 16 in flight", "msgs/s", ["echo", "--tls", "--conns", "100", "--depth", "16", "--size", "64"]),
         Tls("tls-bulk", "TLS: 10 conns, 16 KiB, 4 in flight", "MB/s", ["echo", "--tls", "--conns", "10", "--depth", "4", "--size", "16384"]),
+        new("tls-idle", "TLS: memory per idle connection, 5,000 held", "KiB", false, TlsServers, RawTlsEchoServer.Name, ["hold", "--tls"]),
         Worker("worker-1", "line via AskWorker, 1 conn, one in flight", 1, 1),
         Worker("worker-50", "line via AskWorker, 50 conns, one in flight each", 50, 1),
         Worker("worker-50x16", "line via AskWorker, 50 conns, 16 in flight each", 50, 16),

@@ -86,15 +86,16 @@ public static class NativeLoadGenerator
     /// Opens <paramref name="connections"/> idle connections to the server on <paramref name="port"/>, each
     /// echoing one byte, and returns the growth of the server's resident memory per connection, in KiB,
     /// read <paramref name="settle"/> after the last one was up; then releases them and checks each echoes again.
+    /// <paramref name="options"/> go to every <c>hold</c> run (<c>--tls</c>).
     /// </summary>
-    public static async Task<double> IdleKiBPerConnectionAsync(int port, int serverPid, int connections, TimeSpan settle)
+    public static async Task<double> IdleKiBPerConnectionAsync(int port, int serverPid, int connections, TimeSpan settle, string[] options)
     {
         var binary = await BuildAsync();
         // A first batch, opened and closed again, warms the server up (JIT, pools) before the baseline.
-        await RunAsync(["hold", "--port", $"{port}", "--conns", "100", "--seconds", "0.01"], TimeSpan.FromMinutes(1));
+        await RunAsync(["hold", "--port", $"{port}", "--conns", "100", "--seconds", "0.01", .. options], TimeSpan.FromMinutes(1));
         await Task.Delay(TimeSpan.FromSeconds(1));
         var before = ProcessStats.RssKiB(serverPid);
-        string[] arguments = ["hold", "--port", $"{port}", "--conns", $"{connections}", "--seconds", "120", "--release-on-eof"];
+        string[] arguments = ["hold", "--port", $"{port}", "--conns", $"{connections}", "--seconds", "120", "--release-on-eof", .. options];
         using var hold = Start(binary, arguments);
         var errors = hold.StandardError.ReadToEndAsync();
         try
