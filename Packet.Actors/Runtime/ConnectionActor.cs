@@ -443,8 +443,12 @@ internal sealed class ConnectionActor : ActorBase, IWithTimers
             case SocketEvents.Connected late:
                 late.Socket.Abort(); // dialled after this close began: nobody wants it
                 return true;
-            case SocketEvents.Received:
             case SocketEvents.PeerClosed:
+                // Input that was on its way, dropped; but Akka.IO (1.5) forgets a close that waits for a write to finish
+                // when the peer's FIN is read meanwhile (it reports PeerClosed instead), so the close is asked again.
+                if (graceful) socket?.Close();
+                return true;
+            case SocketEvents.Received:
                 return true; // input that was on its way: dropped
             case Resolved:
             case Status.Failure:

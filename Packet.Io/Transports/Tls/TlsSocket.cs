@@ -53,6 +53,7 @@ internal sealed class TlsSocket : ISocketConnection
     private long _clearInFlight;                           // bytes written before TLS started, not yet taken
     private bool _innerReading;
     private bool _innerEnded;
+    private bool _innerClosing;                            // the socket underneath was told to close
     private bool _stopped;
 
     /// <summary>Wraps <paramref name="inner"/>, connected and registered to <paramref name="owner"/>; nothing happens before <see cref="Register"/>.</summary>
@@ -160,6 +161,7 @@ internal sealed class TlsSocket : ISocketConnection
                 _innerReading = false;
                 _innerEnded = true;
                 _cipherIn.Writer.Complete(); // the SslStream reads to the end, and the owner hears of it from there
+                if (_innerClosing) Inner.Close(); // see ConnectionActor.Closing: Akka.IO dropped the close, ask again
                 return null;
             case SocketEvents.Written written:
                 return Taken(written.Bytes);
@@ -183,7 +185,9 @@ internal sealed class TlsSocket : ISocketConnection
             case PlainFailed failed:
                 return new SocketEvents.Closed(failed.Error);
             case CloseInner:
-                if (!_stopped) Inner.Close();
+                if (_stopped) return null;
+                _innerClosing = true;
+                Inner.Close();
                 return null;
             default:
                 return message;
