@@ -90,42 +90,21 @@ public sealed class EchoServerTlsTests : IDisposable
         var script = Path.Combine(_folder, "client.py");
         await File.WriteAllTextAsync(script, PythonClient);
 
-        using var python = Process.Start(new ProcessStartInfo("python3", [script, $"{server.EndPoint.Port}", _pem])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            var error = python.StandardError.ReadToEndAsync();
-            var output = await python.StandardOutput.ReadToEndAsync().Within("the Python client", TimeSpan.FromSeconds(60));
-            await python.WaitForExitAsync().Within("the Python client to end");
+        var python = await ClientProcess.RunAsync("python3", [script, $"{server.EndPoint.Port}", _pem], TimeSpan.FromSeconds(60));
 
-            Assert.True(python.ExitCode == 0, $"python3 failed: {await error}");
-            Assert.Equal("TLSv1.3 intact", output.Trim());
-            await Bounded.Until(() => server.Output.Split('\n').Count(l => l.Trim() == "Client Disconnected") == 1, "the server to see the client go");
-        }
-        finally
-        {
-            if (!python.HasExited) python.Kill();
-        }
+        Assert.True(python.ExitCode == 0, $"python3 failed: {python.Errors}");
+        Assert.Equal("TLSv1.3 intact", python.Text.Trim());
+        await Bounded.Until(() => server.Output.Split('\n').Count(l => l.Trim() == "Client Disconnected") == 1, "the server to see the client go");
     }
 
     [Fact]
     public async Task A_wrong_password_is_refused_with_a_clear_error_before_the_server_starts()
     {
-        using var server = Process.Start(new ProcessStartInfo("dotnet",
-            ["exec", Configuration.ConfigurationTests.SampleDll("EchoServer"), "--port", "0", "--tls", _pfx, "--tls-password", "wrong"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var error = server.StandardError.ReadToEndAsync();
-        var output = await server.StandardOutput.ReadToEndAsync().Within("EchoServer to end", TimeSpan.FromSeconds(60));
-        await server.WaitForExitAsync().Within("EchoServer to end");
+        var server = await ClientProcess.RunAsync("dotnet",
+            ["exec", Configuration.ConfigurationTests.SampleDll("EchoServer"), "--port", "0", "--tls", _pfx, "--tls-password", "wrong"], TimeSpan.FromSeconds(60));
 
         Assert.Equal(1, server.ExitCode);
-        Assert.StartsWith($"--tls {_pfx}: ", await error);
-        Assert.DoesNotContain("listening on", output);
+        Assert.StartsWith($"--tls {_pfx}: ", server.Errors);
+        Assert.DoesNotContain("listening on", server.Text);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -103,28 +102,9 @@ public sealed class RedisServerTests : IDisposable
     /// <summary>Runs <c>redis-cli -p PORT</c> with <paramref name="arguments"/>, <paramref name="input"/> on its standard input; returns its standard output.</summary>
     private static async Task<byte[]> RedisCliAsync(int port, byte[]? input, params string[] arguments)
     {
-        using var cli = Process.Start(new ProcessStartInfo("redis-cli", ["-p", $"{port}", .. arguments])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            var error = cli.StandardError.ReadToEndAsync();
-            var output = new MemoryStream();
-            var reading = cli.StandardOutput.BaseStream.CopyToAsync(output);
-            if (input is not null) await cli.StandardInput.BaseStream.WriteAsync(input);
-            cli.StandardInput.Close();
-            await reading.Within("redis-cli's output");
-            await cli.WaitForExitAsync().Within("redis-cli to end");
-            Assert.True(cli.ExitCode == 0, $"redis-cli {string.Join(' ', arguments)} failed: {await error}");
-            return output.ToArray();
-        }
-        finally
-        {
-            if (!cli.HasExited) cli.Kill();
-        }
+        var cli = await ClientProcess.RunAsync("redis-cli", ["-p", $"{port}", .. arguments], Bounded.Default, input);
+        Assert.True(cli.ExitCode == 0, $"redis-cli {string.Join(' ', arguments)} failed: {cli.Errors}");
+        return cli.Output;
     }
 
     [Theory]
@@ -151,28 +131,14 @@ public sealed class RedisServerTests : IDisposable
     public async Task Redis_benchmark_runs_SET_and_GET_pipelined_16_deep_on_50_connections_without_an_error()
     {
         await using var server = await SampleServerProcess.StartSampleAsync("RedisServer");
-        using var benchmark = Process.Start(new ProcessStartInfo("redis-benchmark",
-            ["-p", $"{server.EndPoint.Port}", "-t", "set,get", "-n", "100000", "-c", "50", "-P", "16", "-q"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            var error = benchmark.StandardError.ReadToEndAsync();
-            var output = await benchmark.StandardOutput.ReadToEndAsync().Within("redis-benchmark", TimeSpan.FromSeconds(120));
-            await benchmark.WaitForExitAsync().Within("redis-benchmark to end");
+        var benchmark = await ClientProcess.RunAsync("redis-benchmark",
+            ["-p", $"{server.EndPoint.Port}", "-t", "set,get", "-n", "100000", "-c", "50", "-P", "16", "-q"], TimeSpan.FromSeconds(120));
 
-            Assert.True(benchmark.ExitCode == 0, $"redis-benchmark failed: {output}{await error}");
-            var lines = output.Split('\r', '\n').Where(l => l.Contains("requests per second")).Select(l => l.Trim()).ToArray();
-            Assert.Equal(2, lines.Length);
-            Assert.StartsWith("SET: ", lines[0]);
-            Assert.StartsWith("GET: ", lines[1]);
-            Assert.DoesNotContain("ERR", output + await error);
-        }
-        finally
-        {
-            if (!benchmark.HasExited) benchmark.Kill();
-        }
+        Assert.True(benchmark.ExitCode == 0, $"redis-benchmark failed: {benchmark.Text}{benchmark.Errors}");
+        var lines = benchmark.Text.Split('\r', '\n').Where(l => l.Contains("requests per second")).Select(l => l.Trim()).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("SET: ", lines[0]);
+        Assert.StartsWith("GET: ", lines[1]);
+        Assert.DoesNotContain("ERR", benchmark.Text + benchmark.Errors);
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Packet.Tests.Configuration;
+using Packet.Tests.Support;
 using Xunit;
 
 namespace Packet.Tests.Samples;
@@ -43,21 +43,7 @@ public sealed class SampleCommandLineTests
     /// <summary>Runs the sample to its end (at most 60 s), returning its exit code, standard output and standard error.</summary>
     private static async Task<(int Exit, string Output, string Errors)> RunAsync(string sample, params string[] arguments)
     {
-        using var process = Process.Start(new ProcessStartInfo("dotnet", ["exec", ConfigurationTests.SampleDll(sample), .. arguments])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            return (process.ExitCode, await output, await errors);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
+        var run = await ClientProcess.RunAsync("dotnet", ["exec", ConfigurationTests.SampleDll(sample), .. arguments], TimeSpan.FromSeconds(60));
+        return (run.ExitCode, run.Text, run.Errors);
     }
 }
