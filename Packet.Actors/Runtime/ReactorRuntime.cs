@@ -157,8 +157,11 @@ internal sealed class ReactorRuntime
     /// <summary>The config path of <see cref="ConnectionMailbox"/>, in Packet.Actors's reference.conf.</summary>
     private const string ConnectionMailboxId = "packet-connection-mailbox";
 
-    /// <summary>What every connection actor's <see cref="Props"/> shares: its type and its mailbox.</summary>
-    private static readonly Props ConnectionTemplate = Props.Create<ConnectionActor>().WithMailbox(ConnectionMailboxId);
+    /// <summary>The config path of the dispatcher that runs connection actors (<c>CompletionExecutor</c>), in Packet.Actors's reference.conf.</summary>
+    private const string ConnectionDispatcherId = "packet-connection-dispatcher";
+
+    /// <summary>What every connection actor's <see cref="Props"/> shares: its type, its mailbox and its dispatcher.</summary>
+    private static readonly Props ConnectionTemplate = Props.Create<ConnectionActor>().WithMailbox(ConnectionMailboxId).WithDispatcher(ConnectionDispatcherId);
 
     /// <summary>Spawns the actor hosting <paramref name="handler"/> and attaches the handler to it.</summary>
     public IActorRef Spawn(IActorContext context, Connection handler, ConnectionActor.Origin origin, Action<Connection>? init)

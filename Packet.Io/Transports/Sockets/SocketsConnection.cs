@@ -14,6 +14,8 @@ namespace Packet.Io.Transports.Sockets;
 /// thread. What the kernel takes at once, the usual case, is acknowledged by <see cref="Flush"/>'s return
 /// value; when its send buffer is full the send finishes in the background and a
 /// <see cref="SocketEvents.Written"/> acknowledges it, and bytes written meanwhile go with the owner's next flush.
+/// A read or send that had to wait tells its owner through <see cref="CompletionDispatch"/>, so the owner's turn
+/// runs on the completion's thread.
 /// </summary>
 internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool<byte> output) : ISocketConnection
 {
@@ -96,7 +98,9 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
         IMemoryOwner<byte>? block = null;
         try
         {
-            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+            var ready = socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+            var waited = !ready.IsCompleted; // then what follows runs on a completion thread, no actor on it
+            await ready;
             block = pool.Rent();
             var read = await socket.ReceiveAsync(block.Memory, SocketFlags.None);
             if (read == 0)
@@ -107,7 +111,9 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
             }
             _lent = block; // published to the owner's next ResumeReading by the Tell
             block = null;
-            Owner.Tell(new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read])));
+            var received = new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read]));
+            if (waited) CompletionDispatch.Tell(Owner, received);
+            else Owner.Tell(received);
         }
         catch (Exception e)
         {
@@ -165,6 +171,7 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
 
     private async Task AwaitSendAsync(ValueTask<int> send, byte[] buffer, int bytes)
     {
+        var waited = !send.IsCompleted;
         try
         {
             await send;
@@ -180,7 +187,8 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
             output.Return(buffer);
         }
         _sendWaiting = false;
-        Owner.Tell(new SocketEvents.Written(bytes));
+        if (waited) CompletionDispatch.Tell(Owner, new SocketEvents.Written(bytes));
+        else Owner.Tell(new SocketEvents.Written(bytes));
     }
 
     public void Close()
