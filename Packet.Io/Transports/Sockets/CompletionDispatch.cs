@@ -19,12 +19,14 @@ internal static class CompletionDispatch
 
     /// <summary>
     /// Tells <paramref name="owner"/> <paramref name="message"/> from a completion that had to wait (so no actor
-    /// is running on this thread), and runs the owner's mailbox here if the message scheduled it. On a thread
-    /// outside the pool (inline socket completions run on the event thread, which must not run handlers) it only tells.
+    /// is running on this thread), and runs the owner's mailbox here if the message scheduled it. That thread is
+    /// a pool thread, or, in a process that runs socket completions inline
+    /// (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>), .NET's socket event thread itself: then the
+    /// connection's turn runs where the socket was seen ready, as in EventMachine's reactor, with no hand-over at all.
     /// </summary>
     public static void Tell(IActorRef owner, object message)
     {
-        if (t_taking || !Thread.CurrentThread.IsThreadPoolThread)
+        if (t_taking)
         {
             owner.Tell(message);
             return;
