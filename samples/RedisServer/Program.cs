@@ -8,6 +8,13 @@ using Microsoft.Extensions.Logging;
 using Packet.Actors;
 using RedisServer;
 
+// Socket completions run on .NET's socket event threads, and each connection's turn with them: one thread sees a
+// socket ready, reads, parses, answers and writes, as redis-server's event loop does, with no hand-over to the thread
+// pool. Every command here is quick (PBKDF2 runs in a worker); a handler that blocked would hold up every connection
+// on its thread. .NET reads the switch once, at the process's first socket; set it to 0 to compare.
+const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+if (Environment.GetEnvironmentVariable(InlineCompletions) is null) Environment.SetEnvironmentVariable(InlineCompletions, "1");
+
 var transport = new Option<string>("--transport") { Description = "What carries the bytes: akka-io or sockets.", DefaultValueFactory = _ => "sockets" };
 transport.AcceptOnlyFromAmong("akka-io", "sockets");
 var maxMemory = new Option<long>("--max-memory")
