@@ -72,6 +72,46 @@ public abstract class DataTests(string transport) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_FIN_read_while_a_close_after_writing_waits_for_the_peer_still_ends_in_every_byte_and_FIN()
+    {
+        // Akka.NET 1.5's TcpConnection forgets a close that waits for a write when it reads the peer's FIN meanwhile
+        // (it reports PeerClosed and waits on), which left the connection until close-timeout, then reset. For the FIN
+        // to be read, reading must be on when the close is asked: so the output stays under the high-water mark and
+        // the close comes from a timer, in a turn after the one that queued the output, not from ReceiveData.
+        const int size = 8_000_000;
+        var payload = RandomNumberGenerator.GetBytes(size);
+        await using var reactor = Reactors.On(transport,
+            "packet.tcp { close-timeout = 300s, backpressure { high-water-mark = 32 MiB, low-water-mark = 8 MiB } }");
+        var accepted = new Accepted<Recorder>();
+        var closing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var asked = 0;
+        var server = await reactor.StartServerAsync(Loopback.Host, 0, accepted.Factory(() => new Recorder
+        {
+            OnData = (c, _) =>
+            {
+                if (Interlocked.Exchange(ref asked, 1) == 1) return; // "go" may come in two reads
+                c.SendData(payload);
+                c.AddTimer(TimeSpan.FromMilliseconds(20), () =>
+                {
+                    c.CloseConnectionAfterWriting();
+                    closing.TrySetResult();
+                });
+            },
+        }));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint);
+        var handler = await accepted.Next();
+
+        await client.SendAsync("go");
+        await closing.Task.Within("the handler to close after writing");
+        client.Shutdown(SocketShutdown.Send); // the FIN, while most of the output waits for this client to read
+        var (data, reset) = await client.ReadToEndAsync(TimeSpan.FromSeconds(60));
+
+        Assert.False(reset);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(data));
+        Assert.Equal(UnbindKind.LocalClose, (await handler.Unbound.Within("the unbind")).Kind);
+    }
+
+    [Fact]
     public async Task A_plain_close_discards_pending_output()
     {
         const int size = 32_000_000;
