@@ -6,10 +6,10 @@ namespace Packet.Io.Transports.Sockets;
 
 /// <summary>
 /// Lets a socket's completion run its owner's turn on its own thread. A read that had to wait finishes on a
-/// thread-pool thread, which tells the owner what came; Akka would queue the owner's mailbox to the pool and
-/// wake another thread for it, a second hop (and, on a small machine, a context switch) for every read.
-/// <see cref="Tell"/> instead runs the mailbox right there, once the message is in it: the thread was going
-/// back to the pool anyway. Connection actors run on <c>packet-connection-dispatcher</c>, whose
+/// thread-pool thread (or on .NET's socket event thread, when completions run inline), which tells the owner
+/// what came; Akka would queue the owner's mailbox to the pool and wake another thread for it, a second hop
+/// (and, on a small machine, a context switch) for every read. <see cref="Tell"/> instead runs the mailbox
+/// right there, once the message is in it: the completion has done its own work by then. Connection actors run on <c>packet-connection-dispatcher</c>, whose
 /// <see cref="CompletionExecutor"/> hands the mailbox over; everywhere else it queues it as Akka's own does.
 /// </summary>
 internal static class CompletionDispatch

@@ -111,9 +111,7 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
             }
             _lent = block; // published to the owner's next ResumeReading by the Tell
             block = null;
-            var received = new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read]));
-            if (waited) CompletionDispatch.Tell(Owner, received);
-            else Owner.Tell(received);
+            Tell(new SocketEvents.Received(new ReadOnlySequence<byte>(_lent.Memory[..read])), waited);
         }
         catch (Exception e)
         {
@@ -187,8 +185,17 @@ internal sealed class SocketsConnection(Socket socket, BlockPool pool, ArrayPool
             output.Return(buffer);
         }
         _sendWaiting = false;
-        if (waited) CompletionDispatch.Tell(Owner, new SocketEvents.Written(bytes));
-        else Owner.Tell(new SocketEvents.Written(bytes));
+        Tell(new SocketEvents.Written(bytes), waited);
+    }
+
+    /// <summary>
+    /// Tells the owner what a read or send brought. One that <paramref name="waited"/> finishes on a completion's
+    /// thread, where no actor runs, and runs the owner's turn there; one that did not runs inside the owner's turn.
+    /// </summary>
+    private void Tell(object message, bool waited)
+    {
+        if (waited) CompletionDispatch.Tell(Owner, message);
+        else Owner.Tell(message);
     }
 
     public void Close()
